@@ -1,0 +1,49 @@
+/**
+ * Row softmax kernels on raw Float32Arrays. `lib/tensor/softmax.ts` and the
+ * attention functions validate and then call {@link softmaxRows}.
+ *
+ * @module
+ */
+
+/**
+ * In-place numerically stable softmax over `rows` rows of length `cols`
+ * starting at `offset`: each row has its maximum subtracted before `exp`.
+ *
+ * A row whose every entry is `-Infinity` (a fully masked row) becomes all
+ * zeros instead of NaN. A row containing `+Infinity` puts equal weight on its
+ * `+Infinity` entries.
+ *
+ * @example A fully masked row becomes zeros
+ * ```ts
+ * import { softmaxRows } from "./softmax.ts";
+ * import assert from "node:assert/strict";
+ * const x = Float32Array.of(0, 0, -Infinity, -Infinity);
+ * softmaxRows(x, 0, 2, 2);
+ * assert.deepEqual([...x], [0.5, 0.5, 0, 0]);
+ * ```
+ */
+export function softmaxRows(x: Float32Array, offset: number, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = offset + r * cols;
+    let max = -Infinity;
+    for (let j = 0; j < cols; j++) if (x[o + j] > max) max = x[o + j];
+    if (max === -Infinity) {
+      x.fill(0, o, o + cols);
+      continue;
+    }
+    if (max === Infinity) {
+      let count = 0;
+      for (let j = 0; j < cols; j++) if (x[o + j] === Infinity) count++;
+      for (let j = 0; j < cols; j++) x[o + j] = x[o + j] === Infinity ? 1 / count : 0;
+      continue;
+    }
+    let sum = 0;
+    for (let j = 0; j < cols; j++) {
+      const e = Math.exp(x[o + j] - max);
+      x[o + j] = e;
+      sum += e;
+    }
+    const inv = 1 / sum;
+    for (let j = 0; j < cols; j++) x[o + j] *= inv;
+  }
+}

@@ -1,0 +1,360 @@
+/**
+ * The Tensor: a float32 row-major array with a shape, and its constructors.
+ *
+ * @module
+ */
+
+import { checkShape, formatShape, type Shape, sizeOf } from "./shape.ts";
+import type { Rng } from "./rng.ts";
+
+/** Nested arrays of numbers, as `toArray()` returns and `tensor()` accepts. */
+export type NestedArray = number | NestedArray[];
+
+/**
+ * A dense float32 tensor, row-major (the last axis is contiguous).
+ *
+ * `data` is owned by the tensor; ops never write into their inputs.
+ *
+ * @example Build and read back
+ * ```ts
+ * import { tensor } from "./tensor.ts";
+ * import assert from "node:assert/strict";
+ * const t = tensor([[1, 2, 3], [4, 5, 6]]);
+ * assert.deepEqual(t.shape, [2, 3]);
+ * assert.deepEqual(t.toArray(), [[1, 2, 3], [4, 5, 6]]);
+ * ```
+ */
+export class Tensor {
+  /** Row-major values. */
+  readonly data: Float32Array;
+  /** Size of each axis. */
+  readonly shape: readonly number[];
+
+  /**
+   * Wraps `data` (not copied) with `shape`. Prefer {@link tensor}, which validates nested input.
+   *
+   * @throws {RangeError} When `data.length` is not the product of `shape`.
+   */
+  constructor(data: Float32Array, shape: Shape) {
+    if (!(data instanceof Float32Array)) {
+      throw new TypeError(`Tensor: data must be a Float32Array, got ${describe(data)}`);
+    }
+    const s = checkShape(shape, "Tensor", "shape");
+    if (sizeOf(s) !== data.length) {
+      throw new RangeError(
+        `Tensor: shape ${formatShape(s)} needs ${sizeOf(s)} values, data has ${data.length}`,
+      );
+    }
+    this.data = data;
+    this.shape = Object.freeze(s);
+  }
+
+  /** Number of axes. */
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  /** Number of elements. */
+  get size(): number {
+    return this.data.length;
+  }
+
+  /**
+   * The values as nested arrays (a plain number for a scalar).
+   *
+   * @example Scalar
+   * ```ts
+   * import { tensor } from "./tensor.ts";
+   * import assert from "node:assert/strict";
+   * assert.equal(tensor(2.5).toArray(), 2.5);
+   * ```
+   */
+  toArray(): NestedArray {
+    return nest(this.data, this.shape);
+  }
+
+  /**
+   * A tensor with the same data and a new shape of the same size; one axis may be `-1`.
+   *
+   * @example Flatten a matrix
+   * ```ts
+   * import { tensor } from "./tensor.ts";
+   * import assert from "node:assert/strict";
+   * assert.deepEqual(tensor([[1, 2], [3, 4]]).reshape([-1]).shape, [4]);
+   * ```
+   */
+  reshape(shape: Shape): Tensor {
+    return new Tensor(this.data, resolveReshape(this.shape, shape, "Tensor.reshape"));
+  }
+
+  /** An independent copy. */
+  clone(): Tensor {
+    return new Tensor(this.data.slice(), this.shape);
+  }
+
+  /** A short description for logs and the Jupyter kernel. */
+  toString(): string {
+    return `Tensor(${formatShape(this.shape)})`;
+  }
+}
+
+/** Resolves a target shape with at most one `-1` against a source shape of the same size. */
+export function resolveReshape(from: Shape, to: Shape, fn: string): number[] {
+  if (!Array.isArray(to)) throw new TypeError(`${fn}: shape must be an array of integers`);
+  const out = [...to];
+  let infer = -1;
+  let known = 1;
+  for (let i = 0; i < out.length; i++) {
+    const d = out[i];
+    if (d === -1) {
+      if (infer >= 0) throw new RangeError(`${fn}: only one axis may be -1, got ${formatShape(to)}`);
+      infer = i;
+    } else if (!Number.isSafeInteger(d) || d < 0) {
+      throw new RangeError(`${fn}: shape must hold non-negative integers or -1, got ${formatShape(to)}`);
+    } else known *= d;
+  }
+  const size = sizeOf(from);
+  if (infer >= 0) {
+    if (known === 0 || size % known !== 0) {
+      throw new RangeError(
+        `${fn}: cannot reshape ${formatShape(from)} (${size} values) into ${formatShape(to)}`,
+      );
+    }
+    out[infer] = size / known;
+  }
+  if (sizeOf(out) !== size) {
+    throw new RangeError(
+      `${fn}: cannot reshape ${formatShape(from)} (${size} values) into ${formatShape(to)} (${
+        sizeOf(out)
+      } values)`,
+    );
+  }
+  return out;
+}
+
+function nest(data: Float32Array, shape: Shape): NestedArray {
+  if (shape.length === 0) return data[0];
+  const build = (axis: number, offset: number): NestedArray[] => {
+    const n = shape[axis];
+    const out: NestedArray[] = new Array(n);
+    if (axis === shape.length - 1) {
+      for (let i = 0; i < n; i++) out[i] = data[offset + i];
+      return out;
+    }
+    const stride = sizeOf(shape.slice(axis + 1));
+    for (let i = 0; i < n; i++) out[i] = build(axis + 1, offset + i * stride);
+    return out;
+  };
+  return build(0, 0);
+}
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (typeof v === "object") return (v as object).constructor?.name ?? "object";
+  return typeof v;
+}
+
+/**
+ * Infers the shape of nested arrays and flattens them, checking that they are rectangular.
+ * Shared by {@link tensor} and `mask()`.
+ *
+ * @param convert Turns each leaf into a number, or throws.
+ */
+export function flattenNested(
+  values: unknown,
+  fn: string,
+  arg: string,
+  convert: (v: unknown, path: string) => number,
+): { flat: number[]; shape: number[] } {
+  const shape: number[] = [];
+  let probe: unknown = values;
+  while (Array.isArray(probe)) {
+    shape.push(probe.length);
+    probe = probe[0];
+  }
+  const flat: number[] = [];
+  const walk = (v: unknown, axis: number, path: string) => {
+    if (axis === shape.length) {
+      if (Array.isArray(v)) {
+        throw new RangeError(`${fn}: ${arg} is ragged: ${path} is nested deeper than its siblings`);
+      }
+      flat.push(convert(v, path));
+      return;
+    }
+    if (!Array.isArray(v)) {
+      throw new RangeError(
+        `${fn}: ${arg} is ragged: ${path} is not an array but the shape so far is ${
+          formatShape(shape.slice(0, axis + 1))
+        }`,
+      );
+    }
+    if (v.length !== shape[axis]) {
+      throw new RangeError(
+        `${fn}: ${arg} is ragged: ${path} has length ${v.length}, expected ${shape[axis]}`,
+      );
+    }
+    for (let i = 0; i < v.length; i++) walk(v[i], axis + 1, `${path}[${i}]`);
+  };
+  walk(values, 0, arg);
+  return { flat, shape };
+}
+
+function toNumber(fn: string) {
+  return (v: unknown, path: string): number => {
+    if (typeof v !== "number") {
+      throw new TypeError(`${fn}: ${path} must be a number, got ${describe(v)}`);
+    }
+    return v;
+  };
+}
+
+/**
+ * Builds a tensor from nested number arrays, or from a flat `number[]`/`Float32Array`
+ * plus `shape`. Values are copied and rounded to float32.
+ *
+ * @param values Nested arrays (shape inferred), a flat array, or a single number.
+ * @param shape Required for flat input unless it is 1-D; checked against nested input.
+ * @throws {RangeError} Ragged input or a size that does not fit `shape`.
+ * @throws {TypeError} Non-numeric entries.
+ *
+ * @example Nested and flat forms give the same tensor
+ * ```ts
+ * import { tensor } from "./tensor.ts";
+ * import assert from "node:assert/strict";
+ * const a = tensor([[1, 2], [3, 4]]);
+ * const b = tensor([1, 2, 3, 4], [2, 2]);
+ * assert.deepEqual(a.toArray(), b.toArray());
+ * ```
+ */
+export function tensor(values: NestedArray | Float32Array | readonly number[], shape?: Shape): Tensor {
+  if (values instanceof Float32Array || ArrayBuffer.isView(values)) {
+    const flat = Float32Array.from(values as unknown as ArrayLike<number>);
+    const s = shape ? checkShape(shape, "tensor", "shape") : [flat.length];
+    if (sizeOf(s) !== flat.length) {
+      throw new RangeError(
+        `tensor: shape ${formatShape(s)} needs ${sizeOf(s)} values, got ${flat.length}`,
+      );
+    }
+    return new Tensor(flat, s);
+  }
+  if (typeof values === "number") {
+    const s = shape ? checkShape(shape, "tensor", "shape") : [];
+    if (sizeOf(s) !== 1) {
+      throw new RangeError(`tensor: a single number cannot fill shape ${formatShape(s)}`);
+    }
+    return new Tensor(Float32Array.of(values), s);
+  }
+  if (!Array.isArray(values)) {
+    throw new TypeError(`tensor: values must be a number, nested arrays or a Float32Array, got ${describe(values)}`);
+  }
+  const { flat, shape: inferred } = flattenNested(values, "tensor", "values", toNumber("tensor"));
+  let s = inferred;
+  if (shape) {
+    s = checkShape(shape, "tensor", "shape");
+    if (sizeOf(s) !== flat.length) {
+      throw new RangeError(
+        `tensor: shape ${formatShape(s)} needs ${sizeOf(s)} values, values have shape ${
+          formatShape(inferred)
+        } (${flat.length} values)`,
+      );
+    }
+  }
+  return new Tensor(Float32Array.from(flat), s);
+}
+
+/**
+ * A tensor of `shape` filled with `value`.
+ *
+ * @example Fill with 0.5
+ * ```ts
+ * import { full } from "./tensor.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(full([2], 0.5).toArray(), [0.5, 0.5]);
+ * ```
+ */
+export function full(shape: Shape, value: number): Tensor {
+  const s = checkShape(shape, "full", "shape");
+  if (typeof value !== "number") throw new TypeError(`full: value must be a number, got ${describe(value)}`);
+  return new Tensor(new Float32Array(sizeOf(s)).fill(value), s);
+}
+
+/**
+ * A tensor of zeros.
+ *
+ * @example Zeros
+ * ```ts
+ * import { zeros } from "./tensor.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(zeros([2, 2]).toArray(), [[0, 0], [0, 0]]);
+ * ```
+ */
+export function zeros(shape: Shape): Tensor {
+  const s = checkShape(shape, "zeros", "shape");
+  return new Tensor(new Float32Array(sizeOf(s)), s);
+}
+
+/**
+ * A tensor of ones.
+ *
+ * @example Ones
+ * ```ts
+ * import { ones } from "./tensor.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(ones([3]).toArray(), [1, 1, 1]);
+ * ```
+ */
+export function ones(shape: Shape): Tensor {
+  return full(checkShape(shape, "ones", "shape"), 1);
+}
+
+/**
+ * Standard normal samples drawn from a seeded {@link Rng}.
+ *
+ * @example Reproducible noise
+ * ```ts
+ * import { randn } from "./tensor.ts";
+ * import { Rng } from "./rng.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(randn([4], new Rng(1)).toArray(), randn([4], new Rng(1)).toArray());
+ * ```
+ */
+export function randn(shape: Shape, rng: Rng): Tensor {
+  const s = checkShape(shape, "randn", "shape");
+  if (!rng || typeof (rng as Rng).normal !== "function") {
+    throw new TypeError("randn: rng must be an Rng (e.g. new Rng(0))");
+  }
+  const data = new Float32Array(sizeOf(s));
+  for (let i = 0; i < data.length; i++) data[i] = rng.normal();
+  return new Tensor(data, s);
+}
+
+/**
+ * Uniform samples in [low, high) from a seeded {@link Rng}.
+ *
+ * @example In range
+ * ```ts
+ * import { rand } from "./tensor.ts";
+ * import { Rng } from "./rng.ts";
+ * import assert from "node:assert/strict";
+ * const t = rand([8], new Rng(2), { low: -1, high: 1 });
+ * assert.ok(t.data.every((x) => x >= -1 && x < 1));
+ * ```
+ */
+export function rand(shape: Shape, rng: Rng, { low = 0, high = 1 } = {}): Tensor {
+  const s = checkShape(shape, "rand", "shape");
+  if (!rng || typeof (rng as Rng).uniform !== "function") {
+    throw new TypeError("rand: rng must be an Rng (e.g. new Rng(0))");
+  }
+  if (!(high > low)) throw new RangeError(`rand: high must exceed low, got low=${low}, high=${high}`);
+  const data = new Float32Array(sizeOf(s));
+  for (let i = 0; i < data.length; i++) data[i] = low + (high - low) * rng.uniform();
+  return new Tensor(data, s);
+}
+
+/** Throws a `TypeError` naming `fn` and `arg` unless `x` is a {@link Tensor}. */
+export function checkTensor(x: unknown, fn: string, arg: string): Tensor {
+  if (!(x instanceof Tensor)) {
+    throw new TypeError(`${fn}: ${arg} must be a Tensor, got ${describe(x)}`);
+  }
+  return x;
+}

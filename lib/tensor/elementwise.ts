@@ -1,0 +1,128 @@
+/**
+ * Elementwise arithmetic with NumPy/PyTorch broadcasting, and unary maps.
+ *
+ * @module
+ */
+
+import { broadcastIndex, broadcastShapes, sizeOf } from "./shape.ts";
+import { checkTensor, Tensor } from "./tensor.ts";
+
+function binary(
+  fn: string,
+  a: Tensor | number,
+  b: Tensor | number,
+  f: (x: number, y: number) => number,
+): Tensor {
+  const ta = typeof a === "number" ? new Tensor(Float32Array.of(a), []) : checkTensor(a, fn, "a");
+  const tb = typeof b === "number" ? new Tensor(Float32Array.of(b), []) : checkTensor(b, fn, "b");
+  const shape = broadcastShapes(ta.shape, tb.shape, fn);
+  const n = sizeOf(shape);
+  const out = new Float32Array(n);
+  const ad = ta.data, bd = tb.data;
+  if (ad.length === n && bd.length === n) {
+    for (let i = 0; i < n; i++) out[i] = f(ad[i], bd[i]);
+  } else if (bd.length === 1 && ad.length === n) {
+    const y = bd[0];
+    for (let i = 0; i < n; i++) out[i] = f(ad[i], y);
+  } else {
+    const ia = broadcastIndex(ta.shape, shape);
+    const ib = broadcastIndex(tb.shape, shape);
+    for (let i = 0; i < n; i++) out[i] = f(ad[ia[i]], bd[ib[i]]);
+  }
+  return new Tensor(out, shape);
+}
+
+/**
+ * `a + b` with broadcasting.
+ *
+ * @example Add a bias row to every row
+ * ```ts
+ * import { add } from "./elementwise.ts";
+ * import { tensor } from "./tensor.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(add(tensor([[1, 2], [3, 4]]), tensor([10, 20])).toArray(), [[11, 22], [13, 24]]);
+ * ```
+ */
+export function add(a: Tensor | number, b: Tensor | number): Tensor {
+  return binary("add", a, b, (x, y) => x + y);
+}
+
+/**
+ * `a - b` with broadcasting.
+ *
+ * @example Subtract
+ * ```ts
+ * import { sub } from "./elementwise.ts";
+ * import { tensor } from "./tensor.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(sub(tensor([3, 4]), 1).toArray(), [2, 3]);
+ * ```
+ */
+export function sub(a: Tensor | number, b: Tensor | number): Tensor {
+  return binary("sub", a, b, (x, y) => x - y);
+}
+
+/**
+ * `a * b` elementwise with broadcasting.
+ *
+ * @example Multiply
+ * ```ts
+ * import { mul } from "./elementwise.ts";
+ * import { tensor } from "./tensor.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(mul(tensor([1, 2]), tensor([[2], [3]])).toArray(), [[2, 4], [3, 6]]);
+ * ```
+ */
+export function mul(a: Tensor | number, b: Tensor | number): Tensor {
+  return binary("mul", a, b, (x, y) => x * y);
+}
+
+/**
+ * `a / b` elementwise with broadcasting.
+ *
+ * @example Divide
+ * ```ts
+ * import { div } from "./elementwise.ts";
+ * import { tensor } from "./tensor.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(div(tensor([2, 4]), 2).toArray(), [1, 2]);
+ * ```
+ */
+export function div(a: Tensor | number, b: Tensor | number): Tensor {
+  return binary("div", a, b, (x, y) => x / y);
+}
+
+/**
+ * `x * factor` (e.g. `1/√d_k`).
+ *
+ * @example Scale
+ * ```ts
+ * import { scale } from "./elementwise.ts";
+ * import { tensor } from "./tensor.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(scale(tensor([1, 2]), 0.5).toArray(), [0.5, 1]);
+ * ```
+ */
+export function scale(x: Tensor, factor: number): Tensor {
+  checkTensor(x, "scale", "x");
+  if (typeof factor !== "number") throw new TypeError(`scale: factor must be a number`);
+  return binary("scale", x, factor, (a, f) => a * f);
+}
+
+/**
+ * Applies `f` to every element, returning a new tensor.
+ *
+ * @example Square
+ * ```ts
+ * import { map } from "./elementwise.ts";
+ * import { tensor } from "./tensor.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(map(tensor([1, 2, 3]), (v) => v * v).toArray(), [1, 4, 9]);
+ * ```
+ */
+export function map(x: Tensor, f: (value: number, index: number) => number): Tensor {
+  checkTensor(x, "map", "x");
+  const out = new Float32Array(x.size);
+  for (let i = 0; i < out.length; i++) out[i] = f(x.data[i], i);
+  return new Tensor(out, x.shape);
+}

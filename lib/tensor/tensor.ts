@@ -87,6 +87,40 @@ export class Tensor {
     return new Tensor(this.data, resolveReshape(this.shape, shape, "Tensor.reshape"));
   }
 
+  /**
+   * The element at a full multi-index (negative indices count from the end).
+   *
+   * @example Read one element
+   * ```ts
+   * import { tensor } from "./tensor.ts";
+   * import assert from "node:assert/strict";
+   * assert.equal(tensor([[1, 2], [3, 4]]).get(1, -1), 4);
+   * ```
+   */
+  get(...index: number[]): number {
+    if (index.length !== this.shape.length) {
+      throw new RangeError(
+        `Tensor.get: expected ${this.shape.length} indices for shape ${
+          formatShape(this.shape)
+        }, got ${index.length}`,
+      );
+    }
+    let flat = 0;
+    for (let ax = 0; ax < index.length; ax++) {
+      const n = this.shape[ax];
+      const i = index[ax] < 0 ? index[ax] + n : index[ax];
+      if (!Number.isInteger(i) || i < 0 || i >= n) {
+        throw new RangeError(
+          `Tensor.get: index ${index[ax]} out of range for axis ${ax} of size ${n} (shape ${
+            formatShape(this.shape)
+          })`,
+        );
+      }
+      flat = flat * n + i;
+    }
+    return this.data[flat];
+  }
+
   /** An independent copy. */
   clone(): Tensor {
     return new Tensor(this.data.slice(), this.shape);

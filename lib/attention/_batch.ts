@@ -1,0 +1,143 @@
+/**
+ * Private helpers: validate attention operands and walk their broadcast batch.
+ *
+ * @module
+ */
+
+import type { MatrixView } from "../kernels/attention.ts";
+import { Mask } from "../tensor/mask.ts";
+import { broadcastIndex, broadcastShapes, formatShape, sizeOf } from "../tensor/shape.ts";
+import { checkTensor, Tensor } from "../tensor/tensor.ts";
+
+/** Sizes and per-batch offsets of a validated attention call. */
+export interface AttentionPlan {
+  batch: number[];
+  tq: number;
+  tk: number;
+  dk: number;
+  dv: number;
+  /** For batch element t: index of the q/k/v matrix in its own batch. */
+  qIndex: Int32Array;
+  kIndex: Int32Array;
+  vIndex: Int32Array;
+  maskView: (t: number) => MatrixView<Uint8Array> | null;
+  biasView: (t: number) => MatrixView<Float32Array> | null;
+}
+
+/** A `[..., Tq', Tk']` operand (mask or bias) where Tq' ∈ {1, Tq}, Tk' ∈ {1, Tk}. */
+function trailing(
+  fn: string,
+  arg: string,
+  shape: readonly number[],
+  tq: number,
+  tk: number,
+  scoresShape: string,
+): { batch: number[]; rq: number; rk: number } {
+  if (shape.length < 1) {
+    throw new RangeError(`${fn}: ${arg} needs rank >= 1, got ${formatShape(shape)}`);
+  }
+  const sk = shape[shape.length - 1];
+  const sq = shape.length >= 2 ? shape[shape.length - 2] : 1;
+  if ((sk !== tk && sk !== 1) || (sq !== tq && sq !== 1)) {
+    throw new RangeError(
+      `${fn}: ${arg}=${
+        formatShape(shape)
+      } does not broadcast against the scores ${scoresShape}: its last two sizes must be Tq=${tq} or 1 and Tk=${tk} or 1`,
+    );
+  }
+  return {
+    batch: shape.length >= 2 ? shape.slice(0, -2) : [],
+    rq: sq === 1 ? 0 : (sk === 1 ? 1 : tk),
+    rk: sk === 1 ? 0 : 1,
+  };
+}
+
+/** Validates q, k, v, mask and bias and plans the batch walk. */
+export function planAttention(
+  fn: string,
+  query: Tensor,
+  key: Tensor,
+  value: Tensor,
+  mask: Mask | undefined,
+  bias: Tensor | undefined,
+): AttentionPlan {
+  checkTensor(query, fn, "query");
+  checkTensor(key, fn, "key");
+  checkTensor(value, fn, "value");
+  for (const [name, t] of [["query", query], ["key", key], ["value", value]] as const) {
+    if (t.rank < 2) {
+      throw new RangeError(`${fn}: ${name} needs rank >= 2 ([..., T, D]), got ${formatShape(t.shape)}`);
+    }
+  }
+  const tq = query.shape[query.rank - 2];
+  const dk = query.shape[query.rank - 1];
+  const tk = key.shape[key.rank - 2];
+  const dv = value.shape[value.rank - 1];
+  if (key.shape[key.rank - 1] !== dk) {
+    throw new RangeError(
+      `${fn}: query and key feature sizes differ: query=${formatShape(query.shape)}, key=${
+        formatShape(key.shape)
+      }`,
+    );
+  }
+  if (value.shape[value.rank - 2] !== tk) {
+    throw new RangeError(
+      `${fn}: key and value sequence lengths differ: key=${formatShape(key.shape)}, value=${
+        formatShape(value.shape)
+      }`,
+    );
+  }
+  const qb = query.shape.slice(0, -2), kb = key.shape.slice(0, -2), vb = value.shape.slice(0, -2);
+  let batch = broadcastShapes(qb, kb, fn, ["query batch", "key batch"]);
+  batch = broadcastShapes(batch, vb, fn, ["query/key batch", "value batch"]);
+  const scoresShape = formatShape([...batch, tq, tk]);
+  let mInfo: ReturnType<typeof trailing> | null = null;
+  let bInfo: ReturnType<typeof trailing> | null = null;
+  if (mask !== undefined && mask !== null) {
+    if (!(mask instanceof Mask)) {
+      throw new TypeError(
+        `${fn}: mask must be a Mask (true = may attend); build one with mask(), causalMask() or paddingMask()`,
+      );
+    }
+    mInfo = trailing(fn, "mask", mask.shape, tq, tk, scoresShape);
+    batch = broadcastShapes(batch, mInfo.batch, fn, ["query/key/value batch", "mask batch"]);
+  }
+  if (bias !== undefined && bias !== null) {
+    checkTensor(bias, fn, "bias");
+    bInfo = trailing(fn, "bias", bias.shape, tq, tk, scoresShape);
+    batch = broadcastShapes(batch, bInfo.batch, fn, ["query/key/value/mask batch", "bias batch"]);
+  }
+  const mIndex = mInfo ? broadcastIndex(mInfo.batch, batch) : null;
+  const bIndex = bInfo ? broadcastIndex(bInfo.batch, batch) : null;
+  // Elements in one trailing [Tq', Tk'] matrix of the mask / bias.
+  const mStride = mInfo ? sizeOf(mask!.shape.slice(-2)) : 0;
+  const bStride = bInfo ? sizeOf(bias!.shape.slice(-2)) : 0;
+  return {
+    batch,
+    tq,
+    tk,
+    dk,
+    dv,
+    qIndex: broadcastIndex(qb, batch),
+    kIndex: broadcastIndex(kb, batch),
+    vIndex: broadcastIndex(vb, batch),
+    maskView: (t) =>
+      mInfo
+        ? {
+          data: mask!.data,
+          offset: mIndex![t] * mStride,
+          rowStride: mInfo.rq,
+          colStride: mInfo.rk,
+        }
+        : null,
+    biasView: (t) =>
+      bInfo
+        ? { data: bias!.data, offset: bIndex![t] * bStride, rowStride: bInfo.rq, colStride: bInfo.rk }
+        : null,
+  };
+}
+
+/** Total number of batch elements. */
+export function batchSize(plan: AttentionPlan): number {
+  return sizeOf(plan.batch);
+}

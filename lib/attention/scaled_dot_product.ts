@@ -1,0 +1,166 @@
+/**
+ * Scaled dot-product attention, the core of the Transformer:
+ *
+ * $$\mathrm{Attention}(Q, K, V) = \mathrm{softmax}\left(\frac{QK^\top}{\sqrt{d_k}} + B\right)V$$
+ *
+ * @module
+ */
+
+import { attentionKernel } from "../kernels/attention.ts";
+import type { Mask } from "../tensor/mask.ts";
+import type { Rng } from "../tensor/rng.ts";
+import { sizeOf } from "../tensor/shape.ts";
+import { Tensor } from "../tensor/tensor.ts";
+import { planAttention } from "./_batch.ts";
+
+/** Options for {@link scaledDotProductAttention}. */
+export interface AttentionOptions {
+  /**
+   * Boolean mask, **`true` = may attend**, broadcast against the scores
+   * `[..., Tq, Tk]` (e.g. `[Tq, Tk]` causal, `[B, 1, 1, Tk]` padding).
+   */
+  mask?: Mask;
+  /** Additive float bias broadcast against the scores (ALiBi, relative positions, `-Infinity`). */
+  bias?: Tensor;
+  /** Factor on Q·Kᵀ. Default `1/√d_k`. */
+  scale?: number;
+  /** Probability of dropping each attention weight (inverted dropout). Default 0. */
+  dropout?: number;
+  /** Source of randomness for dropout; required when `dropout > 0`. */
+  rng?: Rng;
+  /** Also return the scores Q·Kᵀ·scale + bias before masking and softmax. */
+  returnScores?: boolean;
+}
+
+/** What {@link scaledDotProductAttention} returns. */
+export interface AttentionResult {
+  /** `[..., Tq, Dv]`: each query's weighted average of the values. */
+  output: Tensor;
+  /** `[..., Tq, Tk]`: softmax weights (after dropout, if any); masked entries are exactly 0. */
+  weights: Tensor;
+  /** `[..., Tq, Tk]`: scaled scores plus bias, before the mask; only with `returnScores`. */
+  scores?: Tensor;
+}
+
+/**
+ * Scaled dot-product attention for query `[..., Tq, Dk]`, key `[..., Tk, Dk]`
+ * and value `[..., Tk, Dv]`, with the leading dimensions broadcast.
+ *
+ * Steps: (1) scores = Q·Kᵀ·scale (+ bias); (2) blocked keys get -∞; (3) softmax
+ * over keys, stabilised by subtracting each row's maximum, so logits of ±1e4 are
+ * fine; (4) output = weights·V.
+ *
+ * **A fully masked row** (a query allowed to see no key) gets weights 0 and
+ * output 0, never NaN. PyTorch 2's `F.scaled_dot_product_attention` behaves the
+ * same; `nn.MultiheadAttention` returns NaN there.
+ *
+ * @throws {RangeError} Mismatched feature sizes or sequence lengths, or a mask/bias
+ *   that does not broadcast against `[..., Tq, Tk]`.
+ * @throws {TypeError} Non-tensor arguments, a non-Mask mask, dropout without an rng.
+ *
+ * @example Self-attention on two tokens with a causal mask
+ * ```ts
+ * import { scaledDotProductAttention } from "./scaled_dot_product.ts";
+ * import { causalMask } from "./masks.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import assert from "node:assert/strict";
+ * const x = tensor([[1, 0], [0, 1]]);
+ * const { output, weights } = scaledDotProductAttention(x, x, x, { mask: causalMask(2) });
+ * assert.deepEqual((weights.toArray() as number[][])[0], [1, 0]); // token 0 sees only itself
+ * assert.deepEqual((output.toArray() as number[][])[0], [1, 0]);
+ * ```
+ */
+export function scaledDotProductAttention(
+  query: Tensor,
+  key: Tensor,
+  value: Tensor,
+  options: AttentionOptions = {},
+): AttentionResult {
+  return runAttention("scaledDotProductAttention", query, key, value, options, undefined);
+}
+
+/**
+ * Unscaled dot-product attention, softmax(Q·Kᵀ)·V: the same as
+ * {@link scaledDotProductAttention} with `scale: 1`. Shown in the notebooks to
+ * see how large d_k saturates the softmax without the 1/√d_k factor.
+ *
+ * @example Unscaled scores are the raw dot products
+ * ```ts
+ * import { dotProductAttention } from "./scaled_dot_product.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import assert from "node:assert/strict";
+ * const q = tensor([[2, 0]]), k = tensor([[1, 0], [0, 1]]);
+ * const { scores } = dotProductAttention(q, k, k, { returnScores: true });
+ * assert.deepEqual(scores!.toArray(), [[2, 0]]);
+ * ```
+ */
+export function dotProductAttention(
+  query: Tensor,
+  key: Tensor,
+  value: Tensor,
+  options: Omit<AttentionOptions, "scale"> = {},
+): AttentionResult {
+  return runAttention("dotProductAttention", query, key, value, options, 1);
+}
+
+function runAttention(
+  fn: string,
+  query: Tensor,
+  key: Tensor,
+  value: Tensor,
+  options: AttentionOptions,
+  fixedScale: number | undefined,
+): AttentionResult {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`${fn}: options must be an object`);
+  }
+  const plan = planAttention(fn, query, key, value, options.mask, options.bias);
+  const { batch, tq, tk, dk, dv } = plan;
+  const scale = fixedScale ?? options.scale ?? 1 / Math.sqrt(dk);
+  if (typeof scale !== "number" || !Number.isFinite(scale)) {
+    throw new RangeError(`${fn}: scale must be a finite number, got ${String(options.scale)}`);
+  }
+  const dropout = options.dropout ?? 0;
+  if (typeof dropout !== "number" || !(dropout >= 0 && dropout < 1)) {
+    throw new RangeError(`${fn}: dropout must be in [0, 1), got ${String(dropout)}`);
+  }
+  if (dropout > 0 && (!options.rng || typeof options.rng.uniform !== "function")) {
+    throw new TypeError(`${fn}: dropout=${dropout} needs an rng (e.g. rng: new Rng(0))`);
+  }
+  const n = sizeOf(batch);
+  const out = new Float32Array(n * tq * dv);
+  const weights = new Float32Array(n * tq * tk);
+  const scores = options.returnScores ? new Float32Array(n * tq * tk) : null;
+  const uniform = dropout > 0 ? () => options.rng!.uniform() : null;
+  for (let t = 0; t < n; t++) {
+    attentionKernel({
+      q: query.data,
+      qOffset: plan.qIndex[t] * tq * dk,
+      k: key.data,
+      kOffset: plan.kIndex[t] * tk * dk,
+      v: value.data,
+      vOffset: plan.vIndex[t] * tk * dv,
+      tq,
+      tk,
+      dk,
+      dv,
+      scale,
+      mask: plan.maskView(t),
+      bias: plan.biasView(t),
+      out,
+      outOffset: t * tq * dv,
+      weights,
+      weightsOffset: t * tq * tk,
+      scores,
+      scoresOffset: t * tq * tk,
+      dropout,
+      uniform,
+    });
+  }
+  const result: AttentionResult = {
+    output: new Tensor(out, [...batch, tq, dv]),
+    weights: new Tensor(weights, [...batch, tq, tk]),
+  };
+  if (scores) result.scores = new Tensor(scores, [...batch, tq, tk]);
+  return result;
+}

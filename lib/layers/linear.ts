@@ -1,0 +1,103 @@
+/**
+ * The affine layer y = x·Wᵀ + b in PyTorch's layout (`weight` is `[out, in]`).
+ *
+ * @module
+ */
+
+import { add } from "../tensor/elementwise.ts";
+import { matmul } from "../tensor/matmul.ts";
+import type { Rng } from "../tensor/rng.ts";
+import { formatShape } from "../tensor/shape.ts";
+import { checkTensor, rand, Tensor, zeros } from "../tensor/tensor.ts";
+import { Module } from "./module.ts";
+
+/**
+ * $y = xW^\top + b$ for x `[..., in]`, weight `[out, in]`, bias `[out]`.
+ *
+ * @throws {RangeError} When x's last size is not `in`, or bias is not `[out]`.
+ *
+ * @example Project 2 features to 1
+ * ```ts
+ * import { linear } from "./linear.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import assert from "node:assert/strict";
+ * const y = linear(tensor([[1, 2]]), tensor([[3, 4]]), tensor([0.5]));
+ * assert.deepEqual(y.toArray(), [[11.5]]);
+ * ```
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  checkTensor(x, "linear", "x");
+  checkTensor(weight, "linear", "weight");
+  if (weight.rank !== 2) {
+    throw new RangeError(`linear: weight must be [out, in], got ${formatShape(weight.shape)}`);
+  }
+  const [outF, inF] = weight.shape;
+  if (x.rank < 1 || x.shape[x.rank - 1] !== inF) {
+    throw new RangeError(
+      `linear: x=${formatShape(x.shape)} must end in in_features=${inF} to match weight=${
+        formatShape(weight.shape)
+      }`,
+    );
+  }
+  const lead = x.shape.slice(0, -1);
+  // [N, in] x [out, in]ᵀ -> [N, out]
+  let y = matmul(x.reshape([-1, inF]), weight, { transposeB: true });
+  if (bias) {
+    checkTensor(bias, "linear", "bias");
+    if (bias.rank !== 1 || bias.shape[0] !== outF) {
+      throw new RangeError(
+        `linear: bias must be [${outF}] to match weight=${formatShape(weight.shape)}, got ${
+          formatShape(bias.shape)
+        }`,
+      );
+    }
+    y = add(y, bias);
+  }
+  return y.reshape([...lead, outF]);
+}
+
+/** Options for {@link Linear}. */
+export interface LinearOptions {
+  /** Learn an additive bias (default true). */
+  bias?: boolean;
+  /** Initialisation randomness; PyTorch's default U(-1/√in, 1/√in). Zeros when omitted. */
+  rng?: Rng;
+}
+
+/**
+ * A linear layer module with `weight [out, in]` and optional `bias [out]`,
+ * initialised like PyTorch's `nn.Linear` (uniform in ±1/√in) from `rng`.
+ *
+ * @example Load weights and apply
+ * ```ts
+ * import { Linear } from "./linear.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import assert from "node:assert/strict";
+ * const layer = new Linear(2, 1);
+ * layer.loadStateDict({ weight: tensor([[1, 1]]), bias: tensor([1]) });
+ * assert.deepEqual(layer.forward(tensor([2, 3])).toArray(), [6]);
+ * ```
+ */
+export class Linear extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+
+  constructor(readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions = {}) {
+    super();
+    for (const [name, v] of [["inFeatures", inFeatures], ["outFeatures", outFeatures]] as const) {
+      if (!Number.isSafeInteger(v) || v <= 0) {
+        throw new RangeError(`Linear: ${name} must be a positive integer, got ${String(v)}`);
+      }
+    }
+    const bound = 1 / Math.sqrt(inFeatures);
+    const init = (shape: number[]) =>
+      options.rng ? rand(shape, options.rng, { low: -bound, high: bound }) : zeros(shape);
+    this.weight = this.registerParameter("weight", init([outFeatures, inFeatures]));
+    this.bias = options.bias === false ? null : this.registerParameter("bias", init([outFeatures]));
+  }
+
+  /** y = x·Wᵀ + b for x `[..., in]` -> `[..., out]`. */
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+}

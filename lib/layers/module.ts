@@ -1,0 +1,183 @@
+/**
+ * The module convention every builder shares: named parameters, PyTorch-style
+ * `stateDict()` / `loadStateDict()`, `train()` / `eval()` and a parameter count.
+ *
+ * There is no autograd: parameters are plain tensors. `train()` only switches on
+ * dropout, so notebooks can show what changes between training and inference.
+ * Modules start in **eval mode** (unlike PyTorch), since this library runs models
+ * rather than trains them.
+ *
+ * @module
+ */
+
+import { formatShape } from "../tensor/shape.ts";
+import { Tensor } from "../tensor/tensor.ts";
+
+/** Options for {@link Module.loadStateDict}. */
+export interface LoadStateDictOptions {
+  /** Reject missing and unexpected keys (default true), like PyTorch's `strict`. */
+  strict?: boolean;
+}
+
+/**
+ * Base class of every layer and model. Subclasses register parameters and
+ * child modules in their constructor; names join with dots (`encoder.layers.0.norm1.weight`).
+ *
+ * @example A tiny module with one parameter
+ * ```ts
+ * import { Module } from "./module.ts";
+ * import { tensor, zeros } from "../tensor/tensor.ts";
+ * import assert from "node:assert/strict";
+ * class Scale extends Module {
+ *   readonly weight = this.registerParameter("weight", zeros([2]));
+ * }
+ * const m = new Scale();
+ * m.loadStateDict({ weight: tensor([1, 2]) });
+ * assert.deepEqual(m.weight.toArray(), [1, 2]);
+ * assert.equal(m.numParameters(), 2);
+ * ```
+ */
+export class Module {
+  #params = new Map<string, Tensor>();
+  #children = new Map<string, Module>();
+  #training = false;
+
+  /** Registers a parameter under `name` and returns it. */
+  protected registerParameter(name: string, value: Tensor): Tensor {
+    if (this.#params.has(name) || this.#children.has(name)) {
+      throw new RangeError(`${this.constructor.name}: parameter name "${name}" is already used`);
+    }
+    this.#params.set(name, value);
+    return value;
+  }
+
+  /** Registers a child module under `name` and returns it. */
+  protected registerModule<M extends Module>(name: string, module: M): M {
+    if (this.#params.has(name) || this.#children.has(name)) {
+      throw new RangeError(`${this.constructor.name}: module name "${name}" is already used`);
+    }
+    this.#children.set(name, module);
+    module.train(this.#training);
+    return module;
+  }
+
+  /** True in training mode (dropout active). */
+  get training(): boolean {
+    return this.#training;
+  }
+
+  /**
+   * Switches training mode on (or off with `false`) for this module and its children.
+   *
+   * @returns this
+   */
+  train(mode = true): this {
+    this.#training = mode;
+    for (const child of this.#children.values()) child.train(mode);
+    return this;
+  }
+
+  /** Switches to inference: dropout off. Same as `train(false)`. */
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Child modules by name. */
+  children(): Record<string, Module> {
+    return Object.fromEntries(this.#children);
+  }
+
+  /** Every parameter with its dotted name, children included, in registration order. */
+  parameters(): Record<string, Tensor> {
+    const out: Record<string, Tensor> = {};
+    for (const [name, p] of this.#params) out[name] = p;
+    for (const [name, child] of this.#children) {
+      for (const [sub, p] of Object.entries(child.parameters())) out[`${name}.${sub}`] = p;
+    }
+    return out;
+  }
+
+  /** Total number of parameter values. */
+  numParameters(): number {
+    let n = 0;
+    for (const p of Object.values(this.parameters())) n += p.size;
+    return n;
+  }
+
+  /**
+   * The parameters under the names a PyTorch checkpoint uses. The base
+   * implementation returns copies of {@link parameters}; a child's own
+   * `stateDict()` is used for its subtree, so a module with its own naming
+   * (multi-head attention's `in_proj_weight`) is respected inside any model.
+   */
+  stateDict(): Record<string, Tensor> {
+    const out: Record<string, Tensor> = {};
+    for (const [name, p] of this.#params) out[name] = p.clone();
+    for (const [name, child] of this.#children) {
+      for (const [sub, p] of Object.entries(child.stateDict())) out[`${name}.${sub}`] = p;
+    }
+    return out;
+  }
+
+  /**
+   * Copies values from `dict` (PyTorch names) into this module's parameters.
+   *
+   * @throws {RangeError} Missing or unexpected keys (with `strict`), or a tensor
+   *   whose shape differs from the parameter's; the message names the key and both shapes.
+   */
+  loadStateDict(dict: Record<string, Tensor>, options: LoadStateDictOptions = {}): this {
+    if (dict === null || typeof dict !== "object") {
+      throw new TypeError(`${this.constructor.name}.loadStateDict: dict must be an object of Tensors`);
+    }
+    const strict = options.strict ?? true;
+    const expected = new Set(Object.keys(this.stateDict()));
+    if (strict) {
+      const missing = [...expected].filter((k) => !(k in dict));
+      const unexpected = Object.keys(dict).filter((k) => !expected.has(k));
+      if (missing.length || unexpected.length) {
+        throw new RangeError(
+          `${this.constructor.name}.loadStateDict: ${
+            missing.length ? `missing keys: ${missing.join(", ")}` : ""
+          }${missing.length && unexpected.length ? "; " : ""}${
+            unexpected.length ? `unexpected keys: ${unexpected.join(", ")}` : ""
+          }`,
+        );
+      }
+    }
+    this.loadOwn(dict, "", strict);
+    return this;
+  }
+
+  /**
+   * Loads this module's own entries (prefixed by `prefix`) and recurses into
+   * children. Override to map checkpoint names that differ from parameter names.
+   */
+  protected loadOwn(dict: Record<string, Tensor>, prefix: string, strict: boolean): void {
+    for (const [name, p] of this.#params) {
+      const key = prefix + name;
+      if (key in dict) copyInto(p, dict[key], key, this.constructor.name);
+      else if (strict) throw new RangeError(`${this.constructor.name}.loadStateDict: missing key ${key}`);
+    }
+    for (const [name, child] of this.#children) child.loadOwn(dict, `${prefix}${name}.`, strict);
+  }
+}
+
+/**
+ * Copies `source` into the parameter `target`, checking the shape.
+ *
+ * @throws {RangeError} When the shapes differ; names the key and both shapes.
+ */
+export function copyInto(target: Tensor, source: Tensor, key: string, owner: string): void {
+  if (!(source instanceof Tensor)) {
+    throw new TypeError(`${owner}.loadStateDict: ${key} must be a Tensor`);
+  }
+  const same = source.rank === target.rank && source.shape.every((d, i) => d === target.shape[i]);
+  if (!same) {
+    throw new RangeError(
+      `${owner}.loadStateDict: ${key} has shape ${formatShape(source.shape)}, expected ${
+        formatShape(target.shape)
+      }`,
+    );
+  }
+  target.data.set(source.data);
+}

@@ -60,20 +60,23 @@ export function planAttention(
   value: Tensor,
   mask: Mask | undefined,
   bias: Tensor | undefined,
+  { sameFeatures = true }: { sameFeatures?: boolean } = {},
 ): AttentionPlan {
   checkTensor(query, fn, "query");
   checkTensor(key, fn, "key");
   checkTensor(value, fn, "value");
   for (const [name, t] of [["query", query], ["key", key], ["value", value]] as const) {
     if (t.rank < 2) {
-      throw new RangeError(`${fn}: ${name} needs rank >= 2 ([..., T, D]), got ${formatShape(t.shape)}`);
+      throw new RangeError(
+        `${fn}: ${name} needs rank >= 2 ([..., T, D]), got ${formatShape(t.shape)}`,
+      );
     }
   }
   const tq = query.shape[query.rank - 2];
   const dk = query.shape[query.rank - 1];
   const tk = key.shape[key.rank - 2];
   const dv = value.shape[value.rank - 1];
-  if (key.shape[key.rank - 1] !== dk) {
+  if (sameFeatures && key.shape[key.rank - 1] !== dk) {
     throw new RangeError(
       `${fn}: query and key feature sizes differ: query=${formatShape(query.shape)}, key=${
         formatShape(key.shape)
@@ -132,7 +135,12 @@ export function planAttention(
         : null,
     biasView: (t) =>
       bInfo
-        ? { data: bias!.data, offset: bIndex![t] * bStride, rowStride: bInfo.rq, colStride: bInfo.rk }
+        ? {
+          data: bias!.data,
+          offset: bIndex![t] * bStride,
+          rowStride: bInfo.rq,
+          colStride: bInfo.rk,
+        }
         : null,
   };
 }

@@ -127,7 +127,9 @@ export class Module {
    */
   loadStateDict(dict: Record<string, Tensor>, options: LoadStateDictOptions = {}): this {
     if (dict === null || typeof dict !== "object") {
-      throw new TypeError(`${this.constructor.name}.loadStateDict: dict must be an object of Tensors`);
+      throw new TypeError(
+        `${this.constructor.name}.loadStateDict: dict must be an object of Tensors`,
+      );
     }
     const strict = options.strict ?? true;
     const expected = new Set(Object.keys(this.stateDict()));
@@ -156,7 +158,9 @@ export class Module {
     for (const [name, p] of this.#params) {
       const key = prefix + name;
       if (key in dict) copyInto(p, dict[key], key, this.constructor.name);
-      else if (strict) throw new RangeError(`${this.constructor.name}.loadStateDict: missing key ${key}`);
+      else if (strict) {
+        throw new RangeError(`${this.constructor.name}.loadStateDict: missing key ${key}`);
+      }
     }
     for (const [name, child] of this.#children) child.loadOwn(dict, `${prefix}${name}.`, strict);
   }

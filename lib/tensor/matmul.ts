@@ -47,9 +47,9 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const n = transposeB ? b.shape[b.rank - 2] : b.shape[b.rank - 1];
   if (k !== kb) {
     throw new RangeError(
-      `matmul: inner sizes differ: a=${formatShape(a.shape)} has K=${k}, b=${
-        formatShape(b.shape)
-      }${transposeB ? " (transposed)" : ""} has K=${kb}`,
+      `matmul: inner sizes differ: a=${formatShape(a.shape)} has K=${k}, b=${formatShape(b.shape)}${
+        transposeB ? " (transposed)" : ""
+      } has K=${kb}`,
     );
   }
   const batchA = a.shape.slice(0, -2);

@@ -141,10 +141,14 @@ export function resolveReshape(from: Shape, to: Shape, fn: string): number[] {
   for (let i = 0; i < out.length; i++) {
     const d = out[i];
     if (d === -1) {
-      if (infer >= 0) throw new RangeError(`${fn}: only one axis may be -1, got ${formatShape(to)}`);
+      if (infer >= 0) {
+        throw new RangeError(`${fn}: only one axis may be -1, got ${formatShape(to)}`);
+      }
       infer = i;
     } else if (!Number.isSafeInteger(d) || d < 0) {
-      throw new RangeError(`${fn}: shape must hold non-negative integers or -1, got ${formatShape(to)}`);
+      throw new RangeError(
+        `${fn}: shape must hold non-negative integers or -1, got ${formatShape(to)}`,
+      );
     } else known *= d;
   }
   const size = sizeOf(from);
@@ -260,7 +264,10 @@ function toNumber(fn: string) {
  * assert.deepEqual(a.toArray(), b.toArray());
  * ```
  */
-export function tensor(values: NestedArray | Float32Array | readonly number[], shape?: Shape): Tensor {
+export function tensor(
+  values: NestedArray | Float32Array | readonly number[],
+  shape?: Shape,
+): Tensor {
   if (values instanceof Float32Array || ArrayBuffer.isView(values)) {
     const flat = Float32Array.from(values as unknown as ArrayLike<number>);
     const s = shape ? checkShape(shape, "tensor", "shape") : [flat.length];
@@ -279,7 +286,9 @@ export function tensor(values: NestedArray | Float32Array | readonly number[], s
     return new Tensor(Float32Array.of(values), s);
   }
   if (!Array.isArray(values)) {
-    throw new TypeError(`tensor: values must be a number, nested arrays or a Float32Array, got ${describe(values)}`);
+    throw new TypeError(
+      `tensor: values must be a number, nested arrays or a Float32Array, got ${describe(values)}`,
+    );
   }
   const { flat, shape: inferred } = flattenNested(values, "tensor", "values", toNumber("tensor"));
   let s = inferred;
@@ -308,7 +317,9 @@ export function tensor(values: NestedArray | Float32Array | readonly number[], s
  */
 export function full(shape: Shape, value: number): Tensor {
   const s = checkShape(shape, "full", "shape");
-  if (typeof value !== "number") throw new TypeError(`full: value must be a number, got ${describe(value)}`);
+  if (typeof value !== "number") {
+    throw new TypeError(`full: value must be a number, got ${describe(value)}`);
+  }
   return new Tensor(new Float32Array(sizeOf(s)).fill(value), s);
 }
 
@@ -379,7 +390,9 @@ export function rand(shape: Shape, rng: Rng, { low = 0, high = 1 } = {}): Tensor
   if (!rng || typeof (rng as Rng).uniform !== "function") {
     throw new TypeError("rand: rng must be an Rng (e.g. new Rng(0))");
   }
-  if (!(high > low)) throw new RangeError(`rand: high must exceed low, got low=${low}, high=${high}`);
+  if (!(high > low)) {
+    throw new RangeError(`rand: high must exceed low, got low=${low}, high=${high}`);
+  }
   const data = new Float32Array(sizeOf(s));
   for (let i = 0; i < data.length; i++) data[i] = low + (high - low) * rng.uniform();
   return new Tensor(data, s);

@@ -218,7 +218,9 @@ export function saveSafetensors(
     }
     if (!(tensors[name] instanceof Tensor)) {
       throw new TypeError(
-        `saveSafetensors: tensors[${_quote(name)}] must be a Tensor, got ${_describe(tensors[name])}`,
+        `saveSafetensors: tensors[${_quote(name)}] must be a Tensor, got ${
+          _describe(tensors[name])
+        }`,
       );
     }
   }
@@ -410,7 +412,9 @@ function _checkEntry(name: string, info: unknown, bufferLength: number, fn: stri
       );
     }
   }
-  if (!Array.isArray(offsets) || offsets.length !== 2 || offsets.some((o) => typeof o !== "number")) {
+  if (
+    !Array.isArray(offsets) || offsets.length !== 2 || offsets.some((o) => typeof o !== "number")
+  ) {
     throw new TypeError(
       `${fn}: tensor ${q} must have data_offsets [begin, end] of two numbers, got ${
         _clip(JSON.stringify(offsets) ?? String(offsets))
@@ -443,7 +447,9 @@ function _checkEntry(name: string, info: unknown, bufferLength: number, fn: stri
   }
   if (end - begin !== count * itemSize) {
     throw new RangeError(
-      `${fn}: tensor ${q} of dtype ${dtype} and shape ${_clip(formatShape(shape))} needs ${count} * ${itemSize} = ${
+      `${fn}: tensor ${q} of dtype ${dtype} and shape ${
+        _clip(formatShape(shape))
+      } needs ${count} * ${itemSize} = ${
         count * itemSize
       } bytes, but data_offsets [${begin}, ${end}] span ${end - begin}`,
     );
@@ -503,8 +509,9 @@ function _decode(
   const bits = new Uint32Array(out.buffer);
   switch (dtype) {
     case "F32":
-      if (_LITTLE_ENDIAN) new Uint8Array(out.buffer).set(bytes.subarray(offset, offset + 4 * count));
-      else for (let i = 0; i < count; i++) bits[i] = view.getUint32(offset + 4 * i, true);
+      if (_LITTLE_ENDIAN) {
+        new Uint8Array(out.buffer).set(bytes.subarray(offset, offset + 4 * count));
+      } else for (let i = 0; i < count; i++) bits[i] = view.getUint32(offset + 4 * i, true);
       break;
     case "F64":
       for (let i = 0; i < count; i++) out[i] = view.getFloat64(offset + 8 * i, true);

@@ -10,7 +10,7 @@
 import { AssertionError } from "node:assert";
 import { formatShape } from "../tensor/shape.ts";
 import { flattenNested, type NestedArray, Tensor } from "../tensor/tensor.ts";
-import { Mask } from "../tensor/mask.ts";
+import { Mask, type NestedBool } from "../tensor/mask.ts";
 
 /**
  * What {@link assertClose} compares: a {@link Tensor}, a {@link Mask} (as 0/1),
@@ -23,8 +23,8 @@ export type CloseInput =
   | Float32Array
   | Float64Array
   | NestedArray
-  | readonly number[]
-  | readonly boolean[];
+  | NestedBool
+  | readonly number[];
 
 /** Options for {@link assertClose}. */
 export interface AssertCloseOptions {
@@ -100,19 +100,24 @@ export function assertClose(
   const n = a.values.length;
   let mismatches = 0;
   let worst = -1;
-  let worstExcess = -Infinity;
+  let worstRatio = -1;
+  let worstDiff = -1;
   for (let i = 0; i < n; i++) {
     const x = a.values[i];
     const y = e.values[i];
     if (_isClose(x, y, rtol, atol, equalNan)) continue;
     mismatches++;
-    // Rank violations by how far they exceed the allowed error; NaN and
-    // infinity mismatches count as infinitely far (the first one wins).
-    const excess = _absDiff(x, y) - (atol + rtol * Math.abs(y));
-    const rank = Number.isNaN(excess) ? Infinity : excess;
-    if (rank > worstExcess) {
-      worstExcess = rank;
+    // The worst element is the one furthest outside its own tolerance, measured
+    // in multiples of it (scale-free), ties going to the larger absolute error.
+    // NaN and infinity mismatches count as infinitely far; the first one wins.
+    const d = _absDiff(x, y);
+    const diff = Number.isNaN(d) ? Infinity : d;
+    const allowed = atol + rtol * Math.abs(y);
+    const ratio = allowed > 0 && Number.isFinite(allowed) ? diff / allowed : Infinity;
+    if (ratio > worstRatio || (ratio === worstRatio && diff > worstDiff)) {
       worst = i;
+      worstRatio = ratio;
+      worstDiff = diff;
     }
   }
   if (mismatches === 0) return;
@@ -209,7 +214,11 @@ function _relDiff(x: number, y: number): number {
   return Math.abs(x - y) / Math.abs(y); // Infinity when y is 0, NaN when either is NaN
 }
 
-function _pair(actual: unknown, expected: unknown, fn: string): [ArrayLike<number>, ArrayLike<number>] {
+function _pair(
+  actual: unknown,
+  expected: unknown,
+  fn: string,
+): [ArrayLike<number>, ArrayLike<number>] {
   const a = _toValues(actual, fn, "actual");
   const e = _toValues(expected, fn, "expected");
   if (_commonShape(a, e) === null) {
@@ -246,7 +255,9 @@ function _unravel(i: number, shape: readonly number[]): number[] {
 }
 
 function _toValues(x: unknown, fn: string, arg: string): _Values {
-  if (x instanceof Tensor || x instanceof Mask) return { values: x.data, shape: x.shape, flat: false };
+  if (x instanceof Tensor || x instanceof Mask) {
+    return { values: x.data, shape: x.shape, flat: false };
+  }
   if (x instanceof Float32Array || x instanceof Float64Array) {
     return { values: x, shape: [x.length], flat: true };
   }
@@ -266,7 +277,9 @@ function _toValues(x: unknown, fn: string, arg: string): _Values {
   );
 }
 
-function _checkOptions(options: AssertCloseOptions): Required<Omit<AssertCloseOptions, "message">> & {
+function _checkOptions(
+  options: AssertCloseOptions,
+): Required<Omit<AssertCloseOptions, "message">> & {
   message: string | undefined;
 } {
   if (options === null || typeof options !== "object") {
@@ -278,11 +291,15 @@ function _checkOptions(options: AssertCloseOptions): Required<Omit<AssertCloseOp
       throw new TypeError(`assertClose: options.${name} must be a number, got ${_describe(v)}`);
     }
     if (!(v >= 0) || v === Infinity) {
-      throw new RangeError(`assertClose: options.${name} must be finite and non-negative, got ${v}`);
+      throw new RangeError(
+        `assertClose: options.${name} must be finite and non-negative, got ${v}`,
+      );
     }
   }
   if (typeof equalNan !== "boolean") {
-    throw new TypeError(`assertClose: options.equalNan must be a boolean, got ${_describe(equalNan)}`);
+    throw new TypeError(
+      `assertClose: options.equalNan must be a boolean, got ${_describe(equalNan)}`,
+    );
   }
   if (message !== undefined && typeof message !== "string") {
     throw new TypeError(`assertClose: options.message must be a string, got ${_describe(message)}`);
@@ -293,6 +310,8 @@ function _checkOptions(options: AssertCloseOptions): Required<Omit<AssertCloseOp
 function _describe(v: unknown): string {
   if (v === null || v === undefined) return String(v);
   if (typeof v === "object") return (v as object).constructor?.name ?? "object";
-  if (typeof v === "string") return `string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + "…" : v)}`;
+  if (typeof v === "string") {
+    return `string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + "…" : v)}`;
+  }
   return `${typeof v} ${String(v)}`;
 }

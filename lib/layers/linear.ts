@@ -79,15 +79,26 @@ export interface LinearOptions {
  * ```
  */
 export class Linear extends Module {
+  /** `[out, in]`, PyTorch's `weight`. */
   readonly weight: Tensor;
+  /** `[out]`, PyTorch's `bias`; null when built with `bias: false`. */
   readonly bias: Tensor | null;
 
-  constructor(
-    readonly inFeatures: number,
-    readonly outFeatures: number,
-    options: LinearOptions = {},
-  ) {
+  /** Size of each input vector. */
+  readonly inFeatures: number;
+  /** Size of each output vector. */
+  readonly outFeatures: number;
+
+  /**
+   * Creates the layer, zero-initialised unless `options.rng` is given.
+   *
+   * @param inFeatures Size of each input vector.
+   * @param outFeatures Size of each output vector.
+   */
+  constructor(inFeatures: number, outFeatures: number, options: LinearOptions = {}) {
     super();
+    this.inFeatures = inFeatures;
+    this.outFeatures = outFeatures;
     for (const [name, v] of [["inFeatures", inFeatures], ["outFeatures", outFeatures]] as const) {
       if (!Number.isSafeInteger(v) || v <= 0) {
         throw new RangeError(`Linear: ${name} must be a positive integer, got ${String(v)}`);

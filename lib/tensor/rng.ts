@@ -32,7 +32,11 @@ export class Rng {
   #s3: number;
   #spare: number | null = null;
 
-  /** @param seed Any integer; it is reduced to 32 bits. */
+  /**
+   * Creates a generator; equal seeds give equal streams.
+   *
+   * @param seed Any integer; it is reduced to 32 bits.
+   */
   constructor(seed = 0) {
     if (typeof seed !== "number" || !Number.isFinite(seed) || !Number.isInteger(seed)) {
       throw new TypeError(`Rng: seed must be an integer, got ${String(seed)}`);

@@ -1,0 +1,88 @@
+/**
+ * # Attention Lab
+ *
+ * Transformer attention you can read, run and inspect, in TypeScript for Deno.
+ * Every computation is a small exact builder checked against PyTorch's numbers:
+ * scaled dot-product attention, masks, multi-head attention, positional
+ * encodings, encoder and decoder layers. Each returns its result plus the
+ * intermediates a notebook wants to plot (per-head weights, scores, Q, K, V).
+ *
+ * **Mask polarity: `true` means "may attend"** (as in Keras, JAX and PyTorch's
+ * `F.scaled_dot_product_attention`). PyTorch's `nn.MultiheadAttention` and
+ * `nn.Transformer` use the opposite; convert with `fromTorchAttnMask` and
+ * `fromTorchKeyPaddingMask`. A fully masked row gives weights 0 and output 0.
+ *
+ * Plots live in the `@attention-lab/core/plot` entry point.
+ *
+ * @example Causal self-attention on three tokens
+ * ```ts
+ * import { causalMask, randn, Rng, scaledDotProductAttention } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const x = randn([3, 4], new Rng(0)); // [T, d_k]
+ * const { output, weights } = scaledDotProductAttention(x, x, x, { mask: causalMask(3) });
+ * assert.deepEqual(output.shape, [3, 4]);
+ * assert.equal(weights.get(0, 1), 0); // token 0 cannot see token 1
+ * ```
+ *
+ * @module
+ */
+
+// Tensor core
+export {
+  full,
+  type NestedArray,
+  ones,
+  rand,
+  randn,
+  Tensor,
+  tensor,
+  zeros,
+} from "./lib/tensor/tensor.ts";
+export { Mask, mask, type NestedBool } from "./lib/tensor/mask.ts";
+export { Rng } from "./lib/tensor/rng.ts";
+export { broadcastShapes, formatShape, type Shape, sizeOf } from "./lib/tensor/shape.ts";
+export { matmul, type MatmulOptions } from "./lib/tensor/matmul.ts";
+export { permute, transpose } from "./lib/tensor/transpose.ts";
+export { add, div, map, mul, scale, sub } from "./lib/tensor/elementwise.ts";
+export { softmax } from "./lib/tensor/softmax.ts";
+
+// Attention
+export {
+  type AttentionOptions,
+  type AttentionResult,
+  dotProductAttention,
+  scaledDotProductAttention,
+} from "./lib/attention/scaled_dot_product.ts";
+export { additiveAttention, type AdditiveAttentionOptions } from "./lib/attention/additive.ts";
+export {
+  causalMask,
+  type CausalMaskOptions,
+  combineMasks,
+  fromTorchAttnMask,
+  type FromTorchAttnMaskOptions,
+  fromTorchKeyPaddingMask,
+  invertMask,
+  maskToBias,
+  paddingMask,
+} from "./lib/attention/masks.ts";
+
+// Layers and the module convention
+export { type LoadStateDictOptions, Module } from "./lib/layers/module.ts";
+export { Linear, linear, type LinearOptions } from "./lib/layers/linear.ts";
+
+// IO and testing
+export {
+  loadSafetensors,
+  type LoadSafetensorsOptions,
+  readSafetensorsMetadata,
+  type SafetensorsDtype,
+  saveSafetensors,
+} from "./lib/io/safetensors.ts";
+export {
+  assertClose,
+  type AssertCloseOptions,
+  type CloseInput,
+  maxAbsDiff,
+  maxRelDiff,
+} from "./lib/testing/assert_close.ts";

@@ -7,7 +7,7 @@
 import type { MatrixView } from "../kernels/attention.ts";
 import { Mask } from "../tensor/mask.ts";
 import { broadcastIndex, broadcastShapes, formatShape, sizeOf } from "../tensor/shape.ts";
-import { checkTensor, Tensor } from "../tensor/tensor.ts";
+import { checkTensor, type Tensor } from "../tensor/tensor.ts";
 
 /** Sizes and per-batch offsets of a validated attention call. */
 export interface AttentionPlan {

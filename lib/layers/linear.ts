@@ -8,7 +8,7 @@ import { add } from "../tensor/elementwise.ts";
 import { matmul } from "../tensor/matmul.ts";
 import type { Rng } from "../tensor/rng.ts";
 import { formatShape } from "../tensor/shape.ts";
-import { checkTensor, rand, Tensor, zeros } from "../tensor/tensor.ts";
+import { checkTensor, rand, type Tensor, zeros } from "../tensor/tensor.ts";
 import { Module } from "./module.ts";
 
 /**

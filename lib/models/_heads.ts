@@ -1,0 +1,141 @@
+/**
+ * Private helpers for multi-head attention: split a feature axis into heads,
+ * merge heads back, repeat key/value heads for grouped-query attention and
+ * append along the time axis (the KV cache). Letters: B batch, T time,
+ * H heads, Dh features per head.
+ *
+ * @module
+ */
+
+import { permute } from "../tensor/transpose.ts";
+import { formatShape } from "../tensor/shape.ts";
+import { Tensor } from "../tensor/tensor.ts";
+
+/**
+ * Splits the feature axis into heads: `[B, T, H·Dh] -> [B, H, T, Dh]`.
+ *
+ * @param x A `[B, T, H·Dh]` tensor.
+ * @param numHeads H; must divide the last size.
+ * @returns A new `[B, H, T, Dh]` tensor.
+ * @throws {RangeError} When `x` is not 3-D or its last size is not a multiple of `numHeads`.
+ *
+ * @example Two heads of two features
+ * ```ts
+ * import { splitHeads } from "./_heads.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import assert from "node:assert/strict";
+ * const x = tensor([[[1, 2, 3, 4]]]); // [B=1, T=1, 4]
+ * assert.deepEqual(splitHeads(x, 2).toArray(), [[[[1, 2]], [[3, 4]]]]);
+ * ```
+ */
+export function splitHeads(x: Tensor, numHeads: number): Tensor {
+  if (x.rank !== 3 || x.shape[2] % numHeads !== 0) {
+    throw new RangeError(
+      `splitHeads: x must be [B, T, H·Dh] with H=${numHeads} dividing the last size, got ${
+        formatShape(x.shape)
+      }`,
+    );
+  }
+  const [b, t, d] = x.shape;
+  // [B, T, H·Dh] -> [B, T, H, Dh] -> [B, H, T, Dh]
+  return permute(x.reshape([b, t, numHeads, d / numHeads]), [0, 2, 1, 3]);
+}
+
+/**
+ * Concatenates heads back into features: `[B, H, T, Dh] -> [B, T, H·Dh]`
+ * (head h fills features `h·Dh .. (h+1)·Dh`).
+ *
+ * @param x A `[B, H, T, Dh]` tensor.
+ * @returns A new `[B, T, H·Dh]` tensor.
+ * @throws {RangeError} When `x` is not 4-D.
+ *
+ * @example Merge undoes split
+ * ```ts
+ * import { mergeHeads, splitHeads } from "./_heads.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import assert from "node:assert/strict";
+ * const x = tensor([[[1, 2, 3, 4], [5, 6, 7, 8]]]); // [1, 2, 4]
+ * assert.deepEqual(mergeHeads(splitHeads(x, 2)).toArray(), x.toArray());
+ * ```
+ */
+export function mergeHeads(x: Tensor): Tensor {
+  if (x.rank !== 4) {
+    throw new RangeError(`mergeHeads: x must be [B, H, T, Dh], got ${formatShape(x.shape)}`);
+  }
+  const [b, h, t, dh] = x.shape;
+  // [B, H, T, Dh] -> [B, T, H, Dh] -> [B, T, H·Dh]
+  return permute(x, [0, 2, 1, 3]).reshape([b, t, h * dh]);
+}
+
+/**
+ * Repeats each key/value head `groups` times in a row, so that query head h
+ * reads key/value head `floor(h / groups)`: `[B, Hkv, T, Dh] -> [B, Hkv·groups, T, Dh]`.
+ * Returns `x` itself when `groups` is 1.
+ *
+ * @param x A `[B, Hkv, T, Dh]` tensor.
+ * @param groups Query heads per key/value head.
+ * @returns `[B, Hkv·groups, T, Dh]`.
+ * @throws {RangeError} When `x` is not 4-D.
+ *
+ * @example One key/value head shared by two query heads
+ * ```ts
+ * import { repeatHeads } from "./_heads.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import assert from "node:assert/strict";
+ * const kv = tensor([[[[1, 2]], [[3, 4]]]]); // [1, 2, 1, 2]
+ * assert.deepEqual(repeatHeads(kv, 2).toArray(), [[[[1, 2]], [[1, 2]], [[3, 4]], [[3, 4]]]]);
+ * ```
+ */
+export function repeatHeads(x: Tensor, groups: number): Tensor {
+  if (x.rank !== 4) {
+    throw new RangeError(`repeatHeads: x must be [B, Hkv, T, Dh], got ${formatShape(x.shape)}`);
+  }
+  if (groups === 1) return x;
+  const [b, hkv, t, dh] = x.shape;
+  const block = t * dh; // one head's [T, Dh] matrix
+  const out = new Float32Array(b * hkv * groups * block);
+  for (let i = 0; i < b * hkv; i++) {
+    const src = x.data.subarray(i * block, (i + 1) * block);
+    for (let g = 0; g < groups; g++) out.set(src, (i * groups + g) * block);
+  }
+  return new Tensor(out, [b, hkv * groups, t, dh]);
+}
+
+/**
+ * Appends `b` after `a` along the time axis: `[B, H, Ta, Dh] ++ [B, H, Tb, Dh] -> [B, H, Ta+Tb, Dh]`.
+ *
+ * @param a The earlier steps.
+ * @param b The new steps.
+ * @returns A new tensor.
+ * @throws {RangeError} When the shapes differ other than in T.
+ *
+ * @example Grow a cache by one step
+ * ```ts
+ * import { concatTime } from "./_heads.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import assert from "node:assert/strict";
+ * const a = tensor([[[[1], [2]]]]), b = tensor([[[[3]]]]); // [1, 1, 2, 1] and [1, 1, 1, 1]
+ * assert.deepEqual(concatTime(a, b).toArray(), [[[[1], [2], [3]]]]);
+ * ```
+ */
+export function concatTime(a: Tensor, b: Tensor): Tensor {
+  if (
+    a.rank !== 4 || b.rank !== 4 || a.shape[0] !== b.shape[0] || a.shape[1] !== b.shape[1] ||
+    a.shape[3] !== b.shape[3]
+  ) {
+    throw new RangeError(
+      `concatTime: both tensors must be [B, H, T, Dh] with equal B, H and Dh, got ${
+        formatShape(a.shape)
+      } and ${formatShape(b.shape)}`,
+    );
+  }
+  const [batch, h, ta, dh] = a.shape;
+  const tb = b.shape[2];
+  const out = new Float32Array(batch * h * (ta + tb) * dh);
+  for (let i = 0; i < batch * h; i++) {
+    const dst = i * (ta + tb) * dh;
+    out.set(a.data.subarray(i * ta * dh, (i + 1) * ta * dh), dst);
+    out.set(b.data.subarray(i * tb * dh, (i + 1) * tb * dh), dst + ta * dh);
+  }
+  return new Tensor(out, [batch, h, ta + tb, dh]);
+}

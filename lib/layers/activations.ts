@@ -1,0 +1,175 @@
+/**
+ * Elementwise activations of the feed-forward sublayer: ReLU (the paper's),
+ * GELU (BERT, GPT; exact erf form and tanh approximation), SiLU, tanh, and the
+ * SwiGLU gate of LLaMA-style models.
+ *
+ * Every function reads float32, computes in float64 and rounds once, so each
+ * output is the correctly rounded value of the formula up to the error of the
+ * float64 math (erf: < 2e-15). NaN in gives NaN out, as in PyTorch.
+ *
+ * @module
+ */
+
+import { formatShape } from "../tensor/shape.ts";
+import { checkTensor, Tensor } from "../tensor/tensor.ts";
+import { erfc } from "./erf.ts";
+
+/** Applies `f` (float64) to every element of `x`. */
+function _unary(x: Tensor, fn: string, f: (v: number) => number): Tensor {
+  checkTensor(x, fn, "x");
+  const src = x.data;
+  const out = new Float32Array(src.length);
+  for (let i = 0; i < src.length; i++) out[i] = f(src[i]);
+  return new Tensor(out, x.shape);
+}
+
+/**
+ * Rectified linear unit, $\mathrm{ReLU}(x) = \max(0, x)$ (NaN stays NaN).
+ *
+ * @param x Any tensor.
+ * @returns A new tensor of the same shape.
+ * @throws {TypeError} When `x` is not a Tensor.
+ *
+ * @example Negative values become zero
+ * ```ts
+ * import { relu } from "./activations.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(relu(tensor([-2, 0, 3])).toArray(), [0, 0, 3]);
+ * ```
+ */
+export function relu(x: Tensor): Tensor {
+  return _unary(x, "relu", (v) => (v > 0 ? v : Number.isNaN(v) ? v : 0));
+}
+
+/** Options for {@link gelu}. */
+export interface GeluOptions {
+  /**
+   * `"none"` (default, PyTorch's default): the exact $x\,\Phi(x)$ with erf.
+   * `"tanh"`: the tanh approximation of the GELU paper and GPT-2.
+   */
+  approximate?: "none" | "tanh";
+}
+
+const _SQRT_HALF = Math.SQRT1_2;
+const _SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+
+/**
+ * Gaussian error linear unit.
+ *
+ * Exact (`approximate: "none"`):
+ * $$\mathrm{GELU}(x) = x\,\Phi(x) = \tfrac{x}{2}\left(1 + \operatorname{erf}\left(x/\sqrt{2}\right)\right),$$
+ * computed as $\tfrac{x}{2}\operatorname{erfc}(-x/\sqrt2)$ so that the negative tail keeps
+ * its relative precision. Tanh approximation (`approximate: "tanh"`):
+ * $$\tfrac{x}{2}\left(1 + \tanh\left(\sqrt{2/\pi}\,(x + 0.044715\,x^3)\right)\right).$$
+ *
+ * @param x Any tensor.
+ * @param options `approximate`: `"none"` (default) or `"tanh"`.
+ * @returns A new tensor of the same shape.
+ * @throws {TypeError} When `x` is not a Tensor.
+ * @throws {RangeError} When `approximate` is not `"none"` or `"tanh"`.
+ *
+ * @example Exact and tanh forms agree to about 1e-3
+ * ```ts
+ * import { gelu } from "./activations.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import assert from "node:assert/strict";
+ * const x = tensor([-1, 0, 1, 2]);
+ * const exact = gelu(x).data, approx = gelu(x, { approximate: "tanh" }).data;
+ * assert.ok(Math.abs(exact[2] - 0.8413447) < 1e-7); // 1 · Φ(1)
+ * assert.ok(exact.every((v, i) => Math.abs(v - approx[i]) < 1e-3));
+ * ```
+ */
+export function gelu(x: Tensor, options: GeluOptions = {}): Tensor {
+  const approximate = options.approximate ?? "none";
+  if (approximate === "none") {
+    return _unary(x, "gelu", (v) => 0.5 * v * erfc(-v * _SQRT_HALF));
+  }
+  if (approximate === "tanh") {
+    return _unary(
+      x,
+      "gelu",
+      (v) => 0.5 * v * (1 + Math.tanh(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))),
+    );
+  }
+  throw new RangeError(`gelu: approximate must be "none" or "tanh", got ${String(approximate)}`);
+}
+
+/**
+ * Sigmoid linear unit (Swish with β = 1), $\mathrm{SiLU}(x) = x\,\sigma(x) = \frac{x}{1 + e^{-x}}$.
+ *
+ * @param x Any tensor.
+ * @returns A new tensor of the same shape.
+ * @throws {TypeError} When `x` is not a Tensor.
+ *
+ * @example SiLU(0) = 0 and SiLU(x) ≈ x for large x
+ * ```ts
+ * import { silu } from "./activations.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import assert from "node:assert/strict";
+ * const y = silu(tensor([0, 20, -1000])).data;
+ * assert.deepEqual([y[0], Math.round(y[1])], [0, 20]);
+ * assert.ok(Object.is(y[2], -0) || y[2] === 0);
+ * ```
+ */
+export function silu(x: Tensor): Tensor {
+  // e^{-x} overflows to Infinity for x < -709, and x / Infinity = -0: no NaN.
+  return _unary(x, "silu", (v) => v / (1 + Math.exp(-v)));
+}
+
+/**
+ * Hyperbolic tangent, elementwise.
+ *
+ * @param x Any tensor.
+ * @returns A new tensor of the same shape, in [-1, 1].
+ * @throws {TypeError} When `x` is not a Tensor.
+ *
+ * @example Saturates at ±1
+ * ```ts
+ * import { tanh } from "./activations.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(tanh(tensor([-100, 0, 100])).toArray(), [-1, 0, 1]);
+ * ```
+ */
+export function tanh(x: Tensor): Tensor {
+  return _unary(x, "tanh", Math.tanh);
+}
+
+/**
+ * The SwiGLU gate (Shazeer, "GLU Variants Improve Transformer", 2020):
+ * $$\mathrm{SwiGLU}(x) = \mathrm{SiLU}(xW) \odot (xV),$$
+ * given the two projections: `gate` $= xW$ and `up` $= xV$ (LLaMA's `w1(x)` and `w3(x)`).
+ *
+ * @param gate `[..., F]`, the projection that goes through SiLU.
+ * @param up `[..., F]`, the linear projection it multiplies; same shape as `gate`.
+ * @returns `[..., F]`: `silu(gate) * up`.
+ * @throws {TypeError} When either argument is not a Tensor.
+ * @throws {RangeError} When the shapes differ.
+ *
+ * @example A zero gate closes the unit
+ * ```ts
+ * import { swiglu } from "./activations.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import assert from "node:assert/strict";
+ * const y = swiglu(tensor([[0, 10]]), tensor([[5, 2]]));
+ * assert.equal(y.get(0, 0), 0);
+ * assert.ok(Math.abs(y.get(0, 1) - 2 * 10 / (1 + Math.exp(-10))) < 1e-5);
+ * ```
+ */
+export function swiglu(gate: Tensor, up: Tensor): Tensor {
+  checkTensor(gate, "swiglu", "gate");
+  checkTensor(up, "swiglu", "up");
+  const same = gate.rank === up.rank && gate.shape.every((d, i) => d === up.shape[i]);
+  if (!same) {
+    throw new RangeError(
+      `swiglu: gate and up must have the same shape, got gate=${formatShape(gate.shape)}, up=${
+        formatShape(up.shape)
+      }`,
+    );
+  }
+  const g = gate.data, u = up.data;
+  const out = new Float32Array(g.length);
+  for (let i = 0; i < g.length; i++) out[i] = (g[i] / (1 + Math.exp(-g[i]))) * u[i];
+  return new Tensor(out, gate.shape);
+}

@@ -1,0 +1,148 @@
+/**
+ * One Transformer encoder layer: self-attention, then the feed-forward layer,
+ * each wrapped in a residual connection and LayerNorm (Add & Norm).
+ *
+ * Post-norm (the paper, `normFirst: false`):
+ * $$x \leftarrow \mathrm{LN}_1(x + \mathrm{SelfAttn}(x)), \quad x \leftarrow \mathrm{LN}_2(x + \mathrm{FFN}(x))$$
+ * Pre-norm (`normFirst: true`):
+ * $$x \leftarrow x + \mathrm{SelfAttn}(\mathrm{LN}_1(x)), \quad x \leftarrow x + \mathrm{FFN}(\mathrm{LN}_2(x))$$
+ *
+ * @module
+ */
+
+import { Dropout } from "../layers/dropout.ts";
+import { FeedForward } from "../layers/feed_forward.ts";
+import { LayerNorm } from "../layers/layer_norm.ts";
+import { Module } from "../layers/module.ts";
+import { add } from "../tensor/elementwise.ts";
+import type { Mask } from "../tensor/mask.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import { checkMask, checkSequence, type LayerConfig, resolveLayerConfig } from "./_config.ts";
+import { MultiHeadAttention, multiHeadAttention } from "./multi_head_attention.ts";
+
+/** What {@link EncoderLayer.forward} returns. */
+export interface EncoderLayerResult {
+  /** `[B, S, dModel]`. */
+  output: Tensor;
+  /** Self-attention weights per head, `[B, H, S, S]`. */
+  selfAttention: Tensor;
+}
+
+/**
+ * A Transformer encoder layer under PyTorch `nn.TransformerEncoderLayer`'s names:
+ * `self_attn.*`, `linear1.*`, `linear2.*`, `norm1.*`, `norm2.*`.
+ *
+ * @example Encode two sequences, the second padded
+ * ```ts
+ * import { encoderLayer } from "./encoder_layer.ts";
+ * import { paddingMask } from "../attention/masks.ts";
+ * import { randn } from "../tensor/tensor.ts";
+ * import { Rng } from "../tensor/rng.ts";
+ * import assert from "node:assert/strict";
+ * const layer = encoderLayer({ dModel: 8, numHeads: 2, dFF: 16 });
+ * const x = randn([2, 4, 8], new Rng(0));
+ * const { output, selfAttention } = layer.forward(x, { mask: paddingMask([4, 2], 4) });
+ * assert.deepEqual(output.shape, [2, 4, 8]);
+ * assert.equal(selfAttention.get(1, 0, 0, 3), 0); // padding gets no attention
+ * ```
+ */
+export class EncoderLayer extends Module {
+  /** The resolved configuration. */
+  readonly config: Readonly<Required<LayerConfig>>;
+  /** Multi-head self-attention (`self_attn`). */
+  readonly selfAttn: MultiHeadAttention;
+  /** The position-wise feed-forward layer (`linear1`, `linear2`). */
+  readonly feedForward: FeedForward;
+  /** LayerNorm around the attention sublayer. */
+  readonly norm1: LayerNorm;
+  /** LayerNorm around the feed-forward sublayer. */
+  readonly norm2: LayerNorm;
+  /** Dropout on the attention sublayer's output, before the residual add. */
+  readonly dropout1: Dropout;
+  /** Dropout on the feed-forward sublayer's output, before the residual add. */
+  readonly dropout2: Dropout;
+
+  /**
+   * Builds the layer; see {@link LayerConfig} for the defaults.
+   *
+   * @throws {RangeError} Invalid sizes (e.g. `dModel` not divisible by `numHeads`).
+   */
+  constructor(config: LayerConfig) {
+    super();
+    const c = resolveLayerConfig(config, "EncoderLayer");
+    this.config = c;
+    this.selfAttn = this.registerModule(
+      "self_attn",
+      multiHeadAttention({
+        dModel: c.dModel,
+        numHeads: c.numHeads,
+        dropout: c.dropout,
+        seed: c.seed,
+      }),
+    );
+    this.feedForward = new FeedForward({
+      dModel: c.dModel,
+      dFF: c.dFF,
+      activation: c.activation,
+      dropout: c.dropout,
+      seed: c.seed + 1,
+    });
+    // PyTorch keeps linear1/linear2 directly on the layer; so do the names here.
+    this.registerModule("linear1", this.feedForward.linear1);
+    this.registerModule("linear2", this.feedForward.linear2);
+    this.norm1 = this.registerModule("norm1", new LayerNorm(c.dModel, { eps: c.layerNormEps }));
+    this.norm2 = this.registerModule("norm2", new LayerNorm(c.dModel, { eps: c.layerNormEps }));
+    this.dropout1 = this.registerModule("dropout1", new Dropout(c.dropout, { seed: c.seed + 2 }));
+    this.dropout2 = this.registerModule("dropout2", new Dropout(c.dropout, { seed: c.seed + 3 }));
+  }
+
+  /** Switches training mode (dropout) here and in the feed-forward layer. */
+  override train(mode = true): this {
+    super.train(mode);
+    this.feedForward?.train(mode);
+    return this;
+  }
+
+  /**
+   * Runs the layer on `x [B, S, dModel]`.
+   *
+   * @param options `mask`: `true` = may attend, broadcast against `[B, H, S, S]`.
+   */
+  forward(x: Tensor, options: { mask?: Mask } = {}): EncoderLayerResult {
+    const fn = "EncoderLayer.forward";
+    const { batch, length } = checkSequence(x, this.config.dModel, fn, "x");
+    checkMask(options.mask, [batch, this.config.numHeads, length, length], fn, "mask");
+    const selfAttention = (h: Tensor) => this.selfAttn.forward(h, h, h, { mask: options.mask });
+    const ff = (h: Tensor) => this.feedForward.forward(h);
+    let weights: Tensor;
+    if (this.config.normFirst) {
+      // x = x + SelfAttn(LN1(x));  x = x + FFN(LN2(x))
+      const sa = selfAttention(this.norm1.forward(x));
+      weights = sa.weights;
+      x = add(x, this.dropout1.forward(sa.output));
+      x = add(x, this.dropout2.forward(ff(this.norm2.forward(x))));
+    } else {
+      // x = LN1(x + SelfAttn(x));  x = LN2(x + FFN(x))
+      const sa = selfAttention(x);
+      weights = sa.weights;
+      x = this.norm1.forward(add(x, this.dropout1.forward(sa.output)));
+      x = this.norm2.forward(add(x, this.dropout2.forward(ff(x))));
+    }
+    return { output: x, selfAttention: weights };
+  }
+}
+
+/**
+ * Builds an {@link EncoderLayer}.
+ *
+ * @example Pre-norm layer with GELU
+ * ```ts
+ * import { encoderLayer } from "./encoder_layer.ts";
+ * import assert from "node:assert/strict";
+ * const layer = encoderLayer({ dModel: 8, numHeads: 2, dFF: 32, activation: "gelu", normFirst: true });
+ * assert.equal(layer.numParameters(), 4 * (8 * 8 + 8) + (32 * 8 + 32) + (8 * 32 + 8) + 4 * 8);
+ * ```
+ */
+export function encoderLayer(config: LayerConfig): EncoderLayer {
+  return new EncoderLayer(config);
+}

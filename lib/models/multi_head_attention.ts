@@ -451,7 +451,7 @@ export class MultiHeadAttention extends Module {
     if (cache !== undefined && !(cache instanceof KVCache)) {
       throw new TypeError(`${fn}: cache must be a KVCache from createCache()`);
     }
-    // Work on [B, T, features]; unbatched inputs get B = 1.
+    // Work on [B, T, features]; unbatched inputs get B = 1: [T, D] -> [1, T, D].
     const q3 = batched ? query : query.reshape([1, ...query.shape]);
     const k3 = batched ? key : key.reshape([1, ...key.shape]);
     const v3 = batched ? value : value.reshape([1, ...value.shape]);
@@ -507,6 +507,7 @@ export class MultiHeadAttention extends Module {
     // 5) output projection: [B, Tq, E] x [E, E]ᵀ -> [B, Tq, E]
     const output = linear(concat, this.outputWeight, this.outputBias);
 
+    // Unbatched results drop the B axis again: [1, ...] -> [...].
     const unbatch = (t: Tensor): Tensor => batched ? t : t.reshape(t.shape.slice(1));
     const weights = options.averageWeights ? averageHeads(attention.weights) : attention.weights;
     const result: MultiHeadAttentionResult = { output: unbatch(output), weights: unbatch(weights) };

@@ -18,7 +18,7 @@ import { add } from "../tensor/elementwise.ts";
 import type { Mask } from "../tensor/mask.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { checkMask, checkSequence, type LayerConfig, resolveLayerConfig } from "./_config.ts";
-import { MultiHeadAttention, multiHeadAttention } from "./multi_head_attention.ts";
+import { type MultiHeadAttention, multiHeadAttention } from "./multi_head_attention.ts";
 
 /** What {@link EncoderLayer.forward} returns. */
 export interface EncoderLayerResult {

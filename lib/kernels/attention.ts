@@ -8,8 +8,9 @@
  * @module
  */
 
-import { gemm } from "./matmul.ts";
-import { softmaxRows } from "./softmax.ts";
+import { gemm, type GemmArgs, gemmReference } from "./matmul.ts";
+import { attentionWasm, wasmReady } from "./simd.ts";
+import { softmaxRows, softmaxRowsReference } from "./softmax.ts";
 
 /** A `[Tq, Tk]` view into a broadcast mask or bias buffer. */
 export interface MatrixView<T extends Float32Array | Uint8Array> {
@@ -49,7 +50,10 @@ export interface AttentionKernelArgs {
 }
 
 /**
- * Computes one attention block into `out` and `weights`.
+ * Computes one attention block into `out` and `weights`: the WebAssembly SIMD
+ * path (`simd.ts`: Kᵀ packed once, masked tiles past each row block's last
+ * allowed key skipped, fused scale + mask + softmax) for real sizes, the
+ * JavaScript steps of {@link attentionReference} (with the fast `gemm`) otherwise.
  *
  * @example One query, two keys
  * ```ts
@@ -64,9 +68,72 @@ export interface AttentionKernelArgs {
  * ```
  */
 export function attentionKernel(a: AttentionKernelArgs): void {
-  const { tq, tk, dk, dv, weights, weightsOffset: wo, mask, bias, scale } = a;
+  const { tq, tk, dk, dv, mask } = a;
+  if (tq * tk * Math.max(dk, dv) < WASM_MIN_WORK || !wasmReady()) {
+    attentionSteps(a, gemm, softmaxRows);
+    return;
+  }
+  // the kernel reads the mask itself when its key axis is contiguous
+  const plainMask = mask !== null && mask.colStride === 1 &&
+    (mask.rowStride === 0 || mask.rowStride === tk);
+  const needJs = a.bias !== null || a.scores !== null || (mask !== null && !plainMask);
+  attentionWasm({
+    q: a.q,
+    qOffset: a.qOffset,
+    k: a.k,
+    kOffset: a.kOffset,
+    v: a.v,
+    vOffset: a.vOffset,
+    tq,
+    tk,
+    dk,
+    dv,
+    scale: a.scale,
+    mask: plainMask && !needJs ? mask : null,
+    prepare: needJs ? (buf, at, ld) => prepareScores(a, buf, at, ld) : null,
+    after: a.dropout > 0 && a.uniform ? (buf, at, ld) => applyDropout(a, buf, at, ld) : null,
+    out: a.out,
+    outOffset: a.outOffset,
+    weights: a.weights,
+    weightsOffset: a.weightsOffset,
+  });
+}
+
+/** Below this many multiply-adds per product the JavaScript steps win. */
+const WASM_MIN_WORK = 4096;
+
+/**
+ * The readable reference, the oracle for the fast paths: (1) scores with
+ * {@link gemmReference}; (2) scale, bias, mask; (3) {@link softmaxRowsReference};
+ * (4) dropout; (5) weights·V.
+ *
+ * @example Agrees with the fast kernel
+ * ```ts
+ * import { attentionKernel, attentionReference } from "./attention.ts";
+ * import assert from "node:assert/strict";
+ * const args = (out: Float32Array) => ({ q: Float32Array.of(1, 2), qOffset: 0,
+ *   k: Float32Array.of(1, 0, 0, 1), kOffset: 0, v: Float32Array.of(1, 3), vOffset: 0,
+ *   tq: 1, tk: 2, dk: 2, dv: 1, scale: 1, mask: null, bias: null, out, outOffset: 0,
+ *   weights: new Float32Array(2), weightsOffset: 0, scores: null, scoresOffset: 0,
+ *   dropout: 0, uniform: null });
+ * const fast = new Float32Array(1), ref = new Float32Array(1);
+ * attentionKernel(args(fast));
+ * attentionReference(args(ref));
+ * assert.ok(Math.abs(fast[0] - ref[0]) < 1e-6);
+ * ```
+ */
+export function attentionReference(a: AttentionKernelArgs): void {
+  attentionSteps(a, gemmReference, softmaxRowsReference);
+}
+
+function attentionSteps(
+  a: AttentionKernelArgs,
+  mm: (g: GemmArgs) => void,
+  softmax: (x: Float32Array, offset: number, rows: number, cols: number) => void,
+): void {
+  const { tq, tk, dk, dv, weights, weightsOffset: wo } = a;
   // 1) scores [tq, tk] = Q [tq, dk] · Kᵀ [dk, tk]
-  gemm({
+  mm({
     a: a.q,
     aOffset: a.qOffset,
     b: a.k,
@@ -79,30 +146,13 @@ export function attentionKernel(a: AttentionKernelArgs): void {
     transposeB: true,
   });
   // 2) scale, add bias, keep raw scores if asked, then block masked keys with -∞
-  for (let i = 0; i < tq; i++) {
-    const row = wo + i * tk;
-    for (let j = 0; j < tk; j++) {
-      let s = weights[row + j] * scale;
-      if (bias) s += bias.data[bias.offset + i * bias.rowStride + j * bias.colStride];
-      if (a.scores) a.scores[a.scoresOffset + i * tk + j] = s;
-      if (mask && mask.data[mask.offset + i * mask.rowStride + j * mask.colStride] === 0) {
-        s = -Infinity;
-      }
-      weights[row + j] = s;
-    }
-  }
+  prepareScores(a, weights, wo, tk);
   // 3) softmax per query row; a fully masked row becomes zeros
-  softmaxRows(weights, wo, tq, tk);
+  softmax(weights, wo, tq, tk);
   // 4) inverted dropout on the weights (training only)
-  if (a.dropout > 0 && a.uniform) {
-    const keep = 1 / (1 - a.dropout);
-    const n = tq * tk;
-    for (let i = 0; i < n; i++) {
-      weights[wo + i] = a.uniform() < a.dropout ? 0 : weights[wo + i] * keep;
-    }
-  }
+  if (a.dropout > 0 && a.uniform) applyDropout(a, weights, wo, tk);
   // 5) output [tq, dv] = weights [tq, tk] · V [tk, dv]
-  gemm({
+  mm({
     a: weights,
     aOffset: wo,
     b: a.v,
@@ -114,4 +164,42 @@ export function attentionKernel(a: AttentionKernelArgs): void {
     n: dv,
     transposeB: false,
   });
+}
+
+/** Scores (row stride ld at `at`) -> scale, + bias, record raw scores, mask with -∞. */
+function prepareScores(
+  a: AttentionKernelArgs,
+  buf: Float32Array<ArrayBufferLike>,
+  at: number,
+  ld: number,
+): void {
+  const { tq, tk, mask, bias, scale, scores } = a;
+  for (let i = 0; i < tq; i++) {
+    const row = at + i * ld;
+    for (let j = 0; j < tk; j++) {
+      let s = buf[row + j] * scale;
+      if (bias) s += bias.data[bias.offset + i * bias.rowStride + j * bias.colStride];
+      if (scores) scores[a.scoresOffset + i * tk + j] = s;
+      if (mask && mask.data[mask.offset + i * mask.rowStride + j * mask.colStride] === 0) {
+        s = -Infinity;
+      }
+      buf[row + j] = s;
+    }
+  }
+}
+
+/** Inverted dropout, row-major order, so every path draws the same numbers. */
+function applyDropout(
+  a: AttentionKernelArgs,
+  buf: Float32Array<ArrayBufferLike>,
+  at: number,
+  ld: number,
+): void {
+  const keep = 1 / (1 - a.dropout);
+  for (let i = 0; i < a.tq; i++) {
+    const row = at + i * ld;
+    for (let j = 0; j < a.tk; j++) {
+      buf[row + j] = a.uniform!() < a.dropout ? 0 : buf[row + j] * keep;
+    }
+  }
 }

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { gemmWasm, wasmReady } from "./simd.ts";
+
 /** One matrix product C = A·B (or A·Bᵀ) on sub-arrays of flat buffers. */
 export interface GemmArgs {
   /** A, row-major `[m, k]` starting at `aOffset`. */
@@ -92,10 +94,112 @@ export function gemmJs(g: GemmArgs): void {
   }
 }
 
+/** Reused scratch for {@link gemmPacked}: B packed in 4-column panels. */
+let packScratch = new Float32Array(0);
+
+/**
+ * A packed, register-blocked JavaScript product, the fallback where WebAssembly
+ * SIMD is missing: B (or Bᵀ, so K is transposed once) is packed into panels of
+ * 4 columns, then each 4×4 tile of C is accumulated in 16 locals. The packing
+ * buffer is reused across calls.
+ *
+ * @example Transposed B
+ * ```ts
+ * import { gemmPacked } from "./matmul.ts";
+ * import assert from "node:assert/strict";
+ * const c = new Float32Array(2);
+ * // [1, 2] x [[1, 2], [3, 4]]ᵀ -> [5, 11]
+ * gemmPacked({ a: Float32Array.of(1, 2), aOffset: 0, b: Float32Array.of(1, 2, 3, 4),
+ *   bOffset: 0, c, cOffset: 0, m: 1, k: 2, n: 2, transposeB: true });
+ * assert.deepEqual([...c], [5, 11]);
+ * ```
+ */
+export function gemmPacked(g: GemmArgs): void {
+  const { a, aOffset, b, bOffset, c, cOffset, m, k, n, transposeB } = g;
+  const np = (n + 3) >> 2;
+  if (packScratch.length < np * k * 4) packScratch = new Float32Array(np * k * 4);
+  const bp = packScratch;
+  // pack: panel j, row p holds B[p, 4j .. 4j+3] (zeros past n)
+  for (let j = 0; j < np; j++) {
+    for (let p = 0; p < k; p++) {
+      const d = (j * k + p) * 4;
+      for (let t = 0; t < 4; t++) {
+        const col = j * 4 + t;
+        bp[d + t] = col >= n ? 0 : transposeB ? b[bOffset + col * k + p] : b[bOffset + p * n + col];
+      }
+    }
+  }
+  for (let i = 0; i < m; i += 4) {
+    // rows past m alias row i (computed, never stored)
+    const a0 = aOffset + i * k;
+    const a1 = i + 1 < m ? a0 + k : a0;
+    const a2 = i + 2 < m ? a0 + 2 * k : a0;
+    const a3 = i + 3 < m ? a0 + 3 * k : a0;
+    for (let j = 0; j < np; j++) {
+      let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+      let c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+      let d = j * k * 4;
+      for (let p = 0; p < k; p++, d += 4) {
+        const b0 = bp[d], b1 = bp[d + 1], b2 = bp[d + 2], b3 = bp[d + 3];
+        const x0 = a[a0 + p], x1 = a[a1 + p], x2 = a[a2 + p], x3 = a[a3 + p];
+        c00 += x0 * b0, c01 += x0 * b1, c02 += x0 * b2, c03 += x0 * b3;
+        c10 += x1 * b0, c11 += x1 * b1, c12 += x1 * b2, c13 += x1 * b3;
+        c20 += x2 * b0, c21 += x2 * b1, c22 += x2 * b2, c23 += x2 * b3;
+        c30 += x3 * b0, c31 += x3 * b1, c32 += x3 * b2, c33 += x3 * b3;
+      }
+      const w = Math.min(4, n - j * 4);
+      storeRow(c, cOffset + i * n + j * 4, w, c00, c01, c02, c03);
+      if (i + 1 < m) storeRow(c, cOffset + (i + 1) * n + j * 4, w, c10, c11, c12, c13);
+      if (i + 2 < m) storeRow(c, cOffset + (i + 2) * n + j * 4, w, c20, c21, c22, c23);
+      if (i + 3 < m) storeRow(c, cOffset + (i + 3) * n + j * 4, w, c30, c31, c32, c33);
+    }
+  }
+}
+
+function storeRow(
+  c: Float32Array,
+  o: number,
+  w: number,
+  v0: number,
+  v1: number,
+  v2: number,
+  v3: number,
+): void {
+  c[o] = v0;
+  if (w > 1) c[o + 1] = v1;
+  if (w > 2) c[o + 2] = v2;
+  if (w > 3) c[o + 3] = v3;
+}
+
+/** Below this many multiply-adds (m·n·k) copying into WASM memory costs more than it saves. */
+const WASM_MIN_WORK = 4096;
+
 /**
  * The seam every op calls: picks the fastest available kernel for the size.
- * Fast paths (WASM SIMD, Workers) plug in here without changing any caller.
+ * WebAssembly SIMD (`simd.ts`) for real work, the packed JavaScript kernel where
+ * WASM is missing, and the plain loop for tiny or empty products.
+ *
+ * @example Same answer as the reference
+ * ```ts
+ * import { gemm, gemmReference, type GemmArgs } from "./matmul.ts";
+ * import assert from "node:assert/strict";
+ * const args = (c: Float32Array): GemmArgs => ({ a: new Float32Array(64 * 64).fill(0.5),
+ *   aOffset: 0, b: new Float32Array(64 * 64).fill(2), bOffset: 0, c, cOffset: 0,
+ *   m: 64, k: 64, n: 64, transposeB: false });
+ * const fast = new Float32Array(64 * 64), ref = new Float32Array(64 * 64);
+ * gemm(args(fast));
+ * gemmReference(args(ref));
+ * assert.deepEqual(fast, ref);
+ * ```
  */
 export function gemm(g: GemmArgs): void {
-  gemmJs(g);
+  const { m, k, n } = g;
+  if (m === 0 || n === 0) return;
+  if (k === 0 || m * n * k < WASM_MIN_WORK) {
+    gemmJs(g);
+  } else if (wasmReady()) {
+    gemmWasm(g.a, g.aOffset, g.b, g.bOffset, g.c, g.cOffset, m, k, n, g.transposeB);
+  } else {
+    gemmPacked(g);
+  }
 }

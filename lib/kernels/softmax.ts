@@ -5,8 +5,10 @@
  * @module
  */
 
+import { softmaxWasm, wasmReady } from "./simd.ts";
+
 /**
- * In-place numerically stable softmax over `rows` rows of length `cols`
+ * In-place numerically stable softmax (WebAssembly SIMD for large inputs) over `rows` rows of length `cols`
  * starting at `offset`: each row has its maximum subtracted before `exp`.
  *
  * A row whose every entry is `-Infinity` (a fully masked row) becomes all
@@ -23,6 +25,32 @@
  * ```
  */
 export function softmaxRows(x: Float32Array, offset: number, rows: number, cols: number): void {
+  if (rows * cols >= WASM_MIN_SIZE && wasmReady()) softmaxWasm(x, offset, rows, cols);
+  else softmaxRowsReference(x, offset, rows, cols);
+}
+
+/** Below this many entries the copy into WASM memory is not worth it. */
+const WASM_MIN_SIZE = 256;
+
+/**
+ * The readable reference of {@link softmaxRows}: max, `Math.exp`, sum, scale,
+ * one row at a time in float64 arithmetic.
+ *
+ * @example Equal logits share the weight
+ * ```ts
+ * import { softmaxRowsReference } from "./softmax.ts";
+ * import assert from "node:assert/strict";
+ * const x = Float32Array.of(3, 3);
+ * softmaxRowsReference(x, 0, 1, 2);
+ * assert.deepEqual([...x], [0.5, 0.5]);
+ * ```
+ */
+export function softmaxRowsReference(
+  x: Float32Array,
+  offset: number,
+  rows: number,
+  cols: number,
+): void {
   for (let r = 0; r < rows; r++) {
     const o = offset + r * cols;
     let max = -Infinity;

@@ -1,0 +1,166 @@
+/**
+ * Tiled attention with an online softmax (FlashAttention, Dao et al. 2022):
+ * queries and keys are visited in blocks, each query row keeps a running
+ * maximum m and sum l, and the `[Tq, Tk]` score matrix is never built; the
+ * memory beyond the inputs and output is O(blockSize·(blockSize + Dv)).
+ *
+ * For a key block with scores s (scaled, biased, masked to -∞):
+ *
+ * $$m' = \max(m, \max_j s_j),\quad l' = e^{m - m'} l + \sum_j e^{s_j - m'},\quad
+ * O' = e^{m - m'} O + \sum_j e^{s_j - m'} v_j$$
+ *
+ * and finally output = O / l (0 for a fully masked row, never NaN).
+ *
+ * @module
+ */
+
+import type { MatrixView } from "./attention.ts";
+import { gemm } from "./matmul.ts";
+
+/** Arguments of {@link flashAttentionKernel}; shapes in the comments. */
+export interface FlashAttentionArgs {
+  q: Float32Array; // [tq, dk] at qOffset
+  qOffset: number;
+  k: Float32Array; // [tk, dk] at kOffset
+  kOffset: number;
+  v: Float32Array; // [tk, dv] at vOffset
+  vOffset: number;
+  tq: number;
+  tk: number;
+  dk: number;
+  dv: number;
+  scale: number;
+  mask: MatrixView<Uint8Array> | null;
+  bias: MatrixView<Float32Array> | null;
+  out: Float32Array; // [tq, dv] at outOffset
+  outOffset: number;
+  /** Rows of Q and of K per tile. */
+  blockSize: number;
+}
+
+/** Reused scratch: scores tile, P·V tile, running output, max and sum. */
+let scratch = new Float32Array(0);
+
+/**
+ * Attention for one batch element without materialising the scores: the
+ * result equals `attentionKernel`'s output within float32 rounding. Tiles whose
+ * keys are all masked for every query of the block (a causal mask's upper
+ * triangle) are skipped before any arithmetic. Logits of `+Infinity` are not
+ * supported (they give NaN); finite logits of any size are fine.
+ *
+ * @example Two keys, equal scores: the mean of the values
+ * ```ts
+ * import { flashAttentionKernel } from "./flash.ts";
+ * import assert from "node:assert/strict";
+ * const out = new Float32Array(1);
+ * flashAttentionKernel({ q: Float32Array.of(0), qOffset: 0, k: Float32Array.of(0, 0),
+ *   kOffset: 0, v: Float32Array.of(1, 3), vOffset: 0, tq: 1, tk: 2, dk: 1, dv: 1, scale: 1,
+ *   mask: null, bias: null, out, outOffset: 0, blockSize: 1 });
+ * assert.deepEqual([...out], [2]);
+ * ```
+ */
+export function flashAttentionKernel(a: FlashAttentionArgs): void {
+  const { tq, tk, dk, dv, scale, mask, bias, out, outOffset } = a;
+  const B = a.blockSize;
+  const bq = Math.min(B, tq), bk = Math.min(B, tk);
+  const need = bq * bk + 2 * bq * dv + 2 * bq;
+  if (scratch.length < need) scratch = new Float32Array(need);
+  const s = scratch.subarray(0, bq * bk); // [rows, cols] scores, then P
+  const pv = scratch.subarray(bq * bk, bq * bk + bq * dv); // [rows, dv]
+  const acc = scratch.subarray(bq * bk + bq * dv, bq * bk + 2 * bq * dv); // [rows, dv]
+  const mRun = scratch.subarray(bq * bk + 2 * bq * dv, bq * bk + 2 * bq * dv + bq);
+  const lRun = scratch.subarray(bq * bk + 2 * bq * dv + bq, need);
+  for (let i0 = 0; i0 < tq; i0 += B) {
+    const rows = Math.min(B, tq - i0);
+    mRun.fill(-Infinity);
+    lRun.fill(0);
+    acc.fill(0);
+    for (let j0 = 0; j0 < tk; j0 += B) {
+      const cols = Math.min(B, tk - j0);
+      if (mask && tileBlocked(mask, i0, rows, j0, cols)) continue;
+      // 1) S [rows, cols] = Q[i0:] [rows, dk] · K[j0:]ᵀ [dk, cols]
+      gemm({
+        a: a.q,
+        aOffset: a.qOffset + i0 * dk,
+        b: a.k,
+        bOffset: a.kOffset + j0 * dk,
+        c: s,
+        cOffset: 0,
+        m: rows,
+        k: dk,
+        n: cols,
+        transposeB: true,
+      });
+      // 2) scale, bias, mask; online softmax update per row
+      for (let r = 0; r < rows; r++) {
+        const i = i0 + r, o = r * cols;
+        let max = -Infinity;
+        for (let c = 0; c < cols; c++) {
+          const j = j0 + c;
+          let x = s[o + c] * scale;
+          if (bias) x += bias.data[bias.offset + i * bias.rowStride + j * bias.colStride];
+          if (mask && mask.data[mask.offset + i * mask.rowStride + j * mask.colStride] === 0) {
+            x = -Infinity;
+          }
+          s[o + c] = x;
+          if (x > max) max = x;
+        }
+        const mOld = mRun[r];
+        const mNew = mOld > max ? mOld : max;
+        if (mNew === -Infinity) {
+          s.fill(0, o, o + cols); // nothing visible yet in this row
+          continue;
+        }
+        let sum = 0;
+        for (let c = 0; c < cols; c++) {
+          const e = Math.exp(s[o + c] - mNew);
+          s[o + c] = e;
+          sum += e;
+        }
+        const alpha = Math.exp(mOld - mNew); // 0 when mOld is -∞
+        lRun[r] = lRun[r] * alpha + sum;
+        mRun[r] = mNew;
+        if (alpha !== 1) {
+          for (let d = r * dv, end = d + dv; d < end; d++) acc[d] *= alpha;
+        }
+      }
+      // 3) PV [rows, dv] = P [rows, cols] · V[j0:] [cols, dv]; O += PV
+      gemm({
+        a: s,
+        aOffset: 0,
+        b: a.v,
+        bOffset: a.vOffset + j0 * dv,
+        c: pv,
+        cOffset: 0,
+        m: rows,
+        k: cols,
+        n: dv,
+        transposeB: false,
+      });
+      for (let d = 0, end = rows * dv; d < end; d++) acc[d] += pv[d];
+    }
+    // 4) output = O / l; a row that saw no key stays 0
+    for (let r = 0; r < rows; r++) {
+      const inv = lRun[r] > 0 ? 1 / lRun[r] : 0;
+      const o = outOffset + (i0 + r) * dv;
+      for (let d = 0; d < dv; d++) out[o + d] = acc[r * dv + d] * inv;
+    }
+  }
+}
+
+/** True when no query of rows [i0, i0+rows) may attend any key of [j0, j0+cols). */
+function tileBlocked(
+  mask: MatrixView<Uint8Array>,
+  i0: number,
+  rows: number,
+  j0: number,
+  cols: number,
+): boolean {
+  const { data, offset, rowStride, colStride } = mask;
+  const rEnd = rowStride === 0 ? 1 : rows, cEnd = colStride === 0 ? 1 : cols;
+  for (let r = 0; r < rEnd; r++) {
+    const base = offset + (i0 + r) * rowStride + j0 * colStride;
+    for (let c = 0; c < cEnd; c++) if (data[base + c * colStride] !== 0) return false;
+  }
+  return true;
+}

@@ -1,0 +1,380 @@
+;; Attention Lab WebAssembly SIMD128 kernels (hand-written WAT).
+;; Assembled by `deno task build:wasm` (lib/kernels/wasm/build.ts, npm wabt) into
+;; kernels_wasm.ts; `deno task check:wasm` fails when the committed artifact is stale.
+;; All pointers are byte offsets into the exported memory; sizes are in elements.
+(module
+  (memory (export "memory") 16)
+
+  ;; C[4*mb, 8*np] (row stride ldc) (=|+=) A[4*mb, k] (row stride lda) . B, where B is
+  ;; packed in panels of 8 columns: panel j holds k rows of 8 floats at bp + j*pstride.
+  ;; Register tile: 4 rows x 8 columns (8 accumulators), relaxed fused multiply-add.
+  ;; lim = 0, or a pointer to one i32 per 4-row block giving the last useful column + 1
+  ;; (mode 0: compute only the panels below it) or the useful k (mode 1: shorter dot products):
+  ;; that is how fully masked tiles of a causal mask are skipped.
+  (func (export "gemm")
+    (param $a i32) (param $lda i32) (param $bp i32) (param $pstride i32) (param $c i32)
+    (param $ldc i32) (param $mb i32) (param $np i32) (param $k i32) (param $lim i32)
+    (param $mode i32) (param $acc i32)
+    (local $i i32) (local $j i32) (local $q i32) (local $nj i32) (local $kb i32) (local $v i32)
+    (local $pa i32) (local $pa1 i32) (local $pa2 i32) (local $pa3 i32) (local $pb i32) (local $pc i32) (local $ldab i32) (local $ldcb i32)
+    (local $b0 v128) (local $b1 v128) (local $x v128)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128) (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local.set $ldab (i32.shl (local.get $lda) (i32.const 2)))
+    (local.set $ldcb (i32.shl (local.get $ldc) (i32.const 2)))
+    (local.set $i (i32.const 0))
+    (block $rows_done
+      (loop $rows
+        (br_if $rows_done (i32.ge_u (local.get $i) (local.get $mb)))
+        (local.set $nj (local.get $np))
+        (local.set $kb (i32.shl (local.get $k) (i32.const 2)))
+        (if (local.get $lim)
+          (then
+            (local.set $v (i32.load (i32.add (local.get $lim) (i32.shl (local.get $i) (i32.const 2)))))
+            (if (i32.eqz (local.get $mode))
+              (then
+                (local.set $v (i32.shr_u (i32.add (local.get $v) (i32.const 7)) (i32.const 3)))
+                (if (i32.lt_u (local.get $v) (local.get $nj)) (then (local.set $nj (local.get $v)))))
+              (else
+                (if (i32.lt_u (local.get $v) (local.get $k))
+                  (then (local.set $kb (i32.shl (local.get $v) (i32.const 2)))))))))
+        ;; pa: first of the 4 rows of A; pc: first of the 4 rows of C
+        (local.set $pa (i32.add (local.get $a) (i32.mul (i32.shl (local.get $i) (i32.const 2)) (local.get $ldab))))
+        (local.set $pa1 (i32.add (local.get $pa) (local.get $ldab)))
+        (local.set $pa2 (i32.add (local.get $pa1) (local.get $ldab)))
+        (local.set $pa3 (i32.add (local.get $pa2) (local.get $ldab)))
+        (local.set $pc (i32.add (local.get $c) (i32.mul (i32.shl (local.get $i) (i32.const 2)) (local.get $ldcb))))
+        (local.set $j (i32.const 0))
+        (block $cols_done
+          (loop $cols
+            (br_if $cols_done (i32.ge_u (local.get $j) (local.get $nj)))
+            (if (local.get $acc)
+              (then
+                (local.set $c00 (v128.load offset=0 (i32.add (local.get $pc) (i32.add (i32.mul (i32.const 0) (local.get $ldcb)) (i32.shl (local.get $j) (i32.const 5))))))
+                (local.set $c01 (v128.load offset=16 (i32.add (local.get $pc) (i32.add (i32.mul (i32.const 0) (local.get $ldcb)) (i32.shl (local.get $j) (i32.const 5))))))
+                (local.set $c10 (v128.load offset=0 (i32.add (local.get $pc) (i32.add (i32.mul (i32.const 1) (local.get $ldcb)) (i32.shl (local.get $j) (i32.const 5))))))
+                (local.set $c11 (v128.load offset=16 (i32.add (local.get $pc) (i32.add (i32.mul (i32.const 1) (local.get $ldcb)) (i32.shl (local.get $j) (i32.const 5))))))
+                (local.set $c20 (v128.load offset=0 (i32.add (local.get $pc) (i32.add (i32.mul (i32.const 2) (local.get $ldcb)) (i32.shl (local.get $j) (i32.const 5))))))
+                (local.set $c21 (v128.load offset=16 (i32.add (local.get $pc) (i32.add (i32.mul (i32.const 2) (local.get $ldcb)) (i32.shl (local.get $j) (i32.const 5))))))
+                (local.set $c30 (v128.load offset=0 (i32.add (local.get $pc) (i32.add (i32.mul (i32.const 3) (local.get $ldcb)) (i32.shl (local.get $j) (i32.const 5))))))
+                (local.set $c31 (v128.load offset=16 (i32.add (local.get $pc) (i32.add (i32.mul (i32.const 3) (local.get $ldcb)) (i32.shl (local.get $j) (i32.const 5))))))
+              )
+              (else
+                (local.set $c00 (v128.const f32x4 0 0 0 0))
+                (local.set $c01 (v128.const f32x4 0 0 0 0))
+                (local.set $c10 (v128.const f32x4 0 0 0 0))
+                (local.set $c11 (v128.const f32x4 0 0 0 0))
+                (local.set $c20 (v128.const f32x4 0 0 0 0))
+                (local.set $c21 (v128.const f32x4 0 0 0 0))
+                (local.set $c30 (v128.const f32x4 0 0 0 0))
+                (local.set $c31 (v128.const f32x4 0 0 0 0))
+              ))
+            (local.set $pb (i32.add (local.get $bp) (i32.mul (local.get $j) (local.get $pstride))))
+            (local.set $q (i32.const 0))
+            (block $k_done
+              (loop $kloop
+                (br_if $k_done (i32.ge_u (local.get $q) (local.get $kb)))
+                (local.set $b0 (v128.load (local.get $pb)))
+                (local.set $b1 (v128.load offset=16 (local.get $pb)))
+                (local.set $x (v128.load32_splat (i32.add (local.get $pa) (local.get $q))))
+                (local.set $c00 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c00)))
+                (local.set $c01 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c01)))
+                (local.set $x (v128.load32_splat (i32.add (local.get $pa1) (local.get $q))))
+                (local.set $c10 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c10)))
+                (local.set $c11 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c11)))
+                (local.set $x (v128.load32_splat (i32.add (local.get $pa2) (local.get $q))))
+                (local.set $c20 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c20)))
+                (local.set $c21 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c21)))
+                (local.set $x (v128.load32_splat (i32.add (local.get $pa3) (local.get $q))))
+                (local.set $c30 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c30)))
+                (local.set $c31 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c31)))
+                (local.set $pb (i32.add (local.get $pb) (i32.const 32)))
+                (local.set $q (i32.add (local.get $q) (i32.const 4)))
+                (br $kloop)))
+            (v128.store offset=0 (i32.add (local.get $pc) (i32.add (i32.mul (i32.const 0) (local.get $ldcb)) (i32.shl (local.get $j) (i32.const 5)))) (local.get $c00))
+            (v128.store offset=16 (i32.add (local.get $pc) (i32.add (i32.mul (i32.const 0) (local.get $ldcb)) (i32.shl (local.get $j) (i32.const 5)))) (local.get $c01))
+            (v128.store offset=0 (i32.add (local.get $pc) (i32.add (i32.mul (i32.const 1) (local.get $ldcb)) (i32.shl (local.get $j) (i32.const 5)))) (local.get $c10))
+            (v128.store offset=16 (i32.add (local.get $pc) (i32.add (i32.mul (i32.const 1) (local.get $ldcb)) (i32.shl (local.get $j) (i32.const 5)))) (local.get $c11))
+            (v128.store offset=0 (i32.add (local.get $pc) (i32.add (i32.mul (i32.const 2) (local.get $ldcb)) (i32.shl (local.get $j) (i32.const 5)))) (local.get $c20))
+            (v128.store offset=16 (i32.add (local.get $pc) (i32.add (i32.mul (i32.const 2) (local.get $ldcb)) (i32.shl (local.get $j) (i32.const 5)))) (local.get $c21))
+            (v128.store offset=0 (i32.add (local.get $pc) (i32.add (i32.mul (i32.const 3) (local.get $ldcb)) (i32.shl (local.get $j) (i32.const 5)))) (local.get $c30))
+            (v128.store offset=16 (i32.add (local.get $pc) (i32.add (i32.mul (i32.const 3) (local.get $ldcb)) (i32.shl (local.get $j) (i32.const 5)))) (local.get $c31))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $cols)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rows))))
+
+  ;; Packs B [k, n] (row stride ld) into panels of 8 columns (k rows of 8 floats each,
+  ;; panel after panel from dst), zero-padding the last panel.
+  (func (export "pack_b")
+    (param $src i32) (param $ld i32) (param $k i32) (param $n i32) (param $dst i32)
+    (local $j i32) (local $p i32) (local $c i32) (local $w i32) (local $s i32)
+    (block $done
+      (loop $panels
+        (br_if $done (i32.ge_s (local.get $j) (local.get $n)))
+        (local.set $w (i32.sub (local.get $n) (local.get $j)))
+        (local.set $p (i32.const 0))
+        (block $k_done
+          (loop $rows
+            (br_if $k_done (i32.ge_s (local.get $p) (local.get $k)))
+            (local.set $s (i32.add (local.get $src)
+              (i32.shl (i32.add (i32.mul (local.get $p) (local.get $ld)) (local.get $j)) (i32.const 2))))
+            (if (i32.ge_s (local.get $w) (i32.const 8))
+              (then
+                (v128.store (local.get $dst) (v128.load (local.get $s)))
+                (v128.store offset=16 (local.get $dst) (v128.load offset=16 (local.get $s))))
+              (else
+                (local.set $c (i32.const 0))
+                (loop $lanes
+                  (f32.store (i32.add (local.get $dst) (i32.shl (local.get $c) (i32.const 2)))
+                    (select
+                      (f32.load (i32.add (local.get $s) (i32.shl (local.get $c) (i32.const 2))))
+                      (f32.const 0)
+                      (i32.lt_s (local.get $c) (local.get $w))))
+                  (local.set $c (i32.add (local.get $c) (i32.const 1)))
+                  (br_if $lanes (i32.lt_s (local.get $c) (i32.const 8))))))
+            (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+            (local.set $p (i32.add (local.get $p) (i32.const 1)))
+            (br $rows)))
+        (local.set $j (i32.add (local.get $j) (i32.const 8)))
+        (br $panels))))
+
+  ;; Packs Bᵀ where B is given as [n, k] (row stride ld), e.g. the keys of Q·Kᵀ: panel j,
+  ;; row p holds B[8j .. 8j+7, p]. This is the one transpose of K per attention call.
+  (func (export "pack_bt")
+    (param $src i32) (param $ld i32) (param $n i32) (param $k i32) (param $dst i32)
+    (local $j i32) (local $p i32) (local $c i32) (local $w i32) (local $s i32) (local $ldb i32)
+    (local.set $ldb (i32.shl (local.get $ld) (i32.const 2)))
+    (block $done
+      (loop $panels
+        (br_if $done (i32.ge_s (local.get $j) (local.get $n)))
+        (local.set $w (i32.sub (local.get $n) (local.get $j)))
+        (local.set $p (i32.const 0))
+        (block $k_done
+          (loop $rows
+            (br_if $k_done (i32.ge_s (local.get $p) (local.get $k)))
+            ;; s: B[j, p]
+            (local.set $s (i32.add (local.get $src)
+              (i32.shl (i32.add (i32.mul (local.get $j) (local.get $ld)) (local.get $p)) (i32.const 2))))
+            (local.set $c (i32.const 0))
+            (loop $lanes
+              (f32.store (i32.add (local.get $dst) (i32.shl (local.get $c) (i32.const 2)))
+                (if (result f32) (i32.lt_s (local.get $c) (local.get $w))
+                  (then (f32.load (i32.add (local.get $s) (i32.mul (local.get $c) (local.get $ldb)))))
+                  (else (f32.const 0))))
+              (local.set $c (i32.add (local.get $c) (i32.const 1)))
+              (br_if $lanes (i32.lt_s (local.get $c) (i32.const 8))))
+            (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+            (local.set $p (i32.add (local.get $p) (i32.const 1)))
+            (br $rows)))
+        (local.set $j (i32.add (local.get $j) (i32.const 8)))
+        (br $panels))))
+
+  ;; For each block of 4 mask rows (row stride mrs bytes, 0 = one broadcast row), the last
+  ;; allowed key + 1, as an i32 at out + 4*block: keys past it need no scores at all.
+  (func (export "mask_limits")
+    (param $mask i32) (param $mrs i32) (param $rows i32) (param $cols i32) (param $out i32)
+    (local $r i32) (local $m i32) (local $e i32) (local $o i32)
+    (block $done
+      (loop $row
+        (br_if $done (i32.ge_s (local.get $r) (local.get $rows)))
+        (local.set $m (i32.add (local.get $mask) (i32.mul (local.get $r) (local.get $mrs))))
+        (local.set $e (local.get $cols))
+        ;; 1) scalar steps down to a multiple of 16
+        (block $a_done
+          (loop $a
+            (br_if $a_done (i32.eqz (i32.and (local.get $e) (i32.const 15))))
+            (br_if $a_done (i32.load8_u (i32.sub (i32.add (local.get $m) (local.get $e)) (i32.const 1))))
+            (local.set $e (i32.sub (local.get $e) (i32.const 1)))
+            (br $a)))
+        ;; 2) 16 blocked keys at a time
+        (if (i32.eqz (i32.and (local.get $e) (i32.const 15)))
+          (then
+            (block $b_done
+              (loop $b
+                (br_if $b_done (i32.lt_s (local.get $e) (i32.const 16)))
+                (br_if $b_done (v128.any_true
+                  (v128.load (i32.sub (i32.add (local.get $m) (local.get $e)) (i32.const 16)))))
+                (local.set $e (i32.sub (local.get $e) (i32.const 16)))
+                (br $b)))
+            ;; 3) scalar again inside the last 16
+            (block $c_done
+              (loop $c
+                (br_if $c_done (i32.eqz (local.get $e)))
+                (br_if $c_done (i32.load8_u (i32.sub (i32.add (local.get $m) (local.get $e)) (i32.const 1))))
+                (local.set $e (i32.sub (local.get $e) (i32.const 1)))
+                (br $c)))))
+        (local.set $o (i32.add (local.get $out) (i32.shl (i32.shr_u (local.get $r) (i32.const 2)) (i32.const 2))))
+        (if (i32.eqz (i32.and (local.get $r) (i32.const 3)))
+          (then (i32.store (local.get $o) (local.get $e)))
+          (else
+            (if (i32.gt_s (local.get $e) (i32.load (local.get $o)))
+              (then (i32.store (local.get $o) (local.get $e))))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $row))))
+
+  ;; exp(x) for x <= 0 (the shifted softmax logits), four lanes: x = n·ln2 + r with
+  ;; |r| <= ln2/2, exp(r) by a degree-7 Taylor polynomial (relative error < 2e-8 before
+  ;; float32 rounding), times 2^n built in the exponent bits. exp(-inf) and anything below
+  ;; -87.33 (under float32's smallest normal) give exactly 0; NaN stays NaN.
+  (func $exp4 (param $x v128) (result v128)
+    (local $xc v128) (local $n v128) (local $r v128) (local $p v128)
+    (local.set $xc (f32x4.max (local.get $x) (v128.const f32x4 -87.5 -87.5 -87.5 -87.5)))
+    (local.set $n (f32x4.nearest (f32x4.mul (local.get $xc)
+      (v128.const f32x4 1.44269504 1.44269504 1.44269504 1.44269504))))
+    (local.set $r (f32x4.relaxed_nmadd (local.get $n)
+      (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375) (local.get $xc)))
+    (local.set $r (f32x4.relaxed_nmadd (local.get $n)
+      (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4) (local.get $r)))
+    (local.set $p (f32x4.relaxed_madd (local.get $r)
+      (v128.const f32x4 1.98412698e-4 1.98412698e-4 1.98412698e-4 1.98412698e-4)
+      (v128.const f32x4 1.38888889e-3 1.38888889e-3 1.38888889e-3 1.38888889e-3)))
+    (local.set $p (f32x4.relaxed_madd (local.get $p) (local.get $r)
+      (v128.const f32x4 8.33333333e-3 8.33333333e-3 8.33333333e-3 8.33333333e-3)))
+    (local.set $p (f32x4.relaxed_madd (local.get $p) (local.get $r)
+      (v128.const f32x4 4.16666667e-2 4.16666667e-2 4.16666667e-2 4.16666667e-2)))
+    (local.set $p (f32x4.relaxed_madd (local.get $p) (local.get $r)
+      (v128.const f32x4 0.166666667 0.166666667 0.166666667 0.166666667)))
+    (local.set $p (f32x4.relaxed_madd (local.get $p) (local.get $r) (v128.const f32x4 0.5 0.5 0.5 0.5)))
+    (local.set $p (f32x4.relaxed_madd (local.get $p) (local.get $r) (v128.const f32x4 1 1 1 1)))
+    (local.set $p (f32x4.relaxed_madd (local.get $p) (local.get $r) (v128.const f32x4 1 1 1 1)))
+    (local.set $p (f32x4.mul (local.get $p)
+      (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (v128.const i32x4 127 127 127 127))
+        (i32.const 23))))
+    (v128.bitselect (v128.const f32x4 0 0 0 0) (local.get $p)
+      (f32x4.lt (local.get $x) (v128.const f32x4 -87.33 -87.33 -87.33 -87.33))))
+
+  ;; Fused scale + mask + softmax, in place, over `rows` rows of `cols` scores (row stride
+  ;; ld): x = s·scale; blocked keys (mask byte 0; mask = 0 means no mask, row stride mrs
+  ;; bytes, 0 = one broadcast row) get -inf; then softmax stabilised by the row maximum.
+  ;; A fully masked row becomes zeros; a row with +inf shares its weight among its +infs.
+  (func (export "softmax")
+    (param $s i32) (param $ld i32) (param $rows i32) (param $cols i32) (param $scale f32)
+    (param $mask i32) (param $mrs i32)
+    (local $r i32) (local $row i32) (local $m i32) (local $j i32) (local $c4 i32) (local $cnt i32)
+    (local $p i32)
+    (local $vs v128) (local $vmax v128) (local $x v128) (local $vsum v128) (local $e v128)
+    (local $max f32) (local $sum f32) (local $xs f32) (local $inv f32)
+    (local.set $vs (f32x4.splat (local.get $scale)))
+    (local.set $c4 (i32.and (local.get $cols) (i32.const -4)))
+    (block $done
+      (loop $rowloop
+        (br_if $done (i32.ge_s (local.get $r) (local.get $rows)))
+        (local.set $row (i32.add (local.get $s)
+          (i32.shl (i32.mul (local.get $r) (local.get $ld)) (i32.const 2))))
+        (local.set $m (i32.add (local.get $mask) (i32.mul (local.get $r) (local.get $mrs))))
+        ;; 1) scale, mask, row maximum
+        (local.set $vmax (v128.const f32x4 -inf -inf -inf -inf))
+        (local.set $max (f32.const -inf))
+        (local.set $j (i32.const 0))
+        (block $v1_done
+          (loop $v1
+            (br_if $v1_done (i32.ge_s (local.get $j) (local.get $c4)))
+            (local.set $p (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+            (local.set $x (f32x4.mul (v128.load (local.get $p)) (local.get $vs)))
+            (if (local.get $mask)
+              (then
+                (local.set $x (v128.bitselect (local.get $x) (v128.const f32x4 -inf -inf -inf -inf)
+                  (i32x4.ne
+                    (i32x4.extend_low_i16x8_u (i16x8.extend_low_i8x16_u
+                      (v128.load32_zero (i32.add (local.get $m) (local.get $j)))))
+                    (v128.const i32x4 0 0 0 0))))))
+            (v128.store (local.get $p) (local.get $x))
+            (local.set $vmax (f32x4.max (local.get $vmax) (local.get $x)))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $v1)))
+        (block $s1_done
+          (loop $s1
+            (br_if $s1_done (i32.ge_s (local.get $j) (local.get $cols)))
+            (local.set $p (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+            (local.set $xs (f32.mul (f32.load (local.get $p)) (local.get $scale)))
+            (if (local.get $mask)
+              (then
+                (if (i32.eqz (i32.load8_u (i32.add (local.get $m) (local.get $j))))
+                  (then (local.set $xs (f32.const -inf))))))
+            (f32.store (local.get $p) (local.get $xs))
+            (local.set $max (f32.max (local.get $max) (local.get $xs)))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $s1)))
+        (local.set $max (f32.max (local.get $max)
+          (f32.max
+            (f32.max (f32x4.extract_lane 0 (local.get $vmax)) (f32x4.extract_lane 1 (local.get $vmax)))
+            (f32.max (f32x4.extract_lane 2 (local.get $vmax)) (f32x4.extract_lane 3 (local.get $vmax))))))
+        (if (f32.eq (local.get $max) (f32.const -inf))
+          (then
+            ;; fully masked row: zeros, never NaN
+            (memory.fill (local.get $row) (i32.const 0) (i32.shl (local.get $cols) (i32.const 2))))
+          (else
+            (if (f32.eq (local.get $max) (f32.const inf))
+              (then
+                ;; +inf logits share the weight equally
+                (local.set $cnt (i32.const 0))
+                (local.set $j (i32.const 0))
+                (block $i1_done
+                  (loop $i1
+                    (br_if $i1_done (i32.ge_s (local.get $j) (local.get $cols)))
+                    (if (f32.eq (f32.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+                          (f32.const inf))
+                      (then (local.set $cnt (i32.add (local.get $cnt) (i32.const 1)))))
+                    (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                    (br $i1)))
+                (local.set $inv (f32.div (f32.const 1) (f32.convert_i32_s (local.get $cnt))))
+                (local.set $j (i32.const 0))
+                (block $i2_done
+                  (loop $i2
+                    (br_if $i2_done (i32.ge_s (local.get $j) (local.get $cols)))
+                    (local.set $p (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+                    (f32.store (local.get $p)
+                      (select (local.get $inv) (f32.const 0)
+                        (f32.eq (f32.load (local.get $p)) (f32.const inf))))
+                    (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                    (br $i2))))
+              (else
+                ;; 2) e = exp(x - max), row sum
+                (local.set $vmax (f32x4.splat (local.get $max)))
+                (local.set $vsum (v128.const f32x4 0 0 0 0))
+                (local.set $sum (f32.const 0))
+                (local.set $j (i32.const 0))
+                (block $v2_done
+                  (loop $v2
+                    (br_if $v2_done (i32.ge_s (local.get $j) (local.get $c4)))
+                    (local.set $p (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+                    (local.set $e (call $exp4 (f32x4.sub (v128.load (local.get $p)) (local.get $vmax))))
+                    (v128.store (local.get $p) (local.get $e))
+                    (local.set $vsum (f32x4.add (local.get $vsum) (local.get $e)))
+                    (local.set $j (i32.add (local.get $j) (i32.const 4)))
+                    (br $v2)))
+                (block $s2_done
+                  (loop $s2
+                    (br_if $s2_done (i32.ge_s (local.get $j) (local.get $cols)))
+                    (local.set $p (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+                    (local.set $xs (f32x4.extract_lane 0 (call $exp4
+                      (f32x4.splat (f32.sub (f32.load (local.get $p)) (local.get $max))))))
+                    (f32.store (local.get $p) (local.get $xs))
+                    (local.set $sum (f32.add (local.get $sum) (local.get $xs)))
+                    (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                    (br $s2)))
+                (local.set $sum (f32.add (local.get $sum)
+                  (f32.add
+                    (f32.add (f32x4.extract_lane 0 (local.get $vsum)) (f32x4.extract_lane 1 (local.get $vsum)))
+                    (f32.add (f32x4.extract_lane 2 (local.get $vsum)) (f32x4.extract_lane 3 (local.get $vsum))))))
+                ;; 3) normalise
+                (local.set $inv (f32.div (f32.const 1) (local.get $sum)))
+                (local.set $x (f32x4.splat (local.get $inv)))
+                (local.set $j (i32.const 0))
+                (block $v3_done
+                  (loop $v3
+                    (br_if $v3_done (i32.ge_s (local.get $j) (local.get $c4)))
+                    (local.set $p (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+                    (v128.store (local.get $p) (f32x4.mul (v128.load (local.get $p)) (local.get $x)))
+                    (local.set $j (i32.add (local.get $j) (i32.const 4)))
+                    (br $v3)))
+                (block $s3_done
+                  (loop $s3
+                    (br_if $s3_done (i32.ge_s (local.get $j) (local.get $cols)))
+                    (local.set $p (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+                    (f32.store (local.get $p) (f32.mul (f32.load (local.get $p)) (local.get $inv)))
+                    (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                    (br $s3)))))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rowloop))))
+)

@@ -1,0 +1,402 @@
+/**
+ * Every fast kernel against its readable reference, on random and ragged
+ * shapes (sizes that are not multiples of the 4×8 WASM tile or the 4×4 JS tile),
+ * 1×1, k = 1, k = 0, m = 0 and n = 0, with and without masks.
+ *
+ * Tolerances:
+ * - gemm: |c − ref| ≤ 1e-5 · Σ_p |a_ip·b_pj| + 1e-30 (1e-5 relative to the sum of
+ *   magnitudes, the scale of float32 rounding in a dot product).
+ * - softmax, attention weights and outputs: |x − ref| ≤ 1e-5 · |ref| + 1e-6
+ *   (1e-5 relative; the 1e-6 absolute floor covers entries that round to ~0).
+ */
+
+import fc from "fast-check";
+import assert from "node:assert/strict";
+import { gemm, type GemmArgs, gemmJs, gemmPacked, gemmReference } from "../lib/kernels/matmul.ts";
+import { softmaxRows, softmaxRowsReference } from "../lib/kernels/softmax.ts";
+import {
+  attentionKernel,
+  type AttentionKernelArgs,
+  attentionReference,
+  type MatrixView,
+} from "../lib/kernels/attention.ts";
+import { flashAttentionKernel } from "../lib/kernels/flash.ts";
+import { gemmWasm, softmaxWasm, wasmReady } from "../lib/kernels/simd.ts";
+import { tiledAttention } from "../lib/attention/tiled.ts";
+import { scaledDotProductAttention } from "../lib/attention/scaled_dot_product.ts";
+import { causalMask, paddingMask } from "../lib/attention/masks.ts";
+import { Rng } from "../lib/tensor/rng.ts";
+import { Tensor } from "../lib/tensor/tensor.ts";
+import { matmul } from "../lib/tensor/matmul.ts";
+
+/** Deterministic values in [-1, 1) from a seed (xorshift). */
+function randoms(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = ((x >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}
+
+function checkGemm(name: string, g: GemmArgs, got: Float32Array): void {
+  const ref = new Float32Array(got.length);
+  gemmReference({ ...g, c: ref });
+  const { a, b, m, k, n, transposeB } = g;
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let mag = 0;
+      for (let p = 0; p < k; p++) {
+        mag += Math.abs(a[i * k + p] * (transposeB ? b[j * k + p] : b[p * n + j]));
+      }
+      const d = Math.abs(got[i * n + j] - ref[i * n + j]);
+      if (!(d <= 1e-5 * mag + 1e-30)) {
+        assert.fail(
+          `${name} [m=${m}, k=${k}, n=${n}, transposeB=${transposeB}] C[${i}, ${j}] = ${
+            got[i * n + j]
+          }, reference ${ref[i * n + j]}, |diff| ${d} > 1e-5 * ${mag}`,
+        );
+      }
+    }
+  }
+}
+
+function checkClose(what: string, got: ArrayLike<number>, ref: ArrayLike<number>): void {
+  assert.equal(got.length, ref.length, `${what}: lengths differ`);
+  for (let i = 0; i < ref.length; i++) {
+    const d = Math.abs(got[i] - ref[i]);
+    if (!(d <= 1e-5 * Math.abs(ref[i]) + 1e-6) && !(Number.isNaN(got[i]) && Number.isNaN(ref[i]))) {
+      assert.fail(`${what}[${i}] = ${got[i]}, reference ${ref[i]}, |diff| ${d}`);
+    }
+  }
+}
+
+const KERNELS: [string, (g: GemmArgs) => void][] = [
+  ["gemm", gemm],
+  ["gemmJs", gemmJs],
+  ["gemmPacked", gemmPacked],
+  ...(wasmReady()
+    ? [[
+      "gemmWasm",
+      (g: GemmArgs) =>
+        gemmWasm(g.a, g.aOffset, g.b, g.bOffset, g.c, g.cOffset, g.m, g.k, g.n, g.transposeB),
+    ] as [string, (g: GemmArgs) => void]]
+    : []),
+];
+
+Deno.test("gemm kernels agree with gemmReference", async (t) => {
+  await t.step("the WebAssembly SIMD kernels load without permissions", () => {
+    assert.ok(wasmReady());
+  });
+  const shapes: [number, number, number][] = [
+    [1, 1, 1],
+    [1, 1, 9],
+    [7, 1, 5],
+    [5, 3, 0],
+    [0, 3, 5],
+    [3, 0, 4],
+    [4, 8, 8],
+    [13, 29, 17],
+    [65, 33, 9],
+    [37, 300, 41], // k spans two 256-deep passes
+    [9, 70, 200], // n spans two 16-panel blocks
+  ];
+  for (const [m, k, n] of shapes) {
+    for (const transposeB of [false, true]) {
+      await t.step(`edge and ragged shape m=${m} k=${k} n=${n} transposeB=${transposeB}`, () => {
+        const a = randoms(m * k, m + 7 * k), b = randoms(k * n, n + 3);
+        for (const [name, f] of KERNELS) {
+          const c = new Float32Array(m * n).fill(NaN);
+          const g = { a, aOffset: 0, b, bOffset: 0, c, cOffset: 0, m, k, n, transposeB };
+          f(g);
+          checkGemm(name, g, c);
+        }
+      });
+    }
+  }
+  await t.step("random shapes (fast-check)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 48 }),
+        fc.integer({ min: 1, max: 80 }),
+        fc.integer({ min: 1, max: 48 }),
+        fc.boolean(),
+        fc.integer({ min: 1, max: 1e6 }),
+        (m, k, n, transposeB, seed) => {
+          const a = randoms(m * k, seed), b = randoms(k * n, seed + 1);
+          for (const [name, f] of KERNELS) {
+            const c = new Float32Array(m * n);
+            const g = { a, aOffset: 0, b, bOffset: 0, c, cOffset: 0, m, k, n, transposeB };
+            f(g);
+            checkGemm(name, g, c);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+  await t.step("offsets into larger buffers are honoured", () => {
+    const m = 6, k = 10, n = 11;
+    const a = randoms(m * k + 5, 1), b = randoms(k * n + 3, 2);
+    const c = new Float32Array(m * n + 4).fill(7);
+    gemm({ a, aOffset: 5, b, bOffset: 3, c, cOffset: 4, m, k, n, transposeB: false });
+    const ref = new Float32Array(m * n + 4).fill(7);
+    gemmReference({ a, aOffset: 5, b, bOffset: 3, c: ref, cOffset: 4, m, k, n, transposeB: false });
+    assert.deepEqual([...c.subarray(0, 4)], [7, 7, 7, 7]);
+    checkClose("C", c, ref);
+  });
+});
+
+Deno.test("softmaxRows() agrees with softmaxRowsReference", async (t) => {
+  await t.step("random rows with -Infinity, a fully masked row and a +Infinity row", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 1, max: 70 }),
+        fc.integer({ min: 1, max: 1e6 }),
+        (rows, cols, seed) => {
+          const x = randoms(rows * cols, seed).map((v, i) => i % 7 === 3 ? -Infinity : v * 30 // ±30: exp spans 26 orders of magnitude
+          );
+          x.fill(-Infinity, 0, cols); // row 0 fully masked
+          if (rows > 2) x[2 * cols + (seed % cols)] = Infinity;
+          const ref = x.slice();
+          softmaxRowsReference(ref, 0, rows, cols);
+          const fast = x.slice(), simd = x.slice();
+          softmaxRows(fast, 0, rows, cols);
+          softmaxWasm(simd, 0, rows, cols);
+          checkClose("softmaxRows", fast, ref);
+          checkClose("softmaxWasm", simd, ref);
+          for (let j = 0; j < cols; j++) assert.equal(simd[j], 0);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+  await t.step("logits of ±1e4 are stable", () => {
+    const x = Float32Array.of(1e4, 1e4 - 1, -1e4, 0, 1e4, 3, 2, 1);
+    const ref = x.slice();
+    softmaxRowsReference(ref, 0, 1, 8);
+    softmaxWasm(x, 0, 1, 8);
+    checkClose("softmaxWasm", x, ref);
+  });
+});
+
+type MaskKind = "none" | "causal" | "random" | "padding" | "column" | "empty-rows";
+
+/** A mask view of the given kind for [tq, tk] scores. */
+function maskFor(kind: MaskKind, tq: number, tk: number, seed: number) {
+  if (kind === "none") return null;
+  if (kind === "padding") {
+    const len = 1 + (seed % tk);
+    const data = new Uint8Array(tk).map((_, j) => (j < len ? 1 : 0));
+    return { data, offset: 0, rowStride: 0, colStride: 1 };
+  }
+  if (kind === "column") {
+    const data = new Uint8Array(tq).map((_, i) => (i % 3 === 1 ? 0 : 1));
+    return { data, offset: 0, rowStride: 1, colStride: 0 };
+  }
+  const data = new Uint8Array(tq * tk);
+  const r = randoms(tq * tk, seed);
+  for (let i = 0; i < tq; i++) {
+    for (let j = 0; j < tk; j++) {
+      const v = kind === "causal"
+        ? j <= i + tk - tq // bottom-right aligned, as FlashAttention does for Tq != Tk
+        : kind === "random"
+        ? r[i * tk + j] > -0.3
+        : i % 4 !== 1 && j <= i; // causal plus fully masked rows
+      data[i * tk + j] = v ? 1 : 0;
+    }
+  }
+  return { data, offset: 0, rowStride: tk, colStride: 1 };
+}
+
+function attentionArgs(
+  tq: number,
+  tk: number,
+  dk: number,
+  dv: number,
+  seed: number,
+  kind: MaskKind,
+  extras: { bias?: boolean; scores?: boolean; dropout?: number } = {},
+): (out: Float32Array, weights: Float32Array, scores: Float32Array | null) => AttentionKernelArgs {
+  const q = randoms(tq * dk, seed).map((v) => v * 3);
+  const k = randoms(tk * dk, seed + 1);
+  const v = randoms(tk * dv, seed + 2);
+  const mask = maskFor(kind, tq, tk, seed);
+  const bias: MatrixView<Float32Array> | null = extras.bias
+    ? { data: randoms(tk, seed + 3), offset: 0, rowStride: 0, colStride: 1 }
+    : null;
+  return (out, weights, scores) => {
+    const rng = new Rng(seed);
+    return {
+      q,
+      qOffset: 0,
+      k,
+      kOffset: 0,
+      v,
+      vOffset: 0,
+      tq,
+      tk,
+      dk,
+      dv,
+      scale: 1 / Math.sqrt(dk),
+      mask,
+      bias,
+      out,
+      outOffset: 0,
+      weights,
+      weightsOffset: 0,
+      scores,
+      scoresOffset: 0,
+      dropout: extras.dropout ?? 0,
+      uniform: extras.dropout ? () => rng.uniform() : null,
+    };
+  };
+}
+
+function compareAttention(
+  tq: number,
+  tk: number,
+  dk: number,
+  dv: number,
+  seed: number,
+  kind: MaskKind,
+  extras: { bias?: boolean; scores?: boolean; dropout?: number } = {},
+): void {
+  const make = attentionArgs(tq, tk, dk, dv, seed, kind, extras);
+  const what = `tq=${tq} tk=${tk} dk=${dk} dv=${dv} mask=${kind} ${JSON.stringify(extras)}`;
+  const fast = make(
+    new Float32Array(tq * dv),
+    new Float32Array(tq * tk),
+    extras.scores ? new Float32Array(tq * tk) : null,
+  );
+  const ref = make(
+    new Float32Array(tq * dv),
+    new Float32Array(tq * tk),
+    extras.scores ? new Float32Array(tq * tk) : null,
+  );
+  attentionKernel(fast);
+  attentionReference(ref);
+  checkClose(`weights ${what}`, fast.weights, ref.weights);
+  checkClose(`output ${what}`, fast.out, ref.out);
+  if (extras.scores) checkClose(`scores ${what}`, fast.scores!, ref.scores!);
+  if (!extras.dropout && !extras.scores) {
+    const flash = new Float32Array(tq * dv);
+    for (const blockSize of [1, 7, 64]) {
+      flash.fill(NaN);
+      flashAttentionKernel({ ...fast, out: flash, outOffset: 0, blockSize });
+      checkClose(`flash blockSize=${blockSize} ${what}`, flash, ref.out);
+    }
+  }
+}
+
+Deno.test("attentionKernel() and flashAttentionKernel() agree with attentionReference", async (t) => {
+  const kinds: MaskKind[] = ["none", "causal", "random", "padding", "column", "empty-rows"];
+  for (const kind of kinds) {
+    await t.step(`ragged shapes, mask ${kind}`, () => {
+      for (
+        const [tq, tk, dk, dv] of [[1, 1, 1, 1], [1, 9, 1, 3], [37, 45, 16, 24], [70, 70, 64, 64]]
+      ) {
+        compareAttention(tq, tk, dk, dv, tq + tk, kind);
+      }
+    });
+  }
+  await t.step("bias, raw scores and dropout take the same values", () => {
+    compareAttention(33, 50, 20, 12, 5, "causal", { bias: true });
+    compareAttention(33, 50, 20, 12, 6, "random", { scores: true });
+    compareAttention(40, 40, 16, 16, 7, "none", { dropout: 0.25 });
+    compareAttention(40, 40, 16, 16, 8, "padding", { bias: true, scores: true, dropout: 0.1 });
+  });
+  await t.step("fully masked rows give zero weights and zero output", () => {
+    const make = attentionArgs(64, 64, 32, 32, 9, "empty-rows");
+    const a = make(new Float32Array(64 * 32), new Float32Array(64 * 64), null);
+    attentionKernel(a);
+    for (let j = 0; j < 64; j++) assert.equal(a.weights[64 + j], 0);
+    for (let d = 0; d < 32; d++) assert.equal(a.out[32 + d], 0);
+  });
+  await t.step("random shapes and masks (fast-check)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 70 }),
+        fc.integer({ min: 1, max: 70 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 1e6 }),
+        fc.constantFrom<MaskKind>(...kinds),
+        (tq, tk, dk, dv, seed, kind) => compareAttention(tq, tk, dk, dv, seed, kind),
+      ),
+      { numRuns: 40 },
+    );
+  });
+});
+
+Deno.test("tiledAttention() matches scaledDotProductAttention()", async (t) => {
+  await t.step("batched heads, causal mask, ragged blocks", () => {
+    const q = new Tensor(randoms(2 * 3 * 45 * 16, 1), [2, 3, 45, 16]);
+    const k = new Tensor(randoms(2 * 3 * 45 * 16, 2), [2, 3, 45, 16]);
+    const v = new Tensor(randoms(2 * 3 * 45 * 8, 3), [2, 3, 45, 8]);
+    const mask = causalMask(45);
+    const full = scaledDotProductAttention(q, k, v, { mask }).output;
+    for (const blockSize of [8, 13, 128]) {
+      checkClose(
+        `blockSize=${blockSize}`,
+        tiledAttention(q, k, v, { mask, blockSize }).output.data,
+        full.data,
+      );
+    }
+  });
+  await t.step("padding mask with an all-padding sequence gives zeros", () => {
+    const q = new Tensor(randoms(2 * 10 * 4, 4), [2, 1, 10, 4]);
+    const mask = paddingMask([6, 0], 10); // [2, 1, 1, 10]
+    const full = scaledDotProductAttention(q, q, q, { mask }).output;
+    const tiled = tiledAttention(q, q, q, { mask, blockSize: 4 }).output;
+    checkClose("output", tiled.data, full.data);
+    assert.ok(tiled.data.subarray(40).every((x) => x === 0));
+  });
+  await t.step("bad blockSize is a RangeError", () => {
+    const x = new Tensor(new Float32Array(4), [2, 2]);
+    assert.throws(() => tiledAttention(x, x, x, { blockSize: 0 }), RangeError);
+    assert.throws(() => tiledAttention(x, x, x, { blockSize: 2.5 }), RangeError);
+  });
+});
+
+Deno.test("public matmul() and scaledDotProductAttention() use the fast kernels correctly", async (t) => {
+  await t.step("matmul with transposeB on a batch", () => {
+    const a = new Tensor(randoms(3 * 50 * 33, 5), [3, 50, 33]);
+    const b = new Tensor(randoms(3 * 41 * 33, 6), [3, 41, 33]);
+    const c = matmul(a, b, { transposeB: true });
+    for (let t = 0; t < 3; t++) {
+      const g = {
+        a: a.data,
+        aOffset: t * 50 * 33,
+        b: b.data,
+        bOffset: t * 41 * 33,
+        c: c.data.subarray(t * 50 * 41, (t + 1) * 50 * 41),
+        cOffset: 0,
+        m: 50,
+        k: 33,
+        n: 41,
+        transposeB: true,
+      };
+      checkGemm("matmul", {
+        ...g,
+        a: a.data.subarray(t * 50 * 33),
+        aOffset: 0,
+        b: b.data.subarray(t * 41 * 33),
+        bOffset: 0,
+      }, g.c);
+    }
+  });
+  await t.step("scaledDotProductAttention at n=130 with causal mask", () => {
+    const q = new Tensor(randoms(130 * 64, 7), [130, 64]);
+    const { output, weights } = scaledDotProductAttention(q, q, q, { mask: causalMask(130) });
+    const make = attentionArgs(130, 130, 64, 64, 7, "causal");
+    const ref = make(new Float32Array(130 * 64), new Float32Array(130 * 130), null);
+    attentionReference({ ...ref, q: q.data, k: q.data, v: q.data });
+    checkClose("weights", weights.data, ref.weights);
+    checkClose("output", output.data, ref.out);
+  });
+});

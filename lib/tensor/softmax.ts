@@ -31,3 +31,38 @@ export function softmax(x: Tensor): Tensor {
   if (cols > 0) softmaxRows(out, 0, out.length / cols, cols);
   return new Tensor(out, x.shape);
 }
+
+/**
+ * $\log\mathrm{softmax}(x)_j = x_j - \max x - \log\sum_k e^{x_k - \max x}$ over
+ * the last axis, computed without forming the softmax (no log of 0 for very
+ * negative logits). A row of all `-Infinity` stays `-Infinity`.
+ *
+ * @example Log-probabilities of two equal logits
+ * ```ts
+ * import { logSoftmax } from "./softmax.ts";
+ * import { tensor } from "./tensor.ts";
+ * import assert from "node:assert/strict";
+ * const lp = logSoftmax(tensor([[0, 0, -1e4]]));
+ * assert.equal(lp.get(0, 0), Math.fround(-Math.LN2));
+ * assert.ok(Number.isFinite(lp.get(0, 2)));
+ * ```
+ */
+export function logSoftmax(x: Tensor): Tensor {
+  checkTensor(x, "logSoftmax", "x");
+  if (x.rank < 1) throw new RangeError(`logSoftmax: x needs rank >= 1, got ${formatShape(x.shape)}`);
+  const cols = x.shape[x.rank - 1];
+  const out = new Float32Array(x.size);
+  for (let o = 0; o < x.size; o += cols) {
+    let max = -Infinity;
+    for (let j = 0; j < cols; j++) if (x.data[o + j] > max) max = x.data[o + j];
+    if (max === -Infinity) {
+      out.fill(-Infinity, o, o + cols);
+      continue;
+    }
+    let sum = 0;
+    for (let j = 0; j < cols; j++) sum += Math.exp(x.data[o + j] - max);
+    const lse = max + Math.log(sum);
+    for (let j = 0; j < cols; j++) out[o + j] = x.data[o + j] - lse;
+  }
+  return new Tensor(out, x.shape);
+}

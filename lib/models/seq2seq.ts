@@ -1,0 +1,403 @@
+/**
+ * A complete sequence-to-sequence Transformer: token embeddings scaled by
+ * √d_model plus sinusoidal positions, the encoder-decoder, and a generator
+ * (linear + log-softmax); with greedy decoding that uses the KV cache and
+ * returns the attention of every step.
+ *
+ * @module
+ */
+
+import { Dropout } from "../layers/dropout.ts";
+import { Embedding, type TokenIds } from "../layers/embedding.ts";
+import { Linear } from "../layers/linear.ts";
+import { Module } from "../layers/module.ts";
+import { sinusoidalEncoding } from "../layers/sinusoidal_encoding.ts";
+import { causalMask } from "../attention/masks.ts";
+import { add } from "../tensor/elementwise.ts";
+import { Mask } from "../tensor/mask.ts";
+import { logSoftmax } from "../tensor/softmax.ts";
+import { Rng } from "../tensor/rng.ts";
+import { Tensor, zeros } from "../tensor/tensor.ts";
+import { Transformer, type TransformerAttention, type TransformerConfig } from "./transformer.ts";
+import type { KVCache } from "./multi_head_attention.ts";
+
+/** Configuration of {@link seq2seq}: the Transformer's plus vocabularies and positions. */
+export interface Seq2SeqConfig extends TransformerConfig {
+  /** Source vocabulary size. */
+  srcVocab: number;
+  /** Target vocabulary size. */
+  tgtVocab: number;
+  /** Longest sequence the positional table covers; default 512. */
+  maxLen?: number;
+  /** One embedding table for source and target (needs equal vocabularies); default false. */
+  shareEmbeddings?: boolean;
+  /** A token id that marks padding: source keys holding it are masked out; default none. */
+  padToken?: number;
+}
+
+/** Options of {@link Seq2Seq.greedyDecode}. */
+export interface GreedyDecodeOptions {
+  /** Most tokens to generate. */
+  maxLen: number;
+  /** The id fed first (BOS). */
+  startToken: number;
+  /** Generation of a sequence stops after this id (EOS). */
+  endToken: number;
+  /** Use the decoder's KV cache (default true); false re-runs the whole prefix each step. */
+  useCache?: boolean;
+}
+
+/** What {@link Seq2Seq.greedyDecode} returns. */
+export interface GreedyDecodeResult {
+  /** Generated ids per sequence, without the start token, ending with `endToken` if produced. */
+  tokens: number[][];
+  /**
+   * Attention of every step, assembled into full matrices: `encoder` `[B, H, S, S]`;
+   * `decoderSelf` `[B, H, T, T]` (row t is step t; future columns are 0);
+   * `decoderCross` `[B, H, T, S]`. T is the number of steps run.
+   */
+  attention: TransformerAttention;
+  /** Log-probability of each chosen token, per sequence. */
+  scores: number[][];
+}
+
+/** What {@link Seq2Seq.forward} returns. */
+export interface Seq2SeqResult {
+  /** `[B, T, tgtVocab]` log-probabilities of the next token at every target position. */
+  logProbs: Tensor;
+  /** Every attention map. */
+  attention: TransformerAttention;
+}
+
+function toBatch(ids: TokenIds, fn: string, arg: string): number[][] {
+  if (ids instanceof Tensor) {
+    if (ids.rank !== 2) throw new RangeError(`${fn}: ${arg} must be [B, T] token ids`);
+    const [b, t] = ids.shape;
+    return Array.from({ length: b }, (_, i) => Array.from(ids.data.subarray(i * t, (i + 1) * t)));
+  }
+  if (!Array.isArray(ids) && !ArrayBuffer.isView(ids)) {
+    throw new TypeError(`${fn}: ${arg} must be token ids: number[] or number[][]`);
+  }
+  const arr = Array.from(ids as ArrayLike<unknown>);
+  if (arr.length > 0 && Array.isArray(arr[0])) {
+    const rows = arr as number[][];
+    if (rows.some((r) => !Array.isArray(r) || r.length !== rows[0].length)) {
+      throw new RangeError(
+        `${fn}: ${arg} rows must all have the same length (pad them, and set padToken)`,
+      );
+    }
+    return rows.map((r) => [...r]);
+  }
+  return [arr as number[]];
+}
+
+/**
+ * The whole encoder-decoder model on token ids. Parameters: `srcEmbedding.weight`,
+ * `tgtEmbedding.weight` (absent when shared), `transformer.*` (PyTorch
+ * `nn.Transformer` names), `generator.weight`, `generator.bias`.
+ *
+ * @example Greedy decoding returns tokens and every attention map
+ * ```ts
+ * import { seq2seq } from "./seq2seq.ts";
+ * import assert from "node:assert/strict";
+ * const model = seq2seq({
+ *   srcVocab: 10, tgtVocab: 12, dModel: 8, numHeads: 2, dFF: 16,
+ *   numEncoderLayers: 1, numDecoderLayers: 1, maxLen: 16, seed: 1,
+ * });
+ * const { tokens, attention } = model.greedyDecode([[3, 4, 5]], { maxLen: 4, startToken: 1, endToken: 2 });
+ * assert.ok(tokens[0].length >= 1 && tokens[0].length <= 4);
+ * assert.deepEqual(attention.decoderCross[0].shape.slice(0, 2), [1, 2]);
+ * assert.equal(attention.decoderCross[0].shape[3], 3); // over the 3 source tokens
+ * ```
+ */
+export class Seq2Seq extends Module {
+  /** The resolved configuration. */
+  readonly config: Readonly<Seq2SeqConfig & { maxLen: number }>;
+  /** Source token embedding (× √dModel). */
+  readonly srcEmbedding: Embedding;
+  /** Target token embedding (× √dModel); the same object when shared. */
+  readonly tgtEmbedding: Embedding;
+  /** The encoder-decoder. */
+  readonly transformer: Transformer;
+  /** Final projection to target vocabulary logits. */
+  readonly generator: Linear;
+  /** The fixed sinusoidal table `[maxLen, dModel]` (not a parameter). */
+  readonly positionalEncoding: Tensor;
+  /** Dropout on embeddings + positions (training mode only). */
+  readonly embeddingDropout: Dropout;
+
+  /**
+   * Builds the model.
+   *
+   * @throws {RangeError} Invalid sizes, or `shareEmbeddings` with different vocabularies.
+   */
+  constructor(config: Seq2SeqConfig) {
+    super();
+    if (config === null || typeof config !== "object") {
+      throw new TypeError("seq2seq: config must be an object");
+    }
+    for (const key of ["srcVocab", "tgtVocab"] as const) {
+      if (!Number.isSafeInteger(config[key]) || config[key] <= 0) {
+        throw new RangeError(
+          `seq2seq: ${key} must be a positive integer, got ${String(config[key])}`,
+        );
+      }
+    }
+    const maxLen = config.maxLen ?? 512;
+    if (!Number.isSafeInteger(maxLen) || maxLen <= 0) {
+      throw new RangeError(`seq2seq: maxLen must be a positive integer, got ${String(maxLen)}`);
+    }
+    if (config.shareEmbeddings && config.srcVocab !== config.tgtVocab) {
+      throw new RangeError(
+        `seq2seq: shareEmbeddings needs srcVocab === tgtVocab, got ${config.srcVocab} and ${config.tgtVocab}`,
+      );
+    }
+    this.config = { ...config, maxLen };
+    const seed = config.seed ?? 0;
+    this.transformer = this.registerModule("transformer", new Transformer(config));
+    const dModel = this.transformer.config.dModel;
+    this.srcEmbedding = this.registerModule(
+      "srcEmbedding",
+      new Embedding(config.srcVocab, dModel, { scaleByDModel: true, seed: seed + 20_000 }),
+    );
+    this.tgtEmbedding = config.shareEmbeddings ? this.srcEmbedding : this.registerModule(
+      "tgtEmbedding",
+      new Embedding(config.tgtVocab, dModel, { scaleByDModel: true, seed: seed + 20_001 }),
+    );
+    this.generator = this.registerModule(
+      "generator",
+      new Linear(dModel, config.tgtVocab, { rng: new Rng(seed + 20_003) }),
+    );
+    this.positionalEncoding = sinusoidalEncoding(maxLen, dModel);
+    this.embeddingDropout = this.registerModule(
+      "embeddingDropout",
+      new Dropout(this.transformer.config.dropout, { seed: seed + 20_002 }),
+    );
+  }
+
+  /** Embeds ids `[B, T]` at positions `offset…offset+T-1`: E[id]·√dModel + PE[pos] -> `[B, T, dModel]`. */
+  #embed(table: Embedding, ids: number[][], offset: number, fn: string): Tensor {
+    const t = ids[0]?.length ?? 0;
+    if (offset + t > this.config.maxLen) {
+      throw new RangeError(
+        `${fn}: position ${
+          offset + t - 1
+        } is beyond maxLen=${this.config.maxLen} of the positional table`,
+      );
+    }
+    const x = table.forward(ids); // [B, T, D], already × √dModel
+    const d = this.positionalEncoding.shape[1];
+    const pe = new Tensor(this.positionalEncoding.data.slice(offset * d, (offset + t) * d), [t, d]);
+    return this.embeddingDropout.forward(add(x, pe)); // [B, T, D] + [T, D]
+  }
+
+  /** The source padding mask `[B, 1, 1, S]` from `padToken`, or undefined without one. */
+  sourceMask(src: number[][]): Mask | undefined {
+    const pad = this.config.padToken;
+    if (pad === undefined) return undefined;
+    const s = src[0]?.length ?? 0;
+    const data = new Uint8Array(src.length * s);
+    src.forEach((row, b) => row.forEach((id, j) => (data[b * s + j] = id === pad ? 0 : 1)));
+    return new Mask(data, [src.length, 1, 1, s]);
+  }
+
+  /**
+   * Encodes source ids `[B, S]` (or one sequence `[S]`).
+   *
+   * @returns the memory `[B, S, dModel]`, the padding mask used, and the encoder's attention.
+   */
+  encode(src: TokenIds): { memory: Tensor; srcMask?: Mask; selfAttention: Tensor[] } {
+    const ids = toBatch(src, "Seq2Seq.encode", "src");
+    const srcMask = this.sourceMask(ids);
+    const x = this.#embed(this.srcEmbedding, ids, 0, "Seq2Seq.encode");
+    const enc = this.transformer.encoder.forward(x, { mask: srcMask });
+    return { memory: enc.output, srcMask, selfAttention: enc.selfAttention };
+  }
+
+  /** Log-probabilities `[B, T, tgtVocab]` from decoder states `[B, T, dModel]`. */
+  generate(hidden: Tensor): Tensor {
+    return logSoftmax(this.generator.forward(hidden)); // [B, T, D] x [V, D]ᵀ -> [B, T, V]
+  }
+
+  /**
+   * Decodes target ids `[B, T]` against `memory`, with the look-ahead mask.
+   *
+   * @param options `srcMask`: the source padding mask from {@link Seq2Seq.encode}.
+   */
+  decode(
+    tgt: TokenIds,
+    memory: Tensor,
+    options: { srcMask?: Mask } = {},
+  ): { logProbs: Tensor; selfAttention: Tensor[]; crossAttention: Tensor[] } {
+    const ids = toBatch(tgt, "Seq2Seq.decode", "tgt");
+    const x = this.#embed(this.tgtEmbedding, ids, 0, "Seq2Seq.decode");
+    const dec = this.transformer.decoder.forward(x, memory, {
+      tgtMask: causalMask(ids[0].length),
+      memoryMask: options.srcMask,
+    });
+    return {
+      logProbs: this.generate(dec.output),
+      selfAttention: dec.selfAttention,
+      crossAttention: dec.crossAttention,
+    };
+  }
+
+  /**
+   * Teacher-forced pass: next-token log-probabilities at every target position.
+   *
+   * @param src Source ids `[B, S]`.
+   * @param tgt Target ids `[B, T]` (shifted right: starting with the start token).
+   */
+  forward(src: TokenIds, tgt: TokenIds): Seq2SeqResult {
+    const enc = this.encode(src);
+    const dec = this.decode(tgt, enc.memory, { srcMask: enc.srcMask });
+    return {
+      logProbs: dec.logProbs,
+      attention: {
+        encoder: enc.selfAttention,
+        decoderSelf: dec.selfAttention,
+        decoderCross: dec.crossAttention,
+      },
+    };
+  }
+
+  /**
+   * Greedy decoding: feed the start token, then always the most likely next
+   * token, until every sequence has produced `endToken` or `maxLen` tokens.
+   * With the KV cache (default) each step runs the decoder on one new position;
+   * without it each step re-runs the whole prefix. Both give the same tokens.
+   *
+   * @throws {RangeError} Bad token ids, or `maxLen` beyond the positional table.
+   */
+  greedyDecode(src: TokenIds, options: GreedyDecodeOptions): GreedyDecodeResult {
+    const fn = "Seq2Seq.greedyDecode";
+    if (!options || typeof options !== "object") {
+      throw new TypeError(`${fn}: options { maxLen, startToken, endToken } are required`);
+    }
+    const { maxLen, startToken, endToken, useCache = true } = options;
+    if (!Number.isSafeInteger(maxLen) || maxLen <= 0 || maxLen > this.config.maxLen) {
+      throw new RangeError(
+        `${fn}: maxLen must be an integer in [1, ${this.config.maxLen}] (the positional table), got ${
+          String(maxLen)
+        }`,
+      );
+    }
+    for (const [name, id] of [["startToken", startToken], ["endToken", endToken]] as const) {
+      if (!Number.isInteger(id) || id < 0 || id >= this.config.tgtVocab) {
+        throw new RangeError(
+          `${fn}: ${name}=${String(id)} is outside [0, tgtVocab=${this.config.tgtVocab})`,
+        );
+      }
+    }
+    const enc = this.encode(src);
+    const b = enc.memory.shape[0];
+    const decoder = this.transformer.decoder;
+    const caches: KVCache[] | undefined = useCache ? decoder.createCaches() : undefined;
+    const inputs: number[][] = Array.from({ length: b }, () => [startToken]);
+    const tokens: number[][] = Array.from({ length: b }, () => []);
+    const scores: number[][] = Array.from({ length: b }, () => []);
+    const done = new Array<boolean>(b).fill(false);
+    const selfSteps: Tensor[][] = [], crossSteps: Tensor[][] = [];
+    for (let step = 0; step < maxLen && !done.every(Boolean); step++) {
+      let hidden: Tensor, selfW: Tensor[], crossW: Tensor[];
+      if (caches) {
+        // One new position: [B, 1, D]; the caches hold the earlier keys and values.
+        const x = this.#embed(this.tgtEmbedding, inputs.map((r) => [r[step]]), step, fn);
+        const dec = decoder.forward(x, enc.memory, { caches, memoryMask: enc.srcMask });
+        hidden = dec.output;
+        selfW = dec.selfAttention; // each [B, H, 1, step+1]
+        crossW = dec.crossAttention; // each [B, H, 1, S]
+      } else {
+        // The whole prefix again: [B, step+1, D]; keep the last row.
+        const x = this.#embed(this.tgtEmbedding, inputs, 0, fn);
+        const dec = decoder.forward(x, enc.memory, {
+          tgtMask: causalMask(step + 1),
+          memoryMask: enc.srcMask,
+        });
+        hidden = lastRow(dec.output);
+        selfW = dec.selfAttention.map(lastRow);
+        crossW = dec.crossAttention.map(lastRow);
+      }
+      selfSteps.push(selfW);
+      crossSteps.push(crossW);
+      const logProbs = this.generate(hidden); // [B, 1, V]
+      const v = this.config.tgtVocab;
+      for (let i = 0; i < b; i++) {
+        let best = 0;
+        for (let j = 1; j < v; j++) {
+          if (logProbs.data[i * v + j] > logProbs.data[i * v + best]) best = j;
+        }
+        const next = done[i] ? endToken : best;
+        if (!done[i]) {
+          tokens[i].push(best);
+          scores[i].push(logProbs.data[i * v + best]);
+        }
+        if (best === endToken) done[i] = true;
+        inputs[i].push(next);
+      }
+    }
+    const steps = selfSteps.length;
+    const layers = decoder.layers.length;
+    return {
+      tokens,
+      scores,
+      attention: {
+        encoder: enc.selfAttention,
+        decoderSelf: Array.from(
+          { length: layers },
+          (_, l) => stackRows(selfSteps.map((s) => s[l]), steps),
+        ),
+        decoderCross: Array.from(
+          { length: layers },
+          (_, l) => stackRows(crossSteps.map((s) => s[l]), crossSteps[0][l].shape[3]),
+        ),
+      },
+    };
+  }
+}
+
+/** `[B, H, T, K]` -> `[B, H, 1, K]` (the last row), or `[B, T, D]` -> `[B, 1, D]`. */
+function lastRow(x: Tensor): Tensor {
+  const shape = [...x.shape];
+  const t = shape[shape.length - 2], k = shape[shape.length - 1];
+  const outer = x.size / (t * k);
+  const out = new Float32Array(outer * k);
+  for (let o = 0; o < outer; o++) {
+    out.set(x.data.subarray((o * t + t - 1) * k, (o * t + t) * k), o * k);
+  }
+  shape[shape.length - 2] = 1;
+  return new Tensor(out, shape);
+}
+
+/** Stacks per-step rows `[B, H, 1, k_t]` (k_t <= width) into `[B, H, T, width]`, zero-padded. */
+function stackRows(rows: Tensor[], width: number): Tensor {
+  const [b, h] = rows[0].shape;
+  const t = rows.length;
+  const out = zeros([b, h, t, width]);
+  rows.forEach((r, step) => {
+    const k = r.shape[3];
+    for (let o = 0; o < b * h; o++) {
+      out.data.set(r.data.subarray(o * k, (o + 1) * k), (o * t + step) * width);
+    }
+  });
+  return out;
+}
+
+/**
+ * Builds a {@link Seq2Seq} model.
+ *
+ * @example Teacher-forced log-probabilities
+ * ```ts
+ * import { seq2seq } from "./seq2seq.ts";
+ * import assert from "node:assert/strict";
+ * const model = seq2seq({ srcVocab: 6, tgtVocab: 7, dModel: 4, numHeads: 2, dFF: 8,
+ *   numEncoderLayers: 1, numDecoderLayers: 1, maxLen: 8 });
+ * const { logProbs } = model.forward([[1, 2, 3]], [[0, 4]]);
+ * assert.deepEqual(logProbs.shape, [1, 2, 7]);
+ * const p = Array.from(logProbs.data.subarray(0, 7), Math.exp).reduce((a, b) => a + b);
+ * assert.ok(Math.abs(p - 1) < 1e-5);
+ * ```
+ */
+export function seq2seq(config: Seq2SeqConfig): Seq2Seq {
+  return new Seq2Seq(config);
+}

@@ -45,7 +45,7 @@ export { broadcastShapes, formatShape, type Shape, sizeOf } from "./lib/tensor/s
 export { matmul, type MatmulOptions } from "./lib/tensor/matmul.ts";
 export { permute, transpose } from "./lib/tensor/transpose.ts";
 export { add, div, map, mul, scale, sub } from "./lib/tensor/elementwise.ts";
-export { softmax } from "./lib/tensor/softmax.ts";
+export { logSoftmax, softmax } from "./lib/tensor/softmax.ts";
 
 // Attention
 export {
@@ -67,9 +67,52 @@ export {
   paddingMask,
 } from "./lib/attention/masks.ts";
 
-// Layers and the module convention
-export { type LoadStateDictOptions, Module } from "./lib/layers/module.ts";
-export { Linear, linear, type LinearOptions } from "./lib/layers/linear.ts";
+// Layers, positional encodings and the module convention
+export * from "./lib/layers/mod.ts";
+
+// Models
+export {
+  averageHeads,
+  KVCache,
+  MultiHeadAttention,
+  multiHeadAttention,
+  type MultiHeadAttentionForwardOptions,
+  type MultiHeadAttentionOptions,
+  type MultiHeadAttentionResult,
+  type MultiHeadAttentionTrace,
+} from "./lib/models/multi_head_attention.ts";
+export type { LayerConfig } from "./lib/models/_config.ts";
+export { EncoderLayer, encoderLayer, type EncoderLayerResult } from "./lib/models/encoder_layer.ts";
+export {
+  DecoderLayer,
+  decoderLayer,
+  type DecoderLayerForwardOptions,
+  type DecoderLayerResult,
+} from "./lib/models/decoder_layer.ts";
+export { Encoder, encoder, type EncoderConfig, type EncoderResult } from "./lib/models/encoder.ts";
+export {
+  Decoder,
+  decoder,
+  type DecoderConfig,
+  type DecoderForwardOptions,
+  type DecoderResult,
+} from "./lib/models/decoder.ts";
+export {
+  Transformer,
+  transformer,
+  type TransformerAttention,
+  type TransformerConfig,
+  type TransformerForwardOptions,
+  type TransformerResult,
+} from "./lib/models/transformer.ts";
+export {
+  type GreedyDecodeOptions,
+  type GreedyDecodeResult,
+  Seq2Seq,
+  seq2seq,
+  type Seq2SeqConfig,
+  type Seq2SeqResult,
+} from "./lib/models/seq2seq.ts";
 
 // IO and testing
 export {

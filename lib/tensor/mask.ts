@@ -8,7 +8,7 @@
  */
 
 import { checkShape, formatShape, type Shape, sizeOf } from "./shape.ts";
-import { flattenNested, resolveReshape } from "./tensor.ts";
+import { flattenNested, preview, resolveReshape } from "./tensor.ts";
 
 /** Nested booleans (or 0/1), as {@link mask} accepts and `toArray()` returns. */
 export type NestedBool = boolean | number | NestedBool[];
@@ -81,6 +81,13 @@ export class Mask {
   /** A short description. */
   toString(): string {
     return `Mask(${formatShape(this.shape)})`;
+  }
+
+  /** How `console.log` and the Jupyter kernel print a mask: 1 = may attend, 0 = blocked. */
+  [Symbol.for("Deno.customInspect")](): string {
+    return `Mask(${formatShape(this.shape)}, 1 = may attend) ${
+      preview(this.data, this.shape, String)
+    }`;
   }
 }
 

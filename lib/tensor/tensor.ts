@@ -130,6 +130,51 @@ export class Tensor {
   toString(): string {
     return `Tensor(${formatShape(this.shape)})`;
   }
+
+  /** How `console.log` and the Jupyter kernel print a tensor: shape, then values (at most 6 per axis). */
+  [Symbol.for("Deno.customInspect")](): string {
+    return `Tensor(${formatShape(this.shape)}) ${
+      preview(this.data, this.shape, (v) => formatValue(v))
+    }`;
+  }
+}
+
+function formatValue(v: number): string {
+  if (!Number.isFinite(v) || v === 0) return String(v);
+  const a = Math.abs(v);
+  return a >= 1e4 || a < 1e-3 ? v.toExponential(3) : String(Math.round(v * 1e4) / 1e4);
+}
+
+/**
+ * Nested text of the first and last values of each axis (`…` between), for printing.
+ * Shared by `Tensor` and `Mask`.
+ */
+export function preview(
+  data: ArrayLike<number>,
+  shape: Shape,
+  format: (v: number) => string,
+  edge = 3,
+): string {
+  if (shape.length === 0) return format(data[0]);
+  const build = (axis: number, offset: number): string => {
+    const n = shape[axis];
+    const stride = sizeOf(shape.slice(axis + 1));
+    const idx = n <= 2 * edge ? [...Array(n).keys()] : [
+      ...Array(edge).keys(),
+      -1,
+      ...Array.from({ length: edge }, (_, i) => n - edge + i),
+    ];
+    const parts = idx.map((i) =>
+      i < 0
+        ? "…"
+        : axis === shape.length - 1
+        ? format(data[offset + i])
+        : build(axis + 1, offset + i * stride)
+    );
+    const sep = axis === shape.length - 1 ? ", " : ",\n" + " ".repeat(axis + 1);
+    return `[${parts.join(sep)}]`;
+  };
+  return build(0, 0);
 }
 
 /** Resolves a target shape with at most one `-1` against a source shape of the same size. */

@@ -113,6 +113,7 @@ export {
   type Seq2SeqConfig,
   type Seq2SeqResult,
 } from "./lib/models/seq2seq.ts";
+export * from "./lib/models/lr_schedule.ts"; // transformerLearningRate and its options
 
 // IO and testing
 export {

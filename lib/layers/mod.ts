@@ -35,6 +35,7 @@ export * from "./erf.ts";
 export * from "./activations.ts";
 export * from "./layer_norm.ts";
 export * from "./rms_norm.ts";
+export * from "./batch_norm.ts";
 export * from "./dropout.ts";
 export * from "./feed_forward.ts";
 export * from "./add_norm.ts";

@@ -18,7 +18,11 @@ import type { Mask } from "../tensor/mask.ts";
 import { formatShape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { checkMask, checkSequence, type LayerConfig, resolveLayerConfig } from "./_config.ts";
-import { type KVCache, type MultiHeadAttention, multiHeadAttention } from "./multi_head_attention.ts";
+import {
+  type KVCache,
+  type MultiHeadAttention,
+  multiHeadAttention,
+} from "./multi_head_attention.ts";
 
 /** Options of {@link DecoderLayer.forward}. */
 export interface DecoderLayerForwardOptions {

@@ -49,7 +49,9 @@ export function softmax(x: Tensor): Tensor {
  */
 export function logSoftmax(x: Tensor): Tensor {
   checkTensor(x, "logSoftmax", "x");
-  if (x.rank < 1) throw new RangeError(`logSoftmax: x needs rank >= 1, got ${formatShape(x.shape)}`);
+  if (x.rank < 1) {
+    throw new RangeError(`logSoftmax: x needs rank >= 1, got ${formatShape(x.shape)}`);
+  }
   const cols = x.shape[x.rank - 1];
   const out = new Float32Array(x.size);
   for (let o = 0; o < x.size; o += cols) {

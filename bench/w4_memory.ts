@@ -1,0 +1,30 @@
+/**
+ * Peak resident memory of W4: tiledAttention at n = 16384, d = 64, sampled
+ * as Deno.memoryUsage().rss before and right after the call (its scratch and
+ * output are still live then, so this is the peak of the run; the scores alone
+ * would take n²·4 B = 1 GiB). Prints JSON.
+ *
+ * @module
+ */
+
+import { tiledAttention } from "../lib/attention/tiled.ts";
+import { Rng } from "../lib/tensor/rng.ts";
+import { randn } from "../lib/tensor/tensor.ts";
+
+const n = 16384, d = 64;
+const rng = new Rng(1);
+const q = randn([n, d], rng), k = randn([n, d], rng), v = randn([n, d], rng);
+const before = Deno.memoryUsage().rss;
+const t0 = performance.now();
+const { output } = tiledAttention(q, k, v);
+const ms = performance.now() - t0;
+const peak = Deno.memoryUsage().rss;
+console.log(JSON.stringify({
+  n,
+  d,
+  ms,
+  rssBeforeMiB: before / 2 ** 20,
+  rssPeakMiB: peak / 2 ** 20,
+  scoresWouldBeMiB: (n * n * 4) / 2 ** 20,
+  check: output.data[0] + output.data[output.data.length - 1],
+}));

@@ -1,0 +1,434 @@
+/**
+ * {@link figureToSvg}: a static SVG drawing of a {@link Figure}, made without
+ * plotly.js, for viewers that run no scripts (GitHub, untrusted notebooks) and
+ * as the offline fallback inside the HTML.
+ *
+ * @module
+ */
+
+import { colorAt, type ColorScale } from "./color_scale.ts";
+import { _unescapeHtml, escapeHtml } from "./escape.ts";
+import type { Figure, HeatmapTrace, PlotlyAxis, PlotlyLayout, ScatterTrace } from "./figure.ts";
+
+/** Options of {@link figureToSvg}. */
+export interface FigureToSvgOptions {
+  /**
+   * At most this many cells are drawn along each axis of a heatmap; larger
+   * maps are averaged over blocks of cells. Default 200. Grids of several
+   * heatmaps share a budget of `maxCells²` cells in total.
+   */
+  maxCells?: number;
+}
+
+const FONT = 12;
+const TICK_FONT = 11;
+const MAX_LABEL_CHARS = 24;
+
+const r2 = (v: number) => Math.round(v * 100) / 100;
+/** Plain text from a figure (stored HTML-escaped for plotly) as escaped XML text. */
+const xmlText = (s: string, max = Infinity) => {
+  const plain = _unescapeHtml(s);
+  return escapeHtml(plain.length > max ? `${plain.slice(0, max - 1)}…` : plain);
+};
+
+/** A short label for a tick value: up to 4 significant digits, no float noise. */
+export function _formatTick(v: number): string {
+  if (v === 0) return "0";
+  const a = Math.abs(v);
+  if (a >= 1e5 || a < 1e-3) return v.toExponential(1).replace("e+", "e");
+  return String(Number(v.toPrecision(4)));
+}
+
+/** About `n` round tick values covering [lo, hi] (steps of 1, 2 or 5 × 10^k). */
+export function _niceTicks(lo: number, hi: number, n: number): number[] {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / Math.max(1, n);
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw) ?? 10 * p;
+  const out: number[] = [];
+  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) {
+    out.push(Number(v.toPrecision(12)));
+  }
+  return out;
+}
+
+interface Box {
+  x0: number;
+  x1: number;
+  y0: number; // top, pixels
+  y1: number; // bottom, pixels
+}
+
+function axisKey(id: string | undefined, letter: "x" | "y"): `${"x" | "y"}axis${string}` {
+  const n = id ? id.slice(1) : "";
+  return `${letter}axis${n}`;
+}
+
+function panelBox(layout: PlotlyLayout, xa: PlotlyAxis, ya: PlotlyAxis): Box {
+  const { l, r, t, b } = layout.margin;
+  const w = layout.width - l - r;
+  const h = layout.height - t - b;
+  const [dx0, dx1] = xa.domain ?? [0, 1];
+  const [dy0, dy1] = ya.domain ?? [0, 1];
+  return { x0: l + dx0 * w, x1: l + dx1 * w, y0: t + (1 - dy1) * h, y1: t + (1 - dy0) * h };
+}
+
+function label(
+  parts: string[],
+  text: string,
+  x: number,
+  y: number,
+  o: { anchor?: string; size?: number; rotate?: number; bold?: boolean } = {},
+) {
+  const attrs = [`x="${r2(x)}"`, `y="${r2(y)}"`];
+  if (o.anchor && o.anchor !== "start") attrs.push(`text-anchor="${o.anchor}"`);
+  if (o.size && o.size !== FONT) attrs.push(`font-size="${o.size}"`);
+  if (o.bold) attrs.push(`font-weight="bold"`);
+  if (o.rotate) attrs.push(`transform="rotate(${o.rotate} ${r2(x)} ${r2(y)})"`);
+  parts.push(`<text ${attrs.join(" ")}>${text}</text>`);
+}
+
+/** Tick labels and title of a heatmap axis. `pos(v)` maps a tick value to pixels. */
+function heatmapAxis(
+  parts: string[],
+  axis: PlotlyAxis,
+  n: number,
+  box: Box,
+  letter: "x" | "y",
+  pos: (v: number) => number,
+) {
+  const vals = axis.tickvals ?? _niceTicks(0, n - 1, 6).filter(Number.isInteger);
+  const texts = vals.map((v, i) =>
+    axis.ticktext?.[i] !== undefined ? xmlText(axis.ticktext[i], MAX_LABEL_CHARS) : _formatTick(v)
+  );
+  const plainLen = (i: number) =>
+    axis.ticktext?.[i] !== undefined
+      ? Math.min(MAX_LABEL_CHARS, _unescapeHtml(axis.ticktext[i]).length)
+      : texts[i].length;
+  let extent = 0;
+  if (axis.showticklabels !== false) {
+    vals.forEach((v, i) => {
+      if (v < -0.5 || v > n - 0.5) return;
+      const p = pos(v);
+      if (letter === "x") {
+        if (axis.tickangle) {
+          label(parts, texts[i], p, box.y1 + 8, {
+            anchor: "end",
+            size: TICK_FONT,
+            rotate: axis.tickangle,
+          });
+        } else label(parts, texts[i], p, box.y1 + 14, { anchor: "middle", size: TICK_FONT });
+      } else label(parts, texts[i], box.x0 - 5, p + 4, { anchor: "end", size: TICK_FONT });
+    });
+    const longest = Math.max(0, ...vals.map((_, i) => plainLen(i))) * TICK_FONT * 0.6;
+    extent = letter === "x" ? (axis.tickangle ? longest * 0.71 + 8 : 16) : longest + 8;
+  }
+  if (axis.title?.text) {
+    const t = xmlText(axis.title.text);
+    if (letter === "x") {
+      label(parts, t, (box.x0 + box.x1) / 2, box.y1 + extent + 16, { anchor: "middle" });
+    } else {
+      const x = box.x0 - extent - 8;
+      label(parts, t, x, (box.y0 + box.y1) / 2, { anchor: "middle", rotate: -90 });
+    }
+  }
+}
+
+/** Draws the cells of one heatmap, averaging blocks so at most `cap` cells per axis. */
+function heatmapCells(parts: string[], tr: HeatmapTrace, box: Box, reversed: boolean, cap: number) {
+  const rows = tr.z.length;
+  const cols = rows ? tr.z[0].length : 0;
+  if (!rows || !cols) return;
+  const by = Math.ceil(rows / cap);
+  const bx = Math.ceil(cols / cap);
+  const sx = (box.x1 - box.x0) / cols;
+  const sy = (box.y1 - box.y0) / rows;
+  // Cell (i, j) of the index grid is the unit square at (j, i) after this transform.
+  const transform = reversed
+    ? `translate(${r2(box.x0)} ${r2(box.y0)}) scale(${sx} ${sy})`
+    : `translate(${r2(box.x0)} ${r2(box.y1)}) scale(${sx} ${-sy})`;
+  parts.push(`<g transform="${transform}" shape-rendering="crispEdges">`);
+  const span = tr.zmax - tr.zmin;
+  for (let i0 = 0; i0 < rows; i0 += by) {
+    const h = Math.min(by, rows - i0);
+    let runStart = -1;
+    let runColor = "";
+    const flush = (end: number) => {
+      if (runStart >= 0) {
+        parts.push(
+          `<rect x="${runStart}" y="${i0}" width="${
+            end - runStart
+          }" height="${h}" fill="${runColor}"/>`,
+        );
+      }
+      runStart = -1;
+    };
+    for (let j0 = 0; j0 < cols; j0 += bx) {
+      const w = Math.min(bx, cols - j0);
+      let sum = 0;
+      let count = 0;
+      for (let i = i0; i < i0 + h; i++) {
+        const row = tr.z[i];
+        for (let j = j0; j < j0 + w; j++) {
+          const v = row[j];
+          if (v !== null && Number.isFinite(v)) {
+            sum += v;
+            count++;
+          }
+        }
+      }
+      const color = count ? colorAt(tr.colorscale, (sum / count - tr.zmin) / span) : "";
+      // Neighbouring cells of one colour merge into one rect.
+      if (color !== runColor) flush(j0);
+      if (color && runStart < 0) {
+        runStart = j0;
+        runColor = color;
+      } else if (!color) runColor = "";
+    }
+    flush(cols);
+  }
+  parts.push("</g>");
+  // xgap/ygap: white lines between the cells of small maps, as plotly draws them.
+  if ((tr.xgap || tr.ygap) && rows <= 200 && cols <= 200) {
+    const lines: string[] = [];
+    for (let j = 1; j < cols; j++) {
+      const x = r2(box.x0 + j * sx);
+      lines.push(`M${x} ${r2(box.y0)}V${r2(box.y1)}`);
+    }
+    for (let i = 1; i < rows; i++) {
+      const y = r2(box.y0 + i * sy);
+      lines.push(`M${r2(box.x0)} ${y}H${r2(box.x1)}`);
+    }
+    parts.push(`<path d="${lines.join("")}" stroke="#ffffff" stroke-width="1" fill="none"/>`);
+  }
+}
+
+function colorbar(parts: string[], tr: HeatmapTrace, layout: PlotlyLayout) {
+  const { r, t, b } = layout.margin;
+  const x = layout.width - r + 16;
+  const top = t;
+  const h = layout.height - t - b;
+  const w = tr.colorbar?.thickness ?? 14;
+  const bands = 64;
+  const scale: ColorScale = tr.colorscale;
+  for (let k = 0; k < bands; k++) {
+    const f = (k + 0.5) / bands; // from the top (zmax) down
+    const y = top + (k * h) / bands;
+    parts.push(
+      `<rect x="${r2(x)}" y="${r2(y)}" width="${w}" height="${r2(h / bands + 0.5)}" fill="${
+        colorAt(scale, 1 - f)
+      }" shape-rendering="crispEdges"/>`,
+    );
+  }
+  parts.push(
+    `<rect x="${r2(x)}" y="${r2(top)}" width="${w}" height="${
+      r2(h)
+    }" fill="none" stroke="#888888" stroke-width="0.5"/>`,
+  );
+  const span = tr.zmax - tr.zmin;
+  const vals = tr.colorbar?.tickvals ?? _niceTicks(tr.zmin, tr.zmax, 5);
+  vals.forEach((v, i) => {
+    if (v < tr.zmin - 1e-9 * span || v > tr.zmax + 1e-9 * span) return;
+    const y = top + (1 - (v - tr.zmin) / span) * h;
+    const text = tr.colorbar?.ticktext?.[i] !== undefined
+      ? xmlText(tr.colorbar.ticktext[i])
+      : _formatTick(v);
+    parts.push(
+      `<line x1="${r2(x + w)}" x2="${r2(x + w + 4)}" y1="${r2(y)}" y2="${
+        r2(y)
+      }" stroke="#444444"/>`,
+    );
+    label(parts, text, x + w + 6, y + 4, { size: TICK_FONT });
+  });
+  if (tr.colorbar?.title?.text) {
+    label(parts, xmlText(tr.colorbar.title.text), x, top - 10, { size: TICK_FONT });
+  }
+}
+
+/** Maps data values of a line-plot axis to [0, 1]; log axes take log10. */
+function lineScale(values: number[], log: boolean): { lo: number; hi: number; ticks: number[] } {
+  const vs = values.filter((v) => Number.isFinite(v) && (!log || v > 0)).map((v) =>
+    log ? Math.log10(v) : v
+  );
+  let lo = vs.length ? Math.min(...vs) : 0;
+  let hi = vs.length ? Math.max(...vs) : 1;
+  if (hi === lo) [lo, hi] = [lo - 1, hi + 1];
+  let ticks: number[];
+  if (log) {
+    ticks = [];
+    for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
+      for (const m of hi - lo < 1.5 ? [1, 2, 5] : [1]) {
+        const v = Math.log10(m) + e;
+        if (v >= lo - 1e-9 && v <= hi + 1e-9) ticks.push(v);
+      }
+    }
+    if (ticks.length < 2) ticks = [lo, hi];
+  } else ticks = _niceTicks(lo, hi, 6);
+  return { lo, hi, ticks };
+}
+
+function linePanel(parts: string[], traces: ScatterTrace[], layout: PlotlyLayout) {
+  const xa = layout.xaxis ?? {};
+  const ya = layout.yaxis ?? {};
+  const box = panelBox(layout, xa, ya);
+  const logX = xa.type === "log";
+  const logY = ya.type === "log";
+  const nums = (vs: (number | null)[]) => vs.filter((v): v is number => v !== null);
+  const sx = lineScale(traces.flatMap((t) => nums(t.x)), logX);
+  const sy = lineScale(traces.flatMap((t) => nums(t.y)), logY);
+  const px = (v: number) => box.x0 + ((v - sx.lo) / (sx.hi - sx.lo)) * (box.x1 - box.x0);
+  const py = (v: number) => box.y1 - ((v - sy.lo) / (sy.hi - sy.lo)) * (box.y1 - box.y0);
+  const tickText = (v: number, log: boolean) => _formatTick(log ? 10 ** v : v);
+  for (const v of sx.ticks) {
+    const x = r2(px(v));
+    parts.push(
+      `<line x1="${x}" x2="${x}" y1="${r2(box.y0)}" y2="${r2(box.y1)}" stroke="#e6e6e6"/>`,
+    );
+    label(parts, tickText(v, logX), x, box.y1 + 15, { anchor: "middle", size: TICK_FONT });
+  }
+  for (const v of sy.ticks) {
+    const y = r2(py(v));
+    parts.push(
+      `<line x1="${r2(box.x0)}" x2="${r2(box.x1)}" y1="${y}" y2="${y}" stroke="#e6e6e6"/>`,
+    );
+    label(parts, tickText(v, logY), box.x0 - 6, y + 4, { anchor: "end", size: TICK_FONT });
+  }
+  parts.push(
+    `<rect x="${r2(box.x0)}" y="${r2(box.y0)}" width="${r2(box.x1 - box.x0)}" height="${
+      r2(box.y1 - box.y0)
+    }" fill="none" stroke="#888888"/>`,
+  );
+  if (xa.title?.text) {
+    label(parts, xmlText(xa.title.text), (box.x0 + box.x1) / 2, box.y1 + 36, { anchor: "middle" });
+  }
+  if (ya.title?.text) {
+    label(parts, xmlText(ya.title.text), box.x0 - 52, (box.y0 + box.y1) / 2, {
+      anchor: "middle",
+      rotate: -90,
+    });
+  }
+  traces.forEach((tr, k) => {
+    let d = "";
+    let pen = false;
+    const dots: string[] = [];
+    for (let i = 0; i < tr.x.length; i++) {
+      const x = tr.x[i];
+      const y = tr.y[i];
+      const ok = x !== null && y !== null && (!logX || x > 0) && (!logY || y > 0);
+      if (!ok) {
+        pen = false;
+        continue;
+      }
+      const X = r2(px(logX ? Math.log10(x) : x));
+      const Y = r2(py(logY ? Math.log10(y) : y));
+      d += `${pen ? "L" : "M"}${X} ${Y}`;
+      pen = true;
+      if (tr.mode === "lines+markers") {
+        dots.push(`<circle cx="${X}" cy="${Y}" r="3" fill="${tr.line.color}"/>`);
+      }
+    }
+    if (d) {
+      parts.push(
+        `<path d="${d}" fill="none" stroke="${tr.line.color}" stroke-width="${tr.line.width}"/>`,
+      );
+    }
+    parts.push(...dots);
+    if (layout.showlegend) {
+      const lx = box.x1 + 14;
+      const ly = box.y0 + 10 + k * 18;
+      parts.push(
+        `<line x1="${r2(lx)}" x2="${r2(lx + 20)}" y1="${r2(ly)}" y2="${
+          r2(ly)
+        }" stroke="${tr.line.color}" stroke-width="${tr.line.width}"/>`,
+      );
+      label(parts, xmlText(tr.name, MAX_LABEL_CHARS), lx + 26, ly + 4, { size: TICK_FONT });
+    }
+  });
+}
+
+/**
+ * Draws a {@link Figure} as a standalone SVG document, without plotly.js:
+ * heatmap cells as `<rect>`s on the figure's colour scale, tick labels,
+ * axis and subplot titles, the colour bar, and line traces with a legend.
+ * All text is XML-escaped. Large heatmaps stay small: at most `maxCells`
+ * (200) cells are drawn per axis, each the mean of a block of cells, and
+ * neighbouring cells of the same colour merge into one rect, so a
+ * 1000 × 1000 map is a few MB at most.
+ *
+ * @param figure A figure from this module's builders.
+ * @param options The cell budget.
+ * @returns SVG markup (well-formed XML, `xmlns` set), `layout.width` × `layout.height` pixels.
+ *
+ * @example Escaped tokens in a static drawing
+ * ```ts
+ * import { figureToSvg } from "./svg.ts";
+ * import { attentionHeatmap } from "./attention_heatmap.ts";
+ * import assert from "node:assert/strict";
+ * const fig = attentionHeatmap([[1, 0], [0.5, 0.5]], { keyLabels: ["<s>", "a&b"] });
+ * const svg = figureToSvg(fig);
+ * assert.ok(svg.startsWith("<svg"));
+ * assert.ok(svg.includes("&lt;s&gt;") && svg.includes("a&amp;b"));
+ * assert.ok(!svg.includes("<s>"));
+ * ```
+ */
+export function figureToSvg(figure: Figure, options: FigureToSvgOptions = {}): string {
+  const { layout } = figure;
+  const maxCells = options.maxCells ?? 200;
+  if (!Number.isSafeInteger(maxCells) || maxCells < 1) {
+    throw new RangeError(
+      `figureToSvg: options.maxCells must be a positive integer, got ${maxCells}`,
+    );
+  }
+  const W = layout.width;
+  const H = layout.height;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="${FONT}" fill="#222222">`,
+    `<rect width="${W}" height="${H}" fill="${layout.paper_bgcolor ?? "#ffffff"}"/>`,
+  ];
+  if (layout.title?.text) {
+    label(parts, xmlText(layout.title.text), W / 2, 26, { anchor: "middle", size: 16 });
+  }
+  const heatmaps = figure.data.filter((t): t is HeatmapTrace => t.type === "heatmap");
+  const lines = figure.data.filter((t): t is ScatterTrace => t.type === "scatter");
+  // Grids share one budget of maxCells² cells, so 144 heads stay as light as one map.
+  const cap = Math.max(
+    1,
+    Math.min(maxCells, Math.floor(maxCells / Math.sqrt(Math.max(1, heatmaps.length)))),
+  );
+  let scaleDrawn = false;
+  for (const tr of heatmaps) {
+    const xa = layout[axisKey(tr.xaxis, "x")] ?? {};
+    const ya = layout[axisKey(tr.yaxis, "y")] ?? {};
+    const box = panelBox(layout, xa, ya);
+    const reversed = ya.autorange === "reversed";
+    const rows = tr.z.length;
+    const cols = rows ? tr.z[0].length : 0;
+    heatmapCells(parts, tr, box, reversed, cap);
+    const sx = (box.x1 - box.x0) / Math.max(1, cols);
+    const sy = (box.y1 - box.y0) / Math.max(1, rows);
+    heatmapAxis(parts, xa, cols, box, "x", (v) => box.x0 + (v + 0.5) * sx);
+    heatmapAxis(
+      parts,
+      ya,
+      rows,
+      box,
+      "y",
+      (v) => (reversed ? box.y0 + (v + 0.5) * sy : box.y1 - (v + 0.5) * sy),
+    );
+    if (tr.showscale !== false && !scaleDrawn) {
+      colorbar(parts, tr, layout);
+      scaleDrawn = true;
+    }
+  }
+  if (lines.length) linePanel(parts, lines, layout);
+  const { l, r, t, b } = layout.margin;
+  for (const a of layout.annotations ?? []) {
+    const x = l + a.x * (W - l - r);
+    const y = t + (1 - a.y) * (H - t - b);
+    const dy = a.yanchor === "bottom" ? -5 : a.yanchor === "top" ? 12 : 4;
+    const anchor = a.xanchor === "center" ? "middle" : a.xanchor === "right" ? "end" : "start";
+    label(parts, xmlText(a.text, 40), x, y + dy, { anchor, size: a.font?.size ?? FONT });
+  }
+  parts.push("</svg>");
+  return parts.join("\n");
+}

@@ -1,0 +1,724 @@
+import assert from "node:assert/strict";
+import {
+  attentionHeatmap,
+  colorAt,
+  escapeHtml,
+  type Figure,
+  figureToSvg,
+  headGrid,
+  heatmap,
+  type HeatmapTrace,
+  jupyterDisplay,
+  layerHeadGrid,
+  linePlot,
+  loadPlotlyJs,
+  maskHeatmap,
+  PlotlyDisplay,
+  positionalEncodingHeatmap,
+  sequentialScale,
+  toHtml,
+  usePlotly,
+} from "../lib/plot/mod.ts";
+import { _forgetPlotly, _readPlotlyJsFile } from "../lib/plot/plotly_js.ts";
+import { tensor } from "../lib/tensor/tensor.ts";
+import { mask } from "../lib/tensor/mask.ts";
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+/**
+ * A strict XML well-formedness check (Deno has no DOMParser): one root element,
+ * balanced tags, quoted and unique attributes, valid names, and text with no raw
+ * `<` or `&` except the five predefined / numeric entity references.
+ * Returns the number of elements.
+ */
+function checkXml(xml: string): number {
+  const name = /^[A-Za-z_:][\w.:-]*/;
+  const entity = /^&(?:amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);/;
+  const stack: string[] = [];
+  let i = 0;
+  let elements = 0;
+  let rootClosed = false;
+  const fail = (msg: string): never => {
+    throw new Error(`XML not well-formed at ${i}: ${msg}: ${JSON.stringify(xml.slice(i, i + 60))}`);
+  };
+  const checkText = (text: string) => {
+    for (let k = 0; k < text.length; k++) {
+      if (text[k] === "<") fail("raw < in text");
+      if (text[k] === "&" && !entity.test(text.slice(k))) fail("bad entity");
+      const c = text.charCodeAt(k);
+      if (c < 0x20 && c !== 9 && c !== 10 && c !== 13) fail("control character");
+    }
+  };
+  while (i < xml.length) {
+    const lt = xml.indexOf("<", i);
+    const text = xml.slice(i, lt < 0 ? xml.length : lt);
+    if (stack.length === 0 && text.trim() !== "") fail("text outside the root");
+    checkText(text);
+    if (lt < 0) break;
+    i = lt;
+    if (xml.startsWith("</", i)) {
+      const m = name.exec(xml.slice(i + 2));
+      if (!m) fail("bad closing tag name");
+      const open = stack.pop();
+      if (open !== m![0]) fail(`closing </${m![0]}> but <${open}> is open`);
+      i += 2 + m![0].length;
+      while (/\s/.test(xml[i])) i++;
+      if (xml[i] !== ">") fail("closing tag not ended");
+      i++;
+      if (stack.length === 0) rootClosed = true;
+      continue;
+    }
+    if (rootClosed) fail("second root element");
+    const m = name.exec(xml.slice(i + 1));
+    if (!m) fail("bad tag name");
+    i += 1 + m![0].length;
+    const seen = new Set<string>();
+    for (;;) {
+      const ws = /^\s*/.exec(xml.slice(i))![0].length;
+      i += ws;
+      if (xml.startsWith("/>", i)) {
+        i += 2;
+        elements++;
+        if (stack.length === 0) rootClosed = true;
+        break;
+      }
+      if (xml[i] === ">") {
+        i++;
+        elements++;
+        stack.push(m![0]);
+        break;
+      }
+      if (ws === 0) fail("attributes must be separated by whitespace");
+      const a = name.exec(xml.slice(i));
+      if (!a) fail("bad attribute name");
+      if (seen.has(a![0])) fail(`duplicate attribute ${a![0]}`);
+      seen.add(a![0]);
+      i += a![0].length;
+      if (xml[i] !== "=") fail("attribute without =");
+      const q = xml[i + 1];
+      if (q !== '"' && q !== "'") fail("unquoted attribute");
+      const end = xml.indexOf(q, i + 2);
+      if (end < 0) fail("unterminated attribute");
+      const value = xml.slice(i + 2, end);
+      if (value.includes("<")) fail("< in attribute");
+      checkText(value);
+      i = end + 1;
+    }
+  }
+  if (stack.length) throw new Error(`XML not well-formed: unclosed <${stack.join("> <")}>`);
+  if (!rootClosed) throw new Error("XML not well-formed: no root element");
+  return elements;
+}
+
+const heat = (f: Figure, k = 0): HeatmapTrace => {
+  const t = f.data[k];
+  assert.equal(t.type, "heatmap", `trace ${k} should be a heatmap, got ${t.type}`);
+  return t as HeatmapTrace;
+};
+
+const display = (f: Figure) => f[jupyterDisplay]();
+
+/** Decodes the compressed plotly.js a notebook loader carries, as the page would. */
+async function unpackLoader(html: string): Promise<string> {
+  const packed = /var packed = "([A-Za-z0-9+/=]+)";/.exec(html)?.[1];
+  assert.ok(packed, "the HTML carries a compressed plotly.js");
+  const bytes = Uint8Array.from(atob(packed), (c) => c.charCodeAt(0));
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  return await new Response(stream).text();
+}
+
+/** Row-softmax of a seeded pseudo-random matrix, causal when asked. */
+function softmaxRows(n: number, causal = false): number[][] {
+  let s = 1;
+  const rand = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  return Array.from({ length: n }, (_, i) => {
+    const e = Array.from({ length: n }, (_, j) => (causal && j > i ? 0 : Math.exp(3 * rand())));
+    const sum = e.reduce((a, b) => a + b, 0);
+    return e.map((v) => v / sum);
+  });
+}
+
+/** Heatmap cells in an SVG (colour-bar bands carry more attributes). */
+const CELL = /<rect x="\d+" y="\d+" width="\d+" height="\d+" fill="#[0-9a-f]{6}"\/>/g;
+
+const EVIL = `</script><script>alert("x")</script>&'`;
+
+// ---------------------------------------------------------------------------
+
+Deno.test("the XML checker used below rejects malformed documents", async (t) => {
+  await t.step("accepts a small document", () => {
+    assert.equal(checkXml(`<svg a="1"><g><rect b='2'/></g><text>a &amp; b &#39;</text></svg>`), 4);
+  });
+  for (
+    const bad of [
+      "<svg><g></svg>",
+      "<svg a=1/>",
+      `<svg a="1" a="2"/>`,
+      "<svg>a < b</svg>",
+      "<svg>a & b</svg>",
+      `<svg a="<"/>`,
+      "<svg/><svg/>",
+      "<svg>\u0001</svg>",
+    ]
+  ) {
+    await t.step(`rejects ${JSON.stringify(bad)}`, () => {
+      assert.throws(() => checkXml(bad), /not well-formed/);
+    });
+  }
+});
+
+Deno.test("attentionHeatmap() plots keys on x and queries on y, row 0 on top", async (t) => {
+  const tokens = ["the", "cat", "sat"];
+  const w = softmaxRows(3, true);
+  const fig = attentionHeatmap(w, { queryLabels: tokens, keyLabels: tokens, title: "head 0" });
+
+  await t.step("one heatmap trace with the weights, rounded", () => {
+    assert.equal(fig.data.length, 1);
+    const tr = heat(fig);
+    assert.equal(tr.z.length, 3);
+    assert.equal(tr.z[0].length, 3);
+    assert.equal(tr.z[0][1], 0);
+    assert.ok(Math.abs(tr.z[2][2]! - w[2][2]) < 1e-3);
+  });
+  await t.step("labels on both axes, y reversed", () => {
+    assert.deepEqual(fig.layout.xaxis?.ticktext, tokens);
+    assert.deepEqual(fig.layout.yaxis?.ticktext, tokens);
+    assert.deepEqual(fig.layout.xaxis?.tickvals, [0, 1, 2]);
+    assert.equal(fig.layout.yaxis?.autorange, "reversed");
+    assert.equal(fig.layout.xaxis?.title?.text, "key");
+    assert.equal(fig.layout.yaxis?.title?.text, "query");
+    assert.equal(fig.layout.title?.text, "head 0");
+  });
+  await t.step("zmin = 0 and zmax = 1 by default, overridable", () => {
+    assert.deepEqual([heat(fig).zmin, heat(fig).zmax], [0, 1]);
+    const f2 = attentionHeatmap(w, { zmin: 0, zmax: 0.5 });
+    assert.deepEqual([heat(f2).zmin, heat(f2).zmax], [0, 0.5]);
+    assert.throws(() => attentionHeatmap(w, { zmin: 1, zmax: 1 }), RangeError);
+  });
+  await t.step("duplicate tokens stay separate columns", () => {
+    const f = attentionHeatmap([[0.5, 0.5], [0.5, 0.5]], { keyLabels: ["a", "a"] });
+    assert.deepEqual(f.layout.xaxis?.tickvals, [0, 1]);
+    assert.deepEqual(f.layout.xaxis?.ticktext, ["a", "a"]);
+  });
+  await t.step("leading size-1 axes are squeezed", () => {
+    const f = attentionHeatmap(tensor(w).reshape([1, 1, 3, 3]));
+    assert.deepEqual(heat(f).z, heat(attentionHeatmap(w)).z);
+  });
+  await t.step("other shapes are a RangeError naming the function and shape", () => {
+    const batch = tensor(new Float32Array(18), [2, 3, 3]);
+    assert.throws(() => attentionHeatmap(batch), (e: Error) => {
+      assert.ok(e instanceof RangeError);
+      assert.match(
+        e.message,
+        /^attentionHeatmap: weights must have shape \[rows, cols\].*\[2, 3, 3\]/,
+      );
+      return true;
+    });
+    assert.throws(() => attentionHeatmap(tensor([1, 2, 3])), /attentionHeatmap: .*\[3\]/);
+  });
+  await t.step("label count mismatch is a RangeError naming the option", () => {
+    assert.throws(
+      () => attentionHeatmap(w, { keyLabels: ["a", "b"] }),
+      /attentionHeatmap: options.keyLabels must have one label per column: got 2 labels for 3/,
+    );
+  });
+  await t.step("non-tensors are a TypeError; ragged arrays a RangeError", () => {
+    assert.throws(() => attentionHeatmap("x" as never), TypeError);
+    assert.throws(() => attentionHeatmap([[1, 2], [3]]), /attentionHeatmap: weights is ragged/);
+  });
+  await t.step("long sequences get thinned tick labels", () => {
+    const toks = Array.from({ length: 300 }, (_, i) => `t${i}`);
+    const f = attentionHeatmap(softmaxRows(300), { queryLabels: toks, keyLabels: toks });
+    const ticks = f.layout.xaxis!.tickvals!;
+    assert.ok(ticks.length <= 50, `expected at most 50 ticks, got ${ticks.length}`);
+    assert.equal(f.layout.xaxis!.ticktext![1], toks[ticks[1]]);
+    assert.equal(heat(f).text, undefined, "no per-cell hover text for 90 000 cells");
+  });
+});
+
+Deno.test("maskHeatmap() draws allowed and blocked in two colours", async (t) => {
+  const causal = mask([[1, 0, 0], [1, 1, 0], [1, 1, 1]]);
+  const fig = maskHeatmap(causal, { xLabels: ["a", "b", "c"], title: "causal" });
+  await t.step("z holds 1 = may attend, 0 = blocked", () => {
+    assert.deepEqual(heat(fig).z, [[1, 0, 0], [1, 1, 0], [1, 1, 1]]);
+    assert.deepEqual([heat(fig).zmin, heat(fig).zmax], [0, 1]);
+  });
+  await t.step("two discrete colours and a labelled colour bar", () => {
+    const scale = heat(fig).colorscale;
+    assert.equal(new Set(scale.map(([, c]) => c)).size, 2);
+    assert.deepEqual(heat(fig).colorbar?.ticktext, ["blocked", "may attend"]);
+    assert.notEqual(colorAt(scale, 0), colorAt(scale, 1));
+  });
+  await t.step("axes and orientation", () => {
+    assert.deepEqual(fig.layout.xaxis?.ticktext, ["a", "b", "c"]);
+    assert.equal(fig.layout.yaxis?.autorange, "reversed");
+    assert.match(fig.toString(), /6 of 9 positions may attend/);
+  });
+  await t.step("nested booleans and a [1, 1, T, T] mask work", () => {
+    assert.deepEqual(heat(maskHeatmap([[true, false]])).z, [[1, 0]]);
+    assert.deepEqual(heat(maskHeatmap(causal.reshape([1, 1, 3, 3]))).z, heat(fig).z);
+  });
+  await t.step("bad masks are rejected", () => {
+    assert.throws(() => maskHeatmap(causal.reshape([3, 3, 1])), /maskHeatmap: .*\[3, 3, 1\]/);
+    assert.throws(() => maskHeatmap([[2]]), TypeError);
+    assert.throws(() => maskHeatmap(tensor([[1]]) as never), /maskHeatmap: mask must be a Mask/);
+  });
+});
+
+Deno.test("heatmap() plots any matrix", async (t) => {
+  await t.step("signed values: diverging scale symmetric about 0", () => {
+    const tr = heat(heatmap([[-1, 3], [0, 2]]));
+    assert.deepEqual([tr.zmin, tr.zmax], [-3, 3]);
+    assert.equal(tr.colorscale.length, 17);
+  });
+  await t.step("non-negative values: sequential over the data range", () => {
+    const tr = heat(heatmap([[1, 3], [2, 2]]));
+    assert.deepEqual([tr.zmin, tr.zmax], [1, 3]);
+    assert.deepEqual(tr.colorscale, sequentialScale());
+  });
+  await t.step("NaN and ±Infinity become gaps and do not set the range", () => {
+    const tr = heat(heatmap([[1, -Infinity], [NaN, 2]]));
+    assert.deepEqual(tr.z, [[1, null], [null, 2]]);
+    assert.deepEqual([tr.zmin, tr.zmax], [1, 2]);
+  });
+  await t.step("values are rounded to 4 significant digits", () => {
+    assert.deepEqual(heat(heatmap(tensor([[0.123456, 123456.7, 1e-7 * 1.23456]]))).z, [[
+      0.1235,
+      123500,
+      1.235e-7,
+    ]]);
+  });
+  await t.step("explicit range, labels and titles", () => {
+    const fig = heatmap([[1, 2, 3]], {
+      zmin: 0,
+      zmax: 10,
+      xLabels: ["q", "k", "v"],
+      yLabels: ["x"],
+      xTitle: "feature",
+      colorbarTitle: "a<b",
+    });
+    assert.deepEqual([heat(fig).zmin, heat(fig).zmax], [0, 10]);
+    assert.equal(fig.layout.xaxis?.title?.text, "feature");
+    assert.equal(heat(fig).colorbar?.title?.text, "a&lt;b");
+  });
+  await t.step("a constant matrix still gets a range", () => {
+    const tr = heat(heatmap([[2, 2]]));
+    assert.ok(tr.zmin < 2 && tr.zmax > 2);
+  });
+  await t.step("errors", () => {
+    assert.throws(
+      () => heatmap([[1]], { zmin: 2, zmax: 1 }),
+      /heatmap: options.zmin must be below/,
+    );
+    assert.throws(() => heatmap([[1]], { zmin: NaN }), TypeError);
+    assert.throws(() => heatmap(tensor(new Float32Array(8), [2, 2, 2])), /heatmap: .*\[2, 2, 2\]/);
+  });
+});
+
+Deno.test("headGrid() draws one subplot per head", async (t) => {
+  const H = 6;
+  const w = tensor(Array.from({ length: H }, () => softmaxRows(4, true)));
+  const fig = headGrid(w, { labels: ["a", "b", "c", "d"], title: "layer 0" });
+  await t.step("one heatmap per head on its own axes", () => {
+    assert.equal(fig.data.length, H);
+    assert.deepEqual(fig.data.map((d) => d.xaxis ?? "x"), ["x", "x2", "x3", "x4", "x5", "x6"]);
+    for (let h = 0; h < H; h++) {
+      const id = h === 0 ? "" : String(h + 1);
+      assert.equal(fig.layout[`yaxis${id}`]?.autorange, "reversed");
+      assert.equal(fig.layout[`xaxis${id}`]?.anchor, `y${id}`);
+      assert.deepEqual(heat(fig, h).z.length, 4);
+    }
+  });
+  await t.step("a shared colour scale, one colour bar", () => {
+    assert.equal(fig.data.filter((d) => (d as HeatmapTrace).showscale).length, 1);
+    assert.ok(
+      fig.data.every((d) => (d as HeatmapTrace).zmin === 0 && (d as HeatmapTrace).zmax === 1),
+    );
+  });
+  await t.step("subplot titles and a 4-column grid", () => {
+    assert.deepEqual(
+      fig.layout.annotations?.map((a) => a.text),
+      [0, 1, 2, 3, 4, 5].map((h) => `head ${h}`),
+    );
+    const d1 = fig.layout.xaxis!.domain!;
+    const d5 = fig.layout.xaxis5!.domain!;
+    assert.deepEqual(d1, d5, "head 4 starts the second row");
+    assert.ok(fig.layout.yaxis5!.domain![1] < fig.layout.yaxis!.domain![0]);
+    assert.equal(fig.layout.xaxis!.showticklabels, false, "inner x labels hidden");
+    assert.equal(fig.layout.xaxis5!.showticklabels, true);
+  });
+  await t.step("[1, H, Tq, Tk] is squeezed; options are applied", () => {
+    const f = headGrid(w.reshape([1, H, 4, 4]), {
+      headLabels: ["a", "b", "c", "d", "e", "f"],
+      columns: 3,
+    });
+    assert.equal(f.data.length, H);
+    assert.equal(f.layout.annotations?.[5].text, "f");
+    assert.deepEqual(f.layout.xaxis4!.domain, f.layout.xaxis!.domain);
+  });
+  await t.step("a batch or a single matrix is a RangeError naming the shape", () => {
+    assert.throws(
+      () => headGrid(w.reshape([2, 3, 4, 4])),
+      /headGrid: weights must have shape \[H, Tq, Tk\].*\[2, 3, 4, 4\]/,
+    );
+    assert.throws(() => headGrid(tensor([[1]])), /headGrid: .*\[1, 1\] \(rank 2\)/);
+    assert.throws(() => headGrid(w, { headLabels: ["x"] }), /headGrid: options.headLabels/);
+    assert.throws(() => headGrid(w, { columns: 0 }), RangeError);
+  });
+});
+
+Deno.test("layerHeadGrid() draws layers × heads", async (t) => {
+  const layer = tensor(Array.from({ length: 3 }, () => softmaxRows(5)));
+  const fig = layerHeadGrid([layer, layer.reshape([1, 3, 5, 5])], {
+    labels: ["a", "b", "c", "d", "e"],
+    title: "encoder",
+  });
+  await t.step("one trace per (layer, head), titled", () => {
+    assert.equal(fig.data.length, 6);
+    assert.equal(fig.layout.annotations?.[0].text, "layer 0 · head 0");
+    assert.equal(fig.layout.annotations?.[5].text, "layer 1 · head 2");
+  });
+  await t.step("rows are layers, columns are heads", () => {
+    assert.deepEqual(fig.layout.xaxis4!.domain, fig.layout.xaxis!.domain);
+    assert.ok(fig.layout.yaxis4!.domain![1] < fig.layout.yaxis!.domain![0]);
+    assert.ok(fig.layout.xaxis2!.domain![0] > fig.layout.xaxis!.domain![1]);
+  });
+  await t.step("layers may have different head counts", () => {
+    const one = tensor([softmaxRows(5)]);
+    const f = layerHeadGrid([layer, one], { layerLabels: ["enc", "dec"] });
+    assert.equal(f.data.length, 4);
+    assert.equal(f.layout.annotations?.[3].text, "dec · head 0");
+  });
+  await t.step("errors", () => {
+    assert.throws(() => layerHeadGrid([]), /layerHeadGrid: weights must be a non-empty array/);
+    assert.throws(
+      () => layerHeadGrid([layer, layer.reshape([3, 1, 5, 5])]),
+      /layerHeadGrid: weights\[1\] must have shape .*\[3, 1, 5, 5\]/,
+    );
+    assert.throws(() => layerHeadGrid([layer], { layerLabels: ["a", "b"] }), RangeError);
+  });
+});
+
+Deno.test("positionalEncodingHeatmap() shows positions × dimensions", async (t) => {
+  const T = 16;
+  const D = 8;
+  const pe = Array.from(
+    { length: T },
+    (_, p) =>
+      Array.from(
+        { length: D },
+        (_, i) => (i % 2 ? Math.cos : Math.sin)(p / 10000 ** ((i - (i % 2)) / D)),
+      ),
+  );
+  const fig = positionalEncodingHeatmap(pe);
+  await t.step("shape, axes and symmetric range", () => {
+    const tr = heat(fig);
+    assert.equal(tr.z.length, T);
+    assert.equal(tr.z[0].length, D);
+    assert.equal(tr.zmin, -tr.zmax);
+    assert.ok(tr.zmax <= 1 && tr.zmax > 0.99);
+    assert.equal(fig.layout.yaxis?.autorange, "reversed");
+    assert.equal(fig.layout.xaxis?.title?.text, "dimension");
+    assert.equal(fig.layout.title?.text, "Positional encoding");
+  });
+  await t.step("[1, T, D] works; [2, T, D] does not", () => {
+    assert.equal(heat(positionalEncodingHeatmap(tensor([pe]))).z.length, T);
+    assert.throws(
+      () => positionalEncodingHeatmap(tensor([pe, pe])),
+      /positionalEncodingHeatmap: pe .*\[2, 16, 8\]/,
+    );
+  });
+});
+
+Deno.test("linePlot() draws named lines with optional log axes", async (t) => {
+  const fig = linePlot([
+    { name: "naive", x: [128, 256, 512], y: [1, 4, 16] },
+    { name: "<b>tiled</b>", x: new Float32Array([128, 256, 512]), y: [0.5, 2, Infinity] },
+  ], { title: "time", xTitle: "n", yTitle: "ms", logX: true, logY: true });
+  await t.step("scatter traces with names, values and distinct colours", () => {
+    assert.deepEqual(fig.data.map((d) => d.type), ["scatter", "scatter"]);
+    const [a, b] = fig.data as import("../lib/plot/mod.ts").ScatterTrace[];
+    assert.deepEqual(a.x, [128, 256, 512]);
+    assert.deepEqual(b.y, [0.5, 2, null]);
+    assert.equal(b.name, "&lt;b&gt;tiled&lt;/b&gt;");
+    assert.notEqual(a.line.color, b.line.color);
+  });
+  await t.step("axis types and titles", () => {
+    assert.equal(fig.layout.xaxis?.type, "log");
+    assert.equal(fig.layout.yaxis?.type, "log");
+    assert.equal(fig.layout.xaxis?.title?.text, "n");
+    assert.equal(fig.layout.showlegend, true);
+    assert.equal(linePlot([{ name: "a", x: [1], y: [1] }]).layout.xaxis?.type, "linear");
+  });
+  await t.step("errors", () => {
+    assert.throws(() => linePlot([]), /linePlot: series must be a non-empty array/);
+    assert.throws(
+      () => linePlot([{ name: "a", x: [1, 2], y: [1] }]),
+      /linePlot: series\[0\] \("a"\) has 2 x values and 1 y values/,
+    );
+    assert.throws(() => linePlot([{ name: "a" } as never]), TypeError);
+  });
+});
+
+Deno.test("figureToSvg() writes well-formed, escaped SVG", async (t) => {
+  const toks = ["<s>", EVIL, "a&b", "\u0001ctl", 'q"uote'];
+  const w = softmaxRows(5, true);
+  const figs: Record<string, Figure> = {
+    attentionHeatmap: attentionHeatmap(w, { queryLabels: toks, keyLabels: toks, title: EVIL }),
+    maskHeatmap: maskHeatmap(w.map((r) => r.map((v) => v > 0)), { xLabels: toks, yLabels: toks }),
+    heatmap: heatmap([[1, -Infinity], [-2, NaN]], { title: "<scores>", colorbarTitle: "s&c" }),
+    headGrid: headGrid(tensor([w, w, w]), { labels: toks, headLabels: [EVIL, "b", "c"] }),
+    layerHeadGrid: layerHeadGrid([tensor([w, w]), tensor([w])], { labels: toks }),
+    positionalEncodingHeatmap: positionalEncodingHeatmap(w, { positionLabels: toks }),
+    linePlot: linePlot([{ name: EVIL, x: [1, 2, 3], y: [3, 1, 2] }, {
+      name: "b",
+      x: [1, 2],
+      y: [0, 1],
+    }], {
+      title: "<t>",
+      logY: true,
+    }),
+  };
+  for (const [name, fig] of Object.entries(figs)) {
+    await t.step(`${name}: well-formed with escaped labels`, () => {
+      const svg = figureToSvg(fig);
+      assert.ok(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"'));
+      assert.ok(checkXml(svg) > 5);
+      assert.ok(!svg.includes("<script"), "a token must not become a script element");
+      assert.ok(!svg.includes("<s>") && !svg.includes("<b>"));
+      assert.ok(![...svg].some((c) => c.charCodeAt(0) < 9), "no control characters");
+      assert.match(svg, new RegExp(`width="${fig.layout.width}" height="${fig.layout.height}"`));
+    });
+  }
+  await t.step("token text comes out escaped once", () => {
+    const svg = figureToSvg(figs.attentionHeatmap);
+    assert.ok(svg.includes("&lt;s&gt;"));
+    assert.ok(svg.includes("a&amp;b"));
+    assert.ok(svg.includes("q&quot;uote"));
+    assert.ok(svg.includes("&lt;/script&gt;&lt;script&gt;alert(&quot;x&quot;)"));
+    assert.ok(!svg.includes("&amp;lt;"), "not double-escaped");
+  });
+  await t.step("cells use the figure's colour scale", () => {
+    const svg = figureToSvg(attentionHeatmap([[1, 0]]));
+    const scale = sequentialScale();
+    assert.ok(svg.includes(`fill="${colorAt(scale, 1)}"`));
+    assert.ok(svg.includes(`fill="${colorAt(scale, 0)}"`));
+  });
+  await t.step("equal neighbours merge into one rect", () => {
+    const svg = figureToSvg(
+      heatmap(Array.from({ length: 10 }, () => Array(10).fill(0.5)), { zmin: 0, zmax: 1 }),
+      {
+        maxCells: 200,
+      },
+    );
+    assert.equal((svg.match(CELL) ?? []).length, 10, "one rect per row");
+  });
+  await t.step("bad options", () => {
+    assert.throws(() => figureToSvg(figs.heatmap, { maxCells: 0 }), RangeError);
+  });
+});
+
+Deno.test("Figure displays in Jupyter as one MIME bundle", async (t) => {
+  _forgetPlotly();
+  const fig = attentionHeatmap([[1, 0], [0.5, 0.5]], { keyLabels: ["<script>", "b"], title: "t" });
+
+  await t.step('four MIME types under Symbol.for("Jupyter.display")', () => {
+    assert.equal(jupyterDisplay, Symbol.for("Jupyter.display"));
+    const b = display(fig);
+    assert.deepEqual(Object.keys(b).sort(), [
+      "application/vnd.plotly.v1+json",
+      "image/svg+xml",
+      "text/html",
+      "text/plain",
+    ]);
+    assert.deepEqual(b["application/vnd.plotly.v1+json"], { data: fig.data, layout: fig.layout });
+    assert.equal(b["text/plain"], 'Figure(attentionHeatmap "t": 2×2 attention weights)');
+    checkXml(b["image/svg+xml"]);
+    assert.doesNotThrow(() => JSON.parse(JSON.stringify(b)));
+  });
+  await t.step("without plotly.js, text/html is the static SVG and no script", () => {
+    const html = display(fig)["text/html"];
+    assert.ok(html.includes("<svg"));
+    assert.ok(!html.includes("<script"));
+    assert.ok(html.includes("&lt;script&gt;"));
+  });
+  await t.step(
+    "after usePlotly(), the first display carries plotly.js once, later ones wait for it",
+    async () => {
+      const fake = "/* FAKE PLOTLY */ window.Plotly = { newPlot: function () {} };";
+      usePlotly(fake);
+      const first = display(fig)["text/html"];
+      const second = display(fig)["text/html"];
+      const third = display(heatmap([[1]]))["text/html"];
+      assert.equal(await unpackLoader(first), fake);
+      assert.ok(
+        first.includes("if (window.Plotly || window.__attentionLabPlotly) return;"),
+        "guarded",
+      );
+      assert.equal(first.split("DecompressionStream").length - 1, 1);
+      assert.ok(!second.includes("DecompressionStream") && !third.includes("DecompressionStream"));
+      for (const html of [first, second, third]) {
+        assert.ok(html.includes("window.Plotly.newPlot"));
+        assert.ok(html.includes("setTimeout(draw"), "polls until plotly.js is ready");
+        assert.ok(html.includes("<svg"), "static fallback stays until plotly draws");
+        assert.ok(!/src=["']?https?:/.test(html), "no CDN");
+      }
+      // element ids are unique across displays
+      const ids = [first, second, third].map((h) => /<div id="([^"]+)"/.exec(h)![1]);
+      assert.equal(new Set(ids).size, 3);
+      usePlotly(fake);
+      assert.ok(
+        display(fig)["text/html"].includes("DecompressionStream"),
+        "usePlotly() again re-sends it",
+      );
+      _forgetPlotly();
+    },
+  );
+  await t.step("displaying usePlotly()'s result sends plotly.js, so figures do not", async () => {
+    const fake = "window.Plotly = { newPlot: function () {} }; // " + "x".repeat(1000);
+    const loader = usePlotly(fake);
+    assert.ok(loader instanceof PlotlyDisplay);
+    const b = loader[jupyterDisplay]();
+    assert.deepEqual(Object.keys(b).sort(), ["text/html", "text/plain"]);
+    assert.equal(await unpackLoader(b["text/html"]), fake);
+    assert.ok(!display(fig)["text/html"].includes("DecompressionStream"));
+    assert.ok(display(fig)["text/html"].includes("window.Plotly.newPlot"));
+    _forgetPlotly();
+  });
+  await t.step("a token cannot end the script early", () => {
+    usePlotly("window.Plotly = {};");
+    const html = display(attentionHeatmap([[1]], { keyLabels: [EVIL], title: EVIL }))["text/html"];
+    _forgetPlotly();
+    assert.equal((html.match(/<script/g) ?? []).length, 2, "only the library's own two scripts");
+    assert.equal((html.match(/<\/script>/g) ?? []).length, 2);
+    assert.ok(!html.includes('alert("x")'));
+  });
+  await t.step("usePlotly() rejects a non-string", () => {
+    assert.throws(() => usePlotly("" as string), TypeError);
+    assert.throws(() => usePlotly(undefined as never), /usePlotly: source must be/);
+  });
+});
+
+Deno.test("toHtml() writes one offline page", async (t) => {
+  _forgetPlotly();
+  const fake = "/* FAKE PLOTLY </script> */ window.Plotly = { newPlot: function () {} };";
+  const figs = Array.from(
+    { length: 12 },
+    (_, i) => attentionHeatmap(softmaxRows(4), { title: `head ${i}` }),
+  );
+  await t.step("plotly.js inlined exactly once for many figures", () => {
+    const page = toHtml(figs, { title: "heads", plotlyJs: fake });
+    assert.ok(page.startsWith("<!doctype html>"));
+    assert.equal(page.split("FAKE PLOTLY").length - 1, 1);
+    assert.ok(page.includes("<\\/script> */"), "</script> inside plotly.js is neutralised");
+    assert.equal((page.match(/class="attention-lab-figure"/g) ?? []).length, 12);
+    assert.ok(!/<script[^>]*\ssrc=/i.test(page), "no external scripts");
+    assert.ok(!/(src|href)=["']?https?:/i.test(page), "no http(s) resources");
+  });
+  await t.step("headings and notes, escaped", () => {
+    const page = toHtml([{ figure: figs[0], heading: "<h>", note: "a & b" }, figs[1]], {
+      title: EVIL,
+    });
+    assert.ok(page.includes("<h2>&lt;h&gt;</h2>"));
+    assert.ok(page.includes("<p>a &amp; b</p>"));
+    assert.ok(page.includes(`<title>${escapeHtml(EVIL)}</title>`));
+  });
+  await t.step("without plotly.js the page is static SVG, no scripts", () => {
+    const page = toHtml(figs[0]);
+    assert.ok(!page.includes("<script"));
+    assert.equal((page.match(/<svg/g) ?? []).length, 1);
+  });
+  await t.step("uses the source registered with usePlotly() by default", () => {
+    usePlotly(fake);
+    const page = toHtml(figs.slice(0, 3));
+    _forgetPlotly();
+    assert.equal(page.split("FAKE PLOTLY").length - 1, 1);
+  });
+  await t.step("bad entries are a TypeError", () => {
+    assert.throws(() => toHtml([{} as never]), /toHtml: figures\[0\] must be a Figure/);
+  });
+});
+
+Deno.test("large maps stay usable", async (t) => {
+  const n = 1000;
+  const w = tensor(softmaxRows(n, true));
+  const tokens = Array.from({ length: n }, (_, i) => `tok${i}`);
+  const fig = attentionHeatmap(w, { queryLabels: tokens, keyLabels: tokens });
+  await t.step("1000 × 1000: SVG under 3 MB with at most 200 × 200 cells", () => {
+    const svg = figureToSvg(fig);
+    assert.ok(svg.length < 3e6, `SVG is ${svg.length} bytes`);
+    const cells = (svg.match(CELL) ?? []).length;
+    assert.ok(cells <= 200 * 200, `${cells} cell rects`);
+    checkXml(svg);
+  });
+  await t.step("1000 × 1000: plotly JSON under 10 bytes per cell", () => {
+    const json = JSON.stringify(fig);
+    assert.ok(json.length < 10 * n * n, `JSON is ${json.length} bytes for ${n * n} cells`);
+    const full = JSON.stringify(w.toArray());
+    assert.ok(json.length < 0.6 * full.length, `rounded ${json.length} vs full ${full.length}`);
+  });
+  await t.step("1000 × 1000: offline page keeps every cell", () => {
+    const page = toHtml(fig, { plotlyJs: "window.Plotly = {};" });
+    assert.ok(page.length < 12e6, `page is ${page.length} bytes`);
+    assert.ok(!page.includes("blocks"), "no block means in the page");
+    assert.ok(page.includes(JSON.stringify(heat(fig).z[999].slice(0, 3)).slice(1, -1)));
+  });
+  await t.step("1000 × 1000: notebook display stays under the kernel's message limit", async () => {
+    const source = await loadPlotlyJs();
+    usePlotly(source);
+    const b = display(fig);
+    const size = JSON.stringify(b).length;
+    assert.ok(size <= 2_500_000, `bundle is ${size} characters`);
+    const shown = b["application/vnd.plotly.v1+json"].data[0] as HeatmapTrace;
+    assert.ok(shown.z.length < n && shown.dx! > 1, "block means in the notebook view");
+    assert.equal(shown.x0, (shown.dx! - 1) / 2);
+    assert.match(b["text/plain"], /means of \d+×\d+ blocks/);
+    assert.ok(
+      !b["text/html"].includes("DecompressionStream"),
+      "plotly.js waits for a smaller output",
+    );
+    const small = display(attentionHeatmap([[1]]));
+    _forgetPlotly();
+    assert.ok(
+      small["text/html"].includes("DecompressionStream"),
+      "the next small figure carries it",
+    );
+    assert.ok(JSON.stringify(small).length <= 2_500_000);
+  });
+  await t.step("12 layers × 12 heads of 100 × 100: SVG shares one cell budget", () => {
+    const layer = tensor(Array.from({ length: 12 }, () => softmaxRows(100)));
+    const svg = figureToSvg(layerHeadGrid(Array(12).fill(layer)));
+    assert.ok(svg.length < 3e6, `SVG is ${svg.length} bytes`);
+    checkXml(svg);
+  });
+});
+
+Deno.test("loadPlotlyJs() finds the pinned plotly.js bundle offline", async (t) => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  const version = /@([\d.]+)$/.exec(config.imports["plotly.js-dist-min"])![1];
+  const source = await loadPlotlyJs();
+  await t.step("the text import returns the pinned version", () => {
+    assert.ok(source.length > 1_000_000, `${source.length} characters`);
+    assert.ok(source.includes(`plotly.js v${version}`), `expected plotly.js v${version}`);
+    assert.ok(source.includes("window.Plotly"));
+  });
+  await t.step("the --allow-read fallback reads the same file", async () => {
+    assert.equal(await _readPlotlyJsFile(), source);
+  });
+  await t.step("a real page inlines it once", () => {
+    const page = toHtml([heatmap([[1, 2]]), heatmap([[3, 4]])], { plotlyJs: source });
+    assert.equal(page.split(`plotly.js v${version}`).length - 1, 1);
+    assert.ok(page.length < source.length + 100_000);
+  });
+});
+
+Deno.test("escapeHtml() escapes for HTML and XML", async (t) => {
+  await t.step("the five special characters", () => {
+    assert.equal(escapeHtml(`&<>"'`), "&amp;&lt;&gt;&quot;&#39;");
+  });
+  await t.step("characters XML cannot hold become U+FFFD", () => {
+    assert.equal(escapeHtml("a\u0000b\u001Fc\uD800"), "a\uFFFDb\uFFFDc\uFFFD");
+    assert.equal(escapeHtml("tab\tnl\n"), "tab\tnl\n");
+  });
+});

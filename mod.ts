@@ -81,7 +81,8 @@ export {
   type MultiHeadAttentionResult,
   type MultiHeadAttentionTrace,
 } from "./lib/models/multi_head_attention.ts";
-export type { LayerConfig } from "./lib/models/_config.ts";
+export type { LayerConfig, ResolvedLayerConfig } from "./lib/models/_config.ts";
+export { TransformerLayer } from "./lib/models/transformer_layer.ts";
 export { EncoderLayer, encoderLayer, type EncoderLayerResult } from "./lib/models/encoder_layer.ts";
 export {
   DecoderLayer,

@@ -9,20 +9,15 @@
  * @module
  */
 
-import { Dropout } from "../layers/dropout.ts";
-import { FeedForward } from "../layers/feed_forward.ts";
-import { LayerNorm } from "../layers/layer_norm.ts";
-import { Module } from "../layers/module.ts";
+import type { Dropout } from "../layers/dropout.ts";
+import type { LayerNorm } from "../layers/layer_norm.ts";
 import { add } from "../tensor/elementwise.ts";
 import type { Mask } from "../tensor/mask.ts";
 import { formatShape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import { checkMask, checkSequence, type LayerConfig, resolveLayerConfig } from "./_config.ts";
-import {
-  type KVCache,
-  type MultiHeadAttention,
-  multiHeadAttention,
-} from "./multi_head_attention.ts";
+import { checkMask, checkSequence, type LayerConfig } from "./_config.ts";
+import { TransformerLayer } from "./transformer_layer.ts";
+import type { KVCache, MultiHeadAttention } from "./multi_head_attention.ts";
 
 /** Options of {@link DecoderLayer.forward}. */
 export interface DecoderLayerForwardOptions {
@@ -67,15 +62,11 @@ export interface DecoderLayerResult {
  * assert.equal(r.selfAttention.get(0, 0, 0, 2), 0); // no peeking at future targets
  * ```
  */
-export class DecoderLayer extends Module {
-  /** The resolved configuration. */
-  readonly config: Readonly<Required<LayerConfig>>;
+export class DecoderLayer extends TransformerLayer {
   /** Masked multi-head self-attention (`self_attn`). */
   readonly selfAttn: MultiHeadAttention;
   /** Cross-attention over the encoder output (`multihead_attn`). */
   readonly crossAttn: MultiHeadAttention;
-  /** The position-wise feed-forward layer (`linear1`, `linear2`). */
-  readonly feedForward: FeedForward;
   /** LayerNorm around self-attention. */
   readonly norm1: LayerNorm;
   /** LayerNorm around cross-attention. */
@@ -91,36 +82,17 @@ export class DecoderLayer extends Module {
    * @throws {RangeError} Invalid sizes (e.g. `dModel` not divisible by `numHeads`).
    */
   constructor(config: LayerConfig) {
-    super();
-    const c = resolveLayerConfig(config, "DecoderLayer");
-    this.config = c;
-    const mha = (seed: number) =>
-      multiHeadAttention({ dModel: c.dModel, numHeads: c.numHeads, dropout: c.dropout, seed });
-    this.selfAttn = this.registerModule("self_attn", mha(c.seed));
-    this.crossAttn = this.registerModule("multihead_attn", mha(c.seed + 1));
-    this.feedForward = new FeedForward({
-      dModel: c.dModel,
-      dFF: c.dFF,
-      activation: c.activation,
-      dropout: c.dropout,
-      seed: c.seed + 2,
-    });
-    this.registerModule("linear1", this.feedForward.linear1);
-    this.registerModule("linear2", this.feedForward.linear2);
-    const norm = () => new LayerNorm(c.dModel, { eps: c.layerNormEps });
-    this.norm1 = this.registerModule("norm1", norm());
-    this.norm2 = this.registerModule("norm2", norm());
-    this.norm3 = this.registerModule("norm3", norm());
-    this.dropouts = [1, 2, 3].map((i) =>
-      this.registerModule(`dropout${i}`, new Dropout(c.dropout, { seed: c.seed + 2 + i }))
-    ) as unknown as [Dropout, Dropout, Dropout];
-  }
-
-  /** Switches training mode (dropout) here and in the feed-forward layer. */
-  override train(mode = true): this {
-    super.train(mode);
-    this.feedForward?.train(mode);
-    return this;
+    super(config, "DecoderLayer", 2);
+    this.selfAttn = this.attention("self_attn", 0);
+    this.crossAttn = this.attention("multihead_attn", 1);
+    this.norm1 = this.norm("norm1");
+    this.norm2 = this.norm("norm2");
+    this.norm3 = this.norm("norm3");
+    this.dropouts = [
+      this.dropout("dropout1", 3),
+      this.dropout("dropout2", 4),
+      this.dropout("dropout3", 5),
+    ];
   }
 
   /**

@@ -10,15 +10,14 @@
  * @module
  */
 
-import { Dropout } from "../layers/dropout.ts";
-import { FeedForward } from "../layers/feed_forward.ts";
-import { LayerNorm } from "../layers/layer_norm.ts";
-import { Module } from "../layers/module.ts";
+import type { Dropout } from "../layers/dropout.ts";
+import type { LayerNorm } from "../layers/layer_norm.ts";
 import { add } from "../tensor/elementwise.ts";
 import type { Mask } from "../tensor/mask.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import { checkMask, checkSequence, type LayerConfig, resolveLayerConfig } from "./_config.ts";
-import { type MultiHeadAttention, multiHeadAttention } from "./multi_head_attention.ts";
+import { checkMask, checkSequence, type LayerConfig } from "./_config.ts";
+import { TransformerLayer } from "./transformer_layer.ts";
+import type { MultiHeadAttention } from "./multi_head_attention.ts";
 
 /** What {@link EncoderLayer.forward} returns. */
 export interface EncoderLayerResult {
@@ -46,13 +45,9 @@ export interface EncoderLayerResult {
  * assert.equal(selfAttention.get(1, 0, 0, 3), 0); // padding gets no attention
  * ```
  */
-export class EncoderLayer extends Module {
-  /** The resolved configuration. */
-  readonly config: Readonly<Required<LayerConfig>>;
+export class EncoderLayer extends TransformerLayer {
   /** Multi-head self-attention (`self_attn`). */
   readonly selfAttn: MultiHeadAttention;
-  /** The position-wise feed-forward layer (`linear1`, `linear2`). */
-  readonly feedForward: FeedForward;
   /** LayerNorm around the attention sublayer. */
   readonly norm1: LayerNorm;
   /** LayerNorm around the feed-forward sublayer. */
@@ -68,39 +63,12 @@ export class EncoderLayer extends Module {
    * @throws {RangeError} Invalid sizes (e.g. `dModel` not divisible by `numHeads`).
    */
   constructor(config: LayerConfig) {
-    super();
-    const c = resolveLayerConfig(config, "EncoderLayer");
-    this.config = c;
-    this.selfAttn = this.registerModule(
-      "self_attn",
-      multiHeadAttention({
-        dModel: c.dModel,
-        numHeads: c.numHeads,
-        dropout: c.dropout,
-        seed: c.seed,
-      }),
-    );
-    this.feedForward = new FeedForward({
-      dModel: c.dModel,
-      dFF: c.dFF,
-      activation: c.activation,
-      dropout: c.dropout,
-      seed: c.seed + 1,
-    });
-    // PyTorch keeps linear1/linear2 directly on the layer; so do the names here.
-    this.registerModule("linear1", this.feedForward.linear1);
-    this.registerModule("linear2", this.feedForward.linear2);
-    this.norm1 = this.registerModule("norm1", new LayerNorm(c.dModel, { eps: c.layerNormEps }));
-    this.norm2 = this.registerModule("norm2", new LayerNorm(c.dModel, { eps: c.layerNormEps }));
-    this.dropout1 = this.registerModule("dropout1", new Dropout(c.dropout, { seed: c.seed + 2 }));
-    this.dropout2 = this.registerModule("dropout2", new Dropout(c.dropout, { seed: c.seed + 3 }));
-  }
-
-  /** Switches training mode (dropout) here and in the feed-forward layer. */
-  override train(mode = true): this {
-    super.train(mode);
-    this.feedForward?.train(mode);
-    return this;
+    super(config, "EncoderLayer", 1);
+    this.selfAttn = this.attention("self_attn", 0);
+    this.norm1 = this.norm("norm1");
+    this.norm2 = this.norm("norm2");
+    this.dropout1 = this.dropout("dropout1", 2);
+    this.dropout2 = this.dropout("dropout2", 3);
   }
 
   /**

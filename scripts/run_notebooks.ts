@@ -28,6 +28,9 @@ export const JUPYTER_INSTALL =
   "sudo apt-get install -y jupyter-nbconvert python3-nbclient jupyter-client";
 
 const TEMPLATE = fileURLToPath(new URL("./nbconvert/offline.html.j2", import.meta.url));
+const EXECUTOR = fileURLToPath(new URL("./execute_notebook.py", import.meta.url));
+/** Debian's Python, which has nbclient (a pyenv or venv `python3` may not). */
+const PYTHON = "/usr/bin/python3";
 const MATHJAX_MARKER = "<!-- attention-lab:mathjax -->";
 
 /** The outcome of one notebook. */
@@ -133,24 +136,20 @@ export async function runNotebook(
   const start = performance.now();
   const seconds = () => (performance.now() - start) / 1000;
   await Deno.mkdir(outDir, { recursive: true });
-  const exec = await run("jupyter", [
-    "nbconvert",
-    "--to",
-    "notebook",
-    "--execute",
-    "--ExecutePreprocessor.kernel_name=deno",
-    `--ExecutePreprocessor.timeout=${options.timeout ?? 600}`,
-    "--output-dir",
-    outDir,
-    "--output",
-    stem,
+  const ipynb = join(outDir, `${stem}.ipynb`);
+  const html = join(outDir, `${stem}.html`);
+  // Our nbclient-based executor, not `nbconvert --execute`: it keeps results the
+  // Deno kernel sometimes publishes just after the cell's "idle" (see the script).
+  const exec = await run(PYTHON, [
+    EXECUTOR,
     notebook,
+    ipynb,
+    "--timeout",
+    String(options.timeout ?? 600),
   ]);
   if (exec.code !== 0) {
     return { name, ok: false, seconds: seconds(), error: errorExcerpt(exec.out) };
   }
-  const ipynb = join(outDir, `${stem}.ipynb`);
-  const html = join(outDir, `${stem}.html`);
   const exp = await run("jupyter", [
     "nbconvert",
     "--to",

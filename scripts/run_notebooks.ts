@@ -95,6 +95,17 @@ function errorExcerpt(out: string): string {
   return lines.slice(0, 60).join("\n") + (lines.length > 60 ? "\n…" : "");
 }
 
+/** Number of plot outputs (plotly figures) in an executed notebook. */
+export function countPlots(
+  nb: { cells: { outputs?: { data?: Record<string, unknown> }[] }[] },
+): number {
+  let n = 0;
+  for (const cell of nb.cells) {
+    for (const out of cell.outputs ?? []) if (out.data?.["application/vnd.plotly.v1+json"]) n++;
+  }
+  return n;
+}
+
 let mathJax: Promise<string> | undefined;
 
 /** MathJax 3 (TeX input, SVG output: no font files to fetch), inlined in a script. */
@@ -149,6 +160,15 @@ export async function runNotebook(
   ]);
   if (exec.code !== 0) {
     return { name, ok: false, seconds: seconds(), error: errorExcerpt(exec.out) };
+  }
+  const plots = countPlots(JSON.parse(await Deno.readTextFile(ipynb)));
+  if (plots === 0) {
+    return {
+      name,
+      ok: false,
+      seconds: seconds(),
+      error: "it displayed no plot: every notebook must show one",
+    };
   }
   const exp = await run("jupyter", [
     "nbconvert",

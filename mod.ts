@@ -44,6 +44,7 @@ export { Rng } from "./lib/tensor/rng.ts";
 export { broadcastShapes, formatShape, type Shape, sizeOf } from "./lib/tensor/shape.ts";
 export { matmul, type MatmulOptions } from "./lib/tensor/matmul.ts";
 export { permute, transpose } from "./lib/tensor/transpose.ts";
+export { concat, select, slice } from "./lib/tensor/slice.ts";
 export { add, div, map, mul, scale, sub } from "./lib/tensor/elementwise.ts";
 export { logSoftmax, softmax } from "./lib/tensor/softmax.ts";
 

@@ -7,6 +7,7 @@ import { broadcastShapes } from "../lib/tensor/shape.ts";
 import { softmax } from "../lib/tensor/softmax.ts";
 import { ones, rand, randn, Tensor, tensor, zeros } from "../lib/tensor/tensor.ts";
 import { permute, transpose } from "../lib/tensor/transpose.ts";
+import { concat, select, slice } from "../lib/tensor/slice.ts";
 import { assertClose } from "../lib/testing/assert_close.ts";
 
 Deno.test("tensor() builds and validates", async (t) => {
@@ -144,4 +145,27 @@ Deno.test("softmax() is stable and handles -Infinity rows", () => {
       },
     ),
   );
+});
+
+Deno.test("slice(), select() and concat() agree with index arithmetic", () => {
+  const x = tensor([...Array(60).keys()], [3, 4, 5]);
+  const s = slice(x, 1, 1, 3);
+  assert.deepEqual(s.shape, [3, 2, 5]);
+  for (let i = 0; i < 3; i++) {
+    for (let j = 0; j < 2; j++) {
+      for (let k = 0; k < 5; k++) assert.equal(s.get(i, j, k), x.get(i, j + 1, k));
+    }
+  }
+  assert.deepEqual(slice(x, -1, -2).shape, [3, 4, 2]);
+  const sel = select(x, 2, -1);
+  assert.deepEqual(sel.shape, [3, 4]);
+  assert.equal(sel.get(2, 3), x.get(2, 3, 4));
+  const parts = [slice(x, 1, 0, 1), slice(x, 1, 1, 4)];
+  assert.deepEqual(concat(parts, 1).data, x.data);
+  assert.deepEqual(concat([x], 0).data, x.data);
+  assert.throws(() => slice(x, 3, 0), /axis 3 is out of range for x=\[3, 4, 5\]/);
+  assert.throws(() => slice(x, 1, 2, 9), /range \[2, 9\) does not fit axis 1 of size 4/);
+  assert.throws(() => select(x, 0, 3), /index 3 is out of range for axis 0 of size 3/);
+  assert.throws(() => concat([x, zeros([3, 4, 6])], 1), /tensors\[1\]=\[3, 4, 6\] must match/);
+  assert.throws(() => concat([], 0), RangeError);
 });

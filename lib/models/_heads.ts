@@ -7,6 +7,7 @@
  * @module
  */
 
+import { concat } from "../tensor/slice.ts";
 import { permute } from "../tensor/transpose.ts";
 import { formatShape } from "../tensor/shape.ts";
 import { Tensor } from "../tensor/tensor.ts";
@@ -129,13 +130,6 @@ export function concatTime(a: Tensor, b: Tensor): Tensor {
       } and ${formatShape(b.shape)}`,
     );
   }
-  const [batch, h, ta, dh] = a.shape;
-  const tb = b.shape[2];
-  const out = new Float32Array(batch * h * (ta + tb) * dh);
-  for (let i = 0; i < batch * h; i++) {
-    const dst = i * (ta + tb) * dh;
-    out.set(a.data.subarray(i * ta * dh, (i + 1) * ta * dh), dst);
-    out.set(b.data.subarray(i * tb * dh, (i + 1) * tb * dh), dst + ta * dh);
-  }
-  return new Tensor(out, [batch, h, ta + tb, dh]);
+  // [B, H, Ta, Dh] ++ [B, H, Tb, Dh] -> [B, H, Ta + Tb, Dh]
+  return concat([a, b], 2);
 }

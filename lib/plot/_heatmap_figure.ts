@@ -16,7 +16,9 @@ import {
   type PlotlyColorBar,
   type PlotlyLayout,
 } from "./figure.ts";
+import { _formatTick, _niceTicks } from "./svg.ts";
 import { _labels, type _Matrix, _rows } from "./_matrix.ts";
+import { _figureTitle, type _Fitted, _fitText, _lineHeight, _textWidth } from "./_text.ts";
 
 /** One heatmap of a grid. */
 export interface _Panel {
@@ -26,6 +28,11 @@ export interface _Panel {
   /** Grid position; defaults to filling rows left to right. */
   row?: number;
   col?: number;
+  /**
+   * The panel's own colour range and scale (a grid without a shared scale);
+   * such a panel gets its own colour bar beside it. Default: the spec's.
+   */
+  color?: { zmin: number; zmax: number; colorscale: ColorScale };
 }
 
 /** Everything a heatmap figure needs. Labels and titles are plain text (escaped here). */
@@ -47,7 +54,9 @@ export interface _HeatmapSpec {
   zmax: number;
   colorscale: ColorScale;
   colorbar?: PlotlyColorBar;
-  /** Hover names of the x index, y index and value, e.g. key / query / weight. */
+  /** Plain colour bar title, fitted (and escaped) here. */
+  colorbarTitle?: string;
+  /** Plain hover names of the x index, y index and value, e.g. key / query / weight. */
   hover: { x: string; y: string; z: string; zFormat: string };
   /** Draw 1px gaps between cells of small maps (masks). */
   gaps?: boolean;
@@ -62,7 +71,21 @@ const TICK_FONT_PX = 11;
 const MAX_HOVER_TEXT_CELLS = 4096;
 
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
-const textWidth = (s: string, px = TICK_FONT_PX) => s.length * px * 0.6;
+const textWidth = (s: string, px = TICK_FONT_PX) => _textWidth(s, px);
+// Colour bars: width of the shared bar and of a bar per subplot, in pixels.
+const BAR_PX = 14;
+const PANEL_BAR_PX = 10;
+// The shared bar's column grows to fit a long title on one line up to this width, then wraps.
+const MAX_COLORBAR_COLUMN_PX = 150;
+
+/** Widest tick label of a colour bar over [zmin, zmax] (or of its explicit tick texts). */
+function colorbarTickWidth(zmin: number, zmax: number, ticktext?: readonly string[]): number {
+  const texts = ticktext ?? _niceTicks(zmin, zmax, 5).map(_formatTick);
+  return Math.max(0, ...texts.map((t) => textWidth(t)));
+}
+
+/** Plotly's text for fitted lines: escaped, joined with `<br>`. */
+const joinLines = (f: _Fitted) => f.lines.map(escapeHtml).join("<br>");
 
 /** Evenly strided tick indices, at most `maxTicks`, with a 1-2-5 stride. */
 function tickIndices(n: number, maxTicks: number): number[] {
@@ -141,34 +164,79 @@ export function _heatmapFigure(spec: _HeatmapSpec): Figure {
   // Inner panels of a uniform grid share the outer tick labels.
   const innerTicks = !uniform;
 
-  // 3) margins and gaps
-  const titleH = spec.title ? 60 : 16;
-  const panelTitleH = single ? 0 : 22;
+  // 3) colour bars: one shared bar right of the grid, or one beside each panel
+  const perPanel = placed.some((p) => p.color);
+  const cbTitle = spec.colorbarTitle?.trim() || undefined;
+  let colorbarW: number;
+  let cbTitleFit: _Fitted | undefined;
+  let panelBarW = 0;
+  if (perPanel) {
+    // bar, ticks, tick labels, and the title turned along the bar
+    const tickW = Math.max(
+      ...placed.map((p) =>
+        colorbarTickWidth(p.color?.zmin ?? spec.zmin, p.color?.zmax ?? spec.zmax)
+      ),
+    );
+    panelBarW = 6 + PANEL_BAR_PX + 6 + tickW + (cbTitle ? 22 : 6);
+    colorbarW = panelBarW + 8;
+    if (cbTitle) {
+      cbTitleFit = _fitText(cbTitle, { width: panelH - 4, size: TICK_FONT_PX, minSize: 9 });
+    }
+  } else {
+    const tickW = colorbarTickWidth(spec.zmin, spec.zmax, spec.colorbar?.ticktext);
+    colorbarW = 60 + Math.max(28, tickW);
+    if (cbTitle) {
+      // Widen the column for a title on one line, within bounds; beyond, wrap onto 2 lines.
+      colorbarW = Math.max(
+        colorbarW,
+        Math.min(MAX_COLORBAR_COLUMN_PX, 16 + 8 + textWidth(cbTitle, FONT_PX)),
+      );
+      cbTitleFit = _fitText(cbTitle, {
+        width: colorbarW - 16 - 6,
+        size: FONT_PX,
+        minSize: 10,
+        maxLines: 2,
+      });
+    }
+  }
+
+  // 4) margins and gaps
   const axisTitle = 22;
-  const cbTexts = spec.colorbar?.ticktext ?? [];
-  const colorbarW = 60 + Math.max(28, ...cbTexts.map((t) => textWidth(t)));
+  const gapX = (innerTicks ? yTickW + 16 : 16) + panelBarW;
+  const innerW = gridCols * panelW + (gridCols - 1) * gapX;
   const margin = {
     l: Math.round(12 + yTickW + (spec.yTitle ? axisTitle : 0)),
     r: Math.round(colorbarW),
-    t: Math.round(titleH + panelTitleH),
+    t: 0,
     b: Math.round(10 + xTickH + (spec.xTitle ? axisTitle : 0)),
   };
-  const gapX = innerTicks ? yTickW + 16 : 16;
+  const width = Math.round(innerW + margin.l + margin.r);
+  // Titles wrap to the figure (up to 3 lines) and subplot titles to their panel (up to 2).
+  const title = spec.title ? _figureTitle(spec.title, width - 20) : undefined;
+  const panelTitles = placed.map((p) =>
+    p.title === undefined
+      ? undefined
+      : _fitText(p.title, { width: panelW + 12, size: FONT_PX, minSize: 10, maxLines: 2 })
+  );
+  const panelTitleH = single ? 0 : 8 + Math.max(
+    _lineHeight(FONT_PX),
+    ...panelTitles.map((f) => (f ? f.lines.length * _lineHeight(f.size) : 0)),
+  );
+  margin.t = Math.round((title ? title.height : 16) + panelTitleH);
   const gapY = panelTitleH + (innerTicks ? xTickH + 8 : 8);
-  const innerW = gridCols * panelW + (gridCols - 1) * gapX;
   const innerH = gridRows * panelH + (gridRows - 1) * gapY;
   const r4 = (v: number) => Math.round(v * 1e4) / 1e4;
 
-  // 4) one trace + one pair of axes per panel
+  // 5) one trace + one pair of axes per panel
   const layout: PlotlyLayout = {
-    width: Math.round(innerW + margin.l + margin.r),
+    width,
     height: Math.round(innerH + margin.t + margin.b),
     margin,
     font: { family: "sans-serif", size: FONT_PX },
     plot_bgcolor: "#ffffff",
     paper_bgcolor: "#ffffff",
   };
-  if (spec.title) layout.title = { text: escapeHtml(spec.title), x: 0.5 };
+  if (title) layout.title = title.title;
   const annotations: PlotlyAnnotation[] = [];
   const totalCells = panels.reduce((n, p) => n + p.matrix.rows * p.matrix.cols, 0);
   const data: HeatmapTrace[] = placed.map((p, k) => {
@@ -208,9 +276,11 @@ export function _heatmapFigure(spec: _HeatmapSpec): Figure {
     if (spec.yTitle && left) ya.title = { text: escapeHtml(spec.yTitle) };
     layout[`xaxis${id}`] = xa;
     layout[`yaxis${id}`] = ya;
-    if (p.title !== undefined) {
+    const fitted = panelTitles[k];
+    if (p.title !== undefined && fitted) {
       annotations.push({
-        text: escapeHtml(p.title),
+        text: joinLines(fitted),
+        ...(fitted.truncated ? { hovertext: escapeHtml(p.title) } : {}),
         x: r4((x0 + x1) / 2),
         y: r4(y1),
         xref: "paper",
@@ -218,17 +288,23 @@ export function _heatmapFigure(spec: _HeatmapSpec): Figure {
         xanchor: "center",
         yanchor: "bottom",
         showarrow: false,
-        font: { size: FONT_PX },
+        font: { size: fitted.size },
       });
     }
-    const { hover } = spec;
+    const hover = {
+      ...spec.hover,
+      x: escapeHtml(spec.hover.x),
+      y: escapeHtml(spec.hover.y),
+      z: escapeHtml(spec.hover.z),
+    };
     const trace: HeatmapTrace = {
       type: "heatmap",
       z: _rows(p.matrix),
-      zmin: spec.zmin,
-      zmax: spec.zmax,
-      colorscale: spec.colorscale,
-      showscale: k === 0, // one colour bar: every panel shares zmin, zmax and the scale
+      zmin: p.color?.zmin ?? spec.zmin,
+      zmax: p.color?.zmax ?? spec.zmax,
+      colorscale: p.color?.colorscale ?? spec.colorscale,
+      // One colour bar when every panel shares zmin, zmax and the scale; else one per panel.
+      showscale: perPanel || k === 0,
       hovertemplate: `${hover.y} %{y}<br>${hover.x} %{x}<br>${hover.z} %{z${hover.zFormat}}` +
         "<extra></extra>",
     };
@@ -237,7 +313,32 @@ export function _heatmapFigure(spec: _HeatmapSpec): Figure {
       trace.xaxis = `x${id}`;
       trace.yaxis = `y${id}`;
     }
-    if (k === 0) trace.colorbar = { thickness: 14, ...spec.colorbar };
+    if (perPanel) {
+      trace.colorbar = {
+        thickness: PANEL_BAR_PX,
+        x: r4((p.col * (panelW + gapX) + panelW + 6) / innerW),
+        xanchor: "left",
+        xpad: 0,
+        y: r4((y0 + y1) / 2),
+        yanchor: "middle",
+        ypad: 0,
+        len: r4(y1 - y0),
+        lenmode: "fraction",
+        ...spec.colorbar,
+      };
+      if (cbTitleFit) {
+        trace.colorbar.title = {
+          text: joinLines(cbTitleFit),
+          font: { size: cbTitleFit.size },
+          side: "right",
+        };
+      }
+    } else if (k === 0) {
+      trace.colorbar = { thickness: BAR_PX, ...spec.colorbar };
+      if (cbTitleFit) {
+        trace.colorbar.title = { text: joinLines(cbTitleFit), font: { size: cbTitleFit.size } };
+      }
+    }
     const xl = xLabels(p.matrix);
     const yl = yLabels(p.matrix);
     if ((xl || yl) && totalCells <= MAX_HOVER_TEXT_CELLS) {

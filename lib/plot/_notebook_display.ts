@@ -6,11 +6,12 @@
  */
 
 import type { Figure, FigureMimeBundle, HeatmapTrace, PlotlyTrace } from "./figure.ts";
-import { _figureFragment } from "./html.ts";
+import { _figureFragment, _PLOTLY_CONFIG } from "./html.ts";
 import { _DISPLAY_BUDGET } from "./jupyter_display.ts";
 import { _round } from "./_matrix.ts";
 import { _markPlotlyIncluded, _plotlyLoaderHtml, _plotlyState } from "./plotly_js.ts";
 import { figureToSvg } from "./svg.ts";
+import { _titleLayout } from "./_text.ts";
 
 // The SVG travels twice (image/svg+xml and inside text/html): keep each copy small.
 const SVG_BUDGET = 400_000;
@@ -64,9 +65,16 @@ export function _reduceFigure(fig: Figure, jsonLength: number, room: number): Fi
   const data: PlotlyTrace[] = fig.data.map((t) => (t.type === "heatmap" ? reduceTrace(t, b) : t));
   const note = `notebook view: means of ${b}×${b} blocks; toHtml() keeps every cell`;
   const title = fig.layout.title?.text ?? "";
+  // One more (small) title line: the top margin and the figure grow by its height.
+  const extra = title ? 16 : 32;
   const layout = {
     ...fig.layout,
-    title: { text: `${title}${title ? "<br>" : ""}<sup>${note}</sup>`, x: 0.5 },
+    height: fig.layout.height + extra,
+    margin: { ...fig.layout.margin, t: fig.layout.margin.t + extra },
+    title: _titleLayout(
+      { ...fig.layout.title, text: `${title}${title ? "<br>" : ""}<sup>${note}</sup>` },
+      title.split("<br>").length + (title ? 1 : 0),
+    ),
   };
   const meta = { ...fig.meta, description: `${fig.meta.description} (${note})` };
   return new (fig.constructor as typeof Figure)(data, layout, meta);
@@ -96,7 +104,8 @@ export function _figureBundle(fig: Figure): FigureMimeBundle {
     }
   }
   return {
-    "application/vnd.plotly.v1+json": shown.toJSON(),
+    // The config that the HTML passes to Plotly.newPlot, for JupyterLab's and VS Code's renderers.
+    "application/vnd.plotly.v1+json": { ...shown.toJSON(), config: { ..._PLOTLY_CONFIG } },
     "text/html": html,
     "image/svg+xml": svg,
     "text/plain": shown.toString(),

@@ -78,7 +78,7 @@ export function attentionHeatmap(
     zmin,
     zmax,
     colorscale: sequentialScale(),
-    colorbar: { title: { text: "weight" } },
+    colorbarTitle: "weight",
     hover: { x: "key", y: "query", z: "weight", zFormat: ":.4f" },
   });
 }

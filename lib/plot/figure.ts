@@ -13,8 +13,28 @@ export { jupyterDisplay } from "./jupyter_display.ts";
 
 /** Text as plotly stores it: `{ text }`. Figures store it HTML-escaped (plotly reads pseudo-HTML). */
 export interface PlotlyText {
-  /** The escaped text. */
+  /** The escaped text; `<br>` breaks lines. */
   text: string;
+  /** Font size in pixels. Default: the figure's font. */
+  font?: { size: number };
+}
+
+/**
+ * The figure title. The builders place it a fixed distance below the top edge
+ * (`yref: "container"`, `yanchor: "top"`, `pad.t`), clear of plotly's mode bar,
+ * and wrap long titles onto up to three lines (`<br>`).
+ */
+export interface PlotlyTitle extends PlotlyText {
+  /** Horizontal position, 0.5 = centred. */
+  x?: number;
+  /** Vertical position; with `yref: "container"` 1 is the top edge of the figure. */
+  y?: number;
+  /** What `y` is a fraction of: the whole figure (`"container"`) or the plotting area. */
+  yref?: "container" | "paper";
+  /** Which edge of the title `y` places. */
+  yanchor?: "top" | "middle" | "bottom";
+  /** Padding in pixels; `t` applies with `yanchor: "top"`. */
+  pad?: { t?: number; b?: number };
 }
 
 /** One plotly cartesian axis (the subset the figures in this module write). */
@@ -51,14 +71,30 @@ export interface PlotlyAxis {
 
 /** The colour bar beside a heatmap. */
 export interface PlotlyColorBar {
-  /** Colour bar title. */
-  title?: PlotlyText;
+  /** Colour bar title: above the bar (`side: "top"`, the default) or beside it, turned. */
+  title?: PlotlyText & { side?: "top" | "right" };
   /** Positions of the ticks, in data units. */
   tickvals?: number[];
   /** Escaped labels for `tickvals`. */
   ticktext?: string[];
   /** Width in pixels. */
   thickness?: number;
+  /** Left edge as a fraction of the plotting area's width (a bar per subplot). Default: right of the plot. */
+  x?: number;
+  /** Which edge `x` places. */
+  xanchor?: "left" | "center" | "right";
+  /** Padding in pixels left and right of the bar. */
+  xpad?: number;
+  /** Centre as a fraction of the plotting area's height, 0 = bottom. */
+  y?: number;
+  /** Which edge `y` places. */
+  yanchor?: "top" | "middle" | "bottom";
+  /** Padding in pixels above and below the bar. */
+  ypad?: number;
+  /** Length as a fraction of the plotting area's height (with `lenmode: "fraction"`). */
+  len?: number;
+  /** `len` is a fraction of the plotting area. */
+  lenmode?: "fraction";
 }
 
 /** A plotly heatmap trace. Cell `z[i][j]` sits at x = j, y = i; `null` is a gap (NaN, ±Infinity). */
@@ -111,8 +147,12 @@ export interface ScatterTrace {
   type: "scatter";
   /** Drawing mode. */
   mode: "lines" | "lines+markers";
-  /** Escaped series name, shown in the legend. */
+  /** Escaped series name, shown in the legend; a long one is wrapped (`<br>`) or cut, see `meta`. */
   name: string;
+  /** The full escaped name, set when `name` had to be wrapped or cut for the legend. */
+  meta?: { name: string };
+  /** Plotly hover template; set with `meta`, to show the full name on hover. */
+  hovertemplate?: string;
   /** X coordinates. */
   x: (number | null)[];
   /** Y coordinates (`null` for non-finite values). */
@@ -130,8 +170,10 @@ export type PlotlyTrace = HeatmapTrace | ScatterTrace;
 
 /** A text annotation placed in paper coordinates (subplot titles). */
 export interface PlotlyAnnotation {
-  /** Escaped text. */
+  /** Escaped text; `<br>` breaks lines. */
   text: string;
+  /** Escaped full text shown on hover, set when `text` had to be cut short. */
+  hovertext?: string;
   /** Horizontal position, 0 = left edge of the plotting area, 1 = right edge. */
   x: number;
   /** Vertical position, 0 = bottom of the plotting area, 1 = top. */
@@ -153,7 +195,7 @@ export interface PlotlyAnnotation {
 /** A plotly layout: the figure-wide keys plus `xaxis`, `xaxis2`, …, `yaxis`, `yaxis2`, …. */
 export interface PlotlyLayout {
   /** Figure title. */
-  title?: PlotlyText & { x?: number };
+  title?: PlotlyTitle;
   /** Width in pixels. */
   width: number;
   /** Height in pixels. */
@@ -184,12 +226,24 @@ export interface FigureMeta {
   description: string;
 }
 
+/** plotly's config, the fourth argument of `Plotly.newPlot(div, data, layout, config)`. */
+export interface PlotlyConfig {
+  /** Whether the plotly logo shows in the mode bar. */
+  displaylogo: boolean;
+  /** Whether the plot follows the size of its container. */
+  responsive: boolean;
+  /** When the mode bar (zoom, pan, save) shows: `"hover"` = only while the pointer is over the figure. */
+  displayModeBar: boolean | "hover";
+}
+
 /** The plotly JSON of a figure, as `application/vnd.plotly.v1+json` carries it. */
 export interface PlotlyFigureJson {
   /** The traces. */
   data: PlotlyTrace[];
   /** The layout. */
   layout: PlotlyLayout;
+  /** The config, in the notebook display (the same one the HTML passes to `Plotly.newPlot`). */
+  config?: PlotlyConfig;
 }
 
 /** The MIME bundle a {@link Figure} gives Deno's Jupyter kernel. */

@@ -7,7 +7,7 @@
  */
 
 import { _scriptJson, escapeHtml } from "./escape.ts";
-import type { Figure } from "./figure.ts";
+import type { Figure, PlotlyConfig } from "./figure.ts";
 import { _registeredPlotlyJs } from "./plotly_js.ts";
 import { figureToSvg } from "./svg.ts";
 
@@ -32,6 +32,18 @@ export interface ToHtmlOptions {
    */
   plotlyJs?: string;
 }
+
+/**
+ * The plotly config of every interactive figure, in `toHtml()` pages and in
+ * the notebook display alike (the plotly MIME type carries it too): the mode
+ * bar shows only while the pointer is over a figure, so it never sits on a
+ * title of a small figure (titles also start below its height), and no logo.
+ */
+export const _PLOTLY_CONFIG: Readonly<PlotlyConfig> = Object.freeze({
+  displaylogo: false,
+  responsive: true,
+  displayModeBar: "hover",
+});
 
 // Unique element ids across displays in one notebook page (outputs share one DOM).
 const PAGE_PREFIX = `alf${Math.floor(Math.random() * 36 ** 6).toString(36)}`;
@@ -64,7 +76,7 @@ export function _figureFragment(figure: Figure, plotly: boolean, svg?: string): 
   const spec = _scriptJson({
     data: figure.data,
     layout: figure.layout,
-    config: { displaylogo: false, responsive: true },
+    config: _PLOTLY_CONFIG,
   });
   return `${div}
 <script type="text/javascript">(function () {

@@ -7,6 +7,7 @@
 import { escapeHtml } from "./escape.ts";
 import { Figure, type PlotlyAxis, type ScatterTrace } from "./figure.ts";
 import { _round } from "./_matrix.ts";
+import { _figureTitle, _fitText, _textWidth } from "./_text.ts";
 
 /** One line of a {@link linePlot}. */
 export interface LineSeries {
@@ -35,6 +36,11 @@ export interface LinePlotOptions {
   /** Height in pixels. Default 400. */
   height?: number;
 }
+
+// Narrowest legend column in pixels; names are measured at plotly's legend font size
+// (the SVG draws them at 11 px, so they fit there too).
+const MIN_LEGEND_PX = 90;
+const LEGEND_PX = 12;
 
 /** Line colours, in order; chosen to stay apart for colour-blind readers. */
 export const _LINE_COLORS: readonly string[] = [
@@ -106,10 +112,32 @@ export function linePlot(series: readonly LineSeries[], options: LinePlotOptions
     return a;
   };
   const legend = series.length > 1;
+  const width = options.width ?? 640;
+  const height = options.height ?? 400;
+  // The legend column fits the longest name (14 px gap, 20 px line, 6 px gap, name, 14 px),
+  // within bounds; names longer than that wrap, and only beyond two lines are cut.
+  const longest = Math.max(0, ...series.map((s) => _textWidth(String(s.name ?? ""), LEGEND_PX)));
+  const legendW = Math.round(
+    Math.min(Math.max(MIN_LEGEND_PX, 14 + 26 + longest + 14), Math.max(MIN_LEGEND_PX, width * 0.4)),
+  );
+  if (legend) {
+    // plotly does not wrap legend text, and a wide legend squeezes the plot: wrap long
+    // names here (the SVG draws these lines too) and keep the full name for hover.
+    const room = legendW - 14 - 26 - 14;
+    data.forEach((trace, k) => {
+      const full = String(series[k].name ?? `series ${k}`);
+      const fit = _fitText(full, { width: room, size: LEGEND_PX, minSize: LEGEND_PX, maxLines: 2 });
+      if (fit.lines.length === 1 && !fit.truncated) return;
+      trace.name = fit.lines.map(escapeHtml).join("<br>");
+      trace.meta = { name: escapeHtml(full) };
+      trace.hovertemplate = "(%{x}, %{y})<extra>%{meta.name}</extra>";
+    });
+  }
+  const title = options.title ? _figureTitle(options.title, width - 20) : undefined;
   const fig = new Figure(data, {
-    width: options.width ?? 640,
-    height: options.height ?? 400,
-    margin: { l: 70, r: legend ? 150 : 30, t: options.title ? 60 : 24, b: 55 },
+    width,
+    height,
+    margin: { l: 70, r: legend ? legendW : 30, t: title ? title.height : 24, b: 55 },
     font: { family: "sans-serif", size: 12 },
     plot_bgcolor: "#ffffff",
     paper_bgcolor: "#ffffff",
@@ -121,6 +149,6 @@ export function linePlot(series: readonly LineSeries[], options: LinePlotOptions
     title: options.title ?? "",
     description: `${series.length} series`,
   });
-  if (options.title) fig.layout.title = { text: escapeHtml(options.title), x: 0.5 };
+  if (title) fig.layout.title = title.title;
   return fig;
 }

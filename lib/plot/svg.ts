@@ -9,6 +9,7 @@
 import { colorAt, type ColorScale } from "./color_scale.ts";
 import { _unescapeHtml, escapeHtml } from "./escape.ts";
 import type { Figure, HeatmapTrace, PlotlyAxis, PlotlyLayout, ScatterTrace } from "./figure.ts";
+import { _ellipsize, _fitText, _lineHeight, _multiLineShift, _textWidth } from "./_text.ts";
 
 /** Options of {@link figureToSvg}. */
 export interface FigureToSvgOptions {
@@ -30,6 +31,21 @@ const xmlText = (s: string, max = Infinity) => {
   const plain = _unescapeHtml(s);
   return escapeHtml(plain.length > max ? `${plain.slice(0, max - 1)}…` : plain);
 };
+/** The lines of a figure's text: split at `<br>`, other pseudo-HTML tags dropped, unescaped. */
+const plainLines = (s: string): { text: string; sup: boolean }[] =>
+  s.split(/<br\s*\/?>/i).map((line) => ({
+    text: _unescapeHtml(line.replace(/<[^>]*>/g, "")),
+    sup: /^\s*<sup>/i.test(line),
+  }));
+
+/**
+ * One line of plain text that must fit `width` pixels: at `size`, else smaller
+ * down to `minSize`, else cut with "…" (`cut` says so, for a tooltip).
+ */
+function fitLine(text: string, width: number, size: number, minSize: number) {
+  const f = _fitText(text, { width, size, minSize });
+  return { text: f.lines[0] ?? "", size: f.size, cut: f.truncated };
+}
 
 /** A short label for a tick value: up to 4 significant digits, no float noise. */
 export function _formatTick(v: number): string {
@@ -73,19 +89,41 @@ function panelBox(layout: PlotlyLayout, xa: PlotlyAxis, ya: PlotlyAxis): Box {
   return { x0: l + dx0 * w, x1: l + dx1 * w, y0: t + (1 - dy1) * h, y1: t + (1 - dy0) * h };
 }
 
+/**
+ * A `<text>` element. `text` is escaped XML, or several lines (drawn as
+ * `<tspan>`s, each `lineHeight` below the last); `tooltip` (escaped) becomes a
+ * `<title>` child, which browsers show on hover: the full text of a cut label.
+ */
 function label(
   parts: string[],
-  text: string,
+  text: string | string[],
   x: number,
   y: number,
-  o: { anchor?: string; size?: number; rotate?: number; bold?: boolean } = {},
+  o: {
+    anchor?: string;
+    size?: number;
+    rotate?: number;
+    bold?: boolean;
+    lineHeight?: number;
+    tooltip?: string;
+  } = {},
 ) {
   const attrs = [`x="${r2(x)}"`, `y="${r2(y)}"`];
   if (o.anchor && o.anchor !== "start") attrs.push(`text-anchor="${o.anchor}"`);
   if (o.size && o.size !== FONT) attrs.push(`font-size="${o.size}"`);
   if (o.bold) attrs.push(`font-weight="bold"`);
   if (o.rotate) attrs.push(`transform="rotate(${o.rotate} ${r2(x)} ${r2(y)})"`);
-  parts.push(`<text ${attrs.join(" ")}>${text}</text>`);
+  const tip = o.tooltip ? `<title>${o.tooltip}</title>` : "";
+  const body = typeof text === "string"
+    ? text
+    : text.length === 1
+    ? text[0]
+    : text.map((t, i) =>
+      `<tspan x="${r2(x)}"${
+        i ? ` dy="${r2(o.lineHeight ?? _lineHeight(o.size ?? FONT))}"` : ""
+      }>${t}</tspan>`
+    ).join("");
+  parts.push(`<text ${attrs.join(" ")}>${tip}${body}</text>`);
 }
 
 /** Tick labels and title of a heatmap axis. `pos(v)` maps a tick value to pixels. */
@@ -101,10 +139,13 @@ function heatmapAxis(
   const texts = vals.map((v, i) =>
     axis.ticktext?.[i] !== undefined ? xmlText(axis.ticktext[i], MAX_LABEL_CHARS) : _formatTick(v)
   );
-  const plainLen = (i: number) =>
-    axis.ticktext?.[i] !== undefined
-      ? Math.min(MAX_LABEL_CHARS, _unescapeHtml(axis.ticktext[i]).length)
-      : texts[i].length;
+  const plainWidth = (i: number) =>
+    _textWidth(
+      axis.ticktext?.[i] !== undefined
+        ? _unescapeHtml(axis.ticktext[i]).slice(0, MAX_LABEL_CHARS)
+        : texts[i],
+      TICK_FONT,
+    );
   let extent = 0;
   if (axis.showticklabels !== false) {
     vals.forEach((v, i) => {
@@ -120,16 +161,20 @@ function heatmapAxis(
         } else label(parts, texts[i], p, box.y1 + 14, { anchor: "middle", size: TICK_FONT });
       } else label(parts, texts[i], box.x0 - 5, p + 4, { anchor: "end", size: TICK_FONT });
     });
-    const longest = Math.max(0, ...vals.map((_, i) => plainLen(i))) * TICK_FONT * 0.6;
+    const longest = Math.max(0, ...vals.map((_, i) => plainWidth(i)));
     extent = letter === "x" ? (axis.tickangle ? longest * 0.71 + 8 : 16) : longest + 8;
   }
   if (axis.title?.text) {
-    const t = xmlText(axis.title.text);
+    // An axis title spans its panel (and a little of the gap), shrinking or cut beyond.
+    const plain = plainLines(axis.title.text).map((l) => l.text).join(" ");
+    const span = letter === "x" ? box.x1 - box.x0 + 12 : box.y1 - box.y0 + 12;
+    const f = fitLine(plain, span, axis.title.font?.size ?? FONT, 9);
+    const o = { anchor: "middle", size: f.size, tooltip: f.cut ? escapeHtml(plain) : undefined };
     if (letter === "x") {
-      label(parts, t, (box.x0 + box.x1) / 2, box.y1 + extent + 16, { anchor: "middle" });
+      label(parts, escapeHtml(f.text), (box.x0 + box.x1) / 2, box.y1 + extent + 16, o);
     } else {
       const x = box.x0 - extent - 8;
-      label(parts, t, x, (box.y0 + box.y1) / 2, { anchor: "middle", rotate: -90 });
+      label(parts, escapeHtml(f.text), x, (box.y0 + box.y1) / 2, { ...o, rotate: -90 });
     }
   }
 }
@@ -203,12 +248,57 @@ function heatmapCells(parts: string[], tr: HeatmapTrace, box: Box, reversed: boo
   }
 }
 
+/**
+ * The colour bar of a heatmap: right of the plotting area over its full
+ * height, or, when `colorbar.x` is set (a bar per subplot), at `x`, centred on
+ * `y`, `len` of the plotting area's height. A title on top takes room from the
+ * bar, as in plotly; one at the side runs along it.
+ */
 function colorbar(parts: string[], tr: HeatmapTrace, layout: PlotlyLayout) {
-  const { r, t, b } = layout.margin;
-  const x = layout.width - r + 16;
-  const top = t;
-  const h = layout.height - t - b;
-  const w = tr.colorbar?.thickness ?? 14;
+  const { l, r, t, b } = layout.margin;
+  const cb = tr.colorbar ?? {};
+  const plotW = layout.width - l - r;
+  const plotH = layout.height - t - b;
+  let x = layout.width - r + 16;
+  let top = t;
+  let h = plotH;
+  if (cb.x !== undefined) {
+    const len = (cb.len ?? 1) * plotH - 2 * (cb.ypad ?? 0);
+    x = l + cb.x * plotW + (cb.xpad ?? 0);
+    top = t + (1 - (cb.y ?? 0.5)) * plotH - len / 2;
+    h = len;
+  }
+  const w = cb.thickness ?? 14;
+  const span = tr.zmax - tr.zmin;
+  const vals = cb.tickvals ?? _niceTicks(tr.zmin, tr.zmax, 5);
+  const tickText = (v: number, i: number) =>
+    cb.ticktext?.[i] !== undefined ? xmlText(cb.ticktext[i]) : _formatTick(v);
+  const tickW = Math.max(
+    0,
+    ...vals.map((v, i) =>
+      _textWidth(
+        cb.ticktext?.[i] !== undefined ? _unescapeHtml(cb.ticktext[i]) : _formatTick(v),
+        TICK_FONT,
+      )
+    ),
+  );
+  const title = cb.title?.text ? plainLines(cb.title.text).map((line) => line.text) : [];
+  const titleSize = cb.title?.font?.size ?? TICK_FONT;
+  if (title.length && cb.title?.side !== "right") {
+    // Lines above the bar, left-aligned with it; each cut to the column if it must be.
+    const room = Math.max(20, layout.width - x - 4);
+    const lines = title.map((line) => fitLine(line, room, titleSize, 9));
+    const lh = _lineHeight(titleSize);
+    const cut = lines.some((f) => f.cut);
+    label(parts, lines.map((f) => escapeHtml(f.text)), x, top + titleSize, {
+      size: Math.min(...lines.map((f) => f.size)),
+      lineHeight: lh,
+      tooltip: cut ? escapeHtml(title.join(" ")) : undefined,
+    });
+    const taken = lines.length * lh + 6;
+    top += taken;
+    h -= taken;
+  }
   const bands = 64;
   const scale: ColorScale = tr.colorscale;
   for (let k = 0; k < bands; k++) {
@@ -225,23 +315,26 @@ function colorbar(parts: string[], tr: HeatmapTrace, layout: PlotlyLayout) {
       r2(h)
     }" fill="none" stroke="#888888" stroke-width="0.5"/>`,
   );
-  const span = tr.zmax - tr.zmin;
-  const vals = tr.colorbar?.tickvals ?? _niceTicks(tr.zmin, tr.zmax, 5);
   vals.forEach((v, i) => {
     if (v < tr.zmin - 1e-9 * span || v > tr.zmax + 1e-9 * span) return;
     const y = top + (1 - (v - tr.zmin) / span) * h;
-    const text = tr.colorbar?.ticktext?.[i] !== undefined
-      ? xmlText(tr.colorbar.ticktext[i])
-      : _formatTick(v);
     parts.push(
       `<line x1="${r2(x + w)}" x2="${r2(x + w + 4)}" y1="${r2(y)}" y2="${
         r2(y)
       }" stroke="#444444"/>`,
     );
-    label(parts, text, x + w + 6, y + 4, { size: TICK_FONT });
+    label(parts, tickText(v, i), x + w + 6, y + 4, { size: TICK_FONT });
   });
-  if (tr.colorbar?.title?.text) {
-    label(parts, xmlText(tr.colorbar.title.text), x, top - 10, { size: TICK_FONT });
+  if (title.length && cb.title?.side === "right") {
+    // Turned to run down the bar, right of its tick labels.
+    const plain = title.join(" ");
+    const f = fitLine(plain, h, titleSize, 9);
+    label(parts, escapeHtml(f.text), x + w + 6 + tickW + 6, top + h / 2, {
+      anchor: "middle",
+      size: f.size,
+      rotate: 90,
+      tooltip: f.cut ? escapeHtml(plain) : undefined,
+    });
   }
 }
 
@@ -307,6 +400,7 @@ function linePanel(parts: string[], traces: ScatterTrace[], layout: PlotlyLayout
       rotate: -90,
     });
   }
+  const legend = legendLayout(traces, layout, box);
   traces.forEach((tr, k) => {
     let d = "";
     let pen = false;
@@ -334,16 +428,86 @@ function linePanel(parts: string[], traces: ScatterTrace[], layout: PlotlyLayout
     }
     parts.push(...dots);
     if (layout.showlegend) {
-      const lx = box.x1 + 14;
-      const ly = box.y0 + 10 + k * 18;
+      const { x: lx, y: ly, fit } = legend[k];
       parts.push(
         `<line x1="${r2(lx)}" x2="${r2(lx + 20)}" y1="${r2(ly)}" y2="${
           r2(ly)
         }" stroke="${tr.line.color}" stroke-width="${tr.line.width}"/>`,
       );
-      label(parts, xmlText(tr.name, MAX_LABEL_CHARS), lx + 26, ly + 4, { size: TICK_FONT });
+      label(parts, fit.lines.map(escapeHtml), lx + 26, ly + 4, {
+        size: fit.size,
+        lineHeight: _lineHeight(fit.size),
+        tooltip: fit.truncated
+          ? escapeHtml(_unescapeHtml(tr.meta?.name ?? tr.name).replace(/<br>/g, " "))
+          : undefined,
+      });
     }
   });
+}
+
+/**
+ * Legend entries right of the plot: names wrap onto two lines in the room the
+ * right margin leaves (the builder sized it from the longest name), shrink a
+ * little, and are cut with "…" only beyond that (the full name is the tooltip).
+ */
+function legendLayout(traces: ScatterTrace[], layout: PlotlyLayout, box: Box) {
+  const lx = box.x1 + 14;
+  const room = layout.width - (lx + 26) - 6;
+  let y = box.y0 + 10;
+  return traces.map((tr) => {
+    const given = plainLines(tr.name).map((line) => line.text);
+    // linePlot() wraps long names itself; a name on one line (or a hand-made figure's) is fitted here.
+    const shown = given.slice(0, 2).map((line) => _ellipsize(line, room, TICK_FONT));
+    const fit = given.length > 1
+      ? {
+        lines: shown,
+        size: TICK_FONT,
+        // cut by the builder ("…" at the end), or here
+        truncated: given.length > 2 || shown.some((line, i) => line !== given[i]) ||
+          shown[shown.length - 1].endsWith("…"),
+      }
+      : _fitText(given[0] ?? "", { width: room, size: TICK_FONT, minSize: 10, maxLines: 2 });
+    const entry = { x: lx, y, fit };
+    y += Math.max(18, fit.lines.length * _lineHeight(fit.size) + 5);
+    return entry;
+  });
+}
+
+/**
+ * The figure title: where plotly puts it (`pad.t` below the top edge for the
+ * builders' titles, else 26 px down), one `<tspan>` per `<br>` line; a line
+ * still too wide for the figure (a hand-made title) shrinks or is cut, with
+ * the full title as the tooltip.
+ */
+function drawTitle(parts: string[], figure: Figure) {
+  const { layout } = figure;
+  const title = layout.title!;
+  const W = layout.width;
+  const size = title.font?.size ?? 16;
+  const lines = plainLines(title.text).map((line) => {
+    const s = line.sup ? Math.round(size * 0.75) : size;
+    return fitLine(line.text, W - 16, s, Math.min(s, 10));
+  });
+  const lh = _lineHeight(size);
+  // The first baseline: where plotly puts it for the builders' titles, else 26 px down.
+  const baseline = title.yref === "container" && title.yanchor === "top"
+    ? (1 - (title.y ?? 1)) * layout.height + (title.pad?.t ?? 0) -
+      _multiLineShift(lines.length, size) + 0.6 * size
+    : 26;
+  const x = W * (title.x ?? 0.5);
+  const cut = lines.some((f) => f.cut) || lines.at(-1)?.text.endsWith("…");
+  const full = figure.meta.title || plainLines(title.text).map((line) => line.text).join(" ");
+  const tooltip = cut ? escapeHtml(full) : undefined;
+  const tspans = lines.map((f, i) =>
+    `<tspan x="${r2(x)}"${i ? ` dy="${lh}"` : ""}${
+      f.size !== size ? ` font-size="${f.size}"` : ""
+    }>${escapeHtml(f.text)}</tspan>`
+  );
+  parts.push(
+    `<text x="${r2(x)}" y="${r2(baseline)}" text-anchor="middle" font-size="${size}">${
+      tooltip ? `<title>${tooltip}</title>` : ""
+    }${tspans.join("")}</text>`,
+  );
 }
 
 /**
@@ -385,9 +549,7 @@ export function figureToSvg(figure: Figure, options: FigureToSvgOptions = {}): s
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="${FONT}" fill="#222222">`,
     `<rect width="${W}" height="${H}" fill="${layout.paper_bgcolor ?? "#ffffff"}"/>`,
   ];
-  if (layout.title?.text) {
-    label(parts, xmlText(layout.title.text), W / 2, 26, { anchor: "middle", size: 16 });
-  }
+  if (layout.title?.text) drawTitle(parts, figure);
   const heatmaps = figure.data.filter((t): t is HeatmapTrace => t.type === "heatmap");
   const lines = figure.data.filter((t): t is ScatterTrace => t.type === "scatter");
   // Grids share one budget of maxCells² cells, so 144 heads stay as light as one map.
@@ -415,9 +577,10 @@ export function figureToSvg(figure: Figure, options: FigureToSvgOptions = {}): s
       "y",
       (v) => (reversed ? box.y0 + (v + 0.5) * sy : box.y1 - (v + 0.5) * sy),
     );
-    if (tr.showscale !== false && !scaleDrawn) {
+    // One bar at the right of the plot (the first trace's), plus any placed per subplot.
+    if (tr.showscale !== false && (tr.colorbar?.x !== undefined || !scaleDrawn)) {
       colorbar(parts, tr, layout);
-      scaleDrawn = true;
+      if (tr.colorbar?.x === undefined) scaleDrawn = true;
     }
   }
   if (lines.length) linePanel(parts, lines, layout);
@@ -425,9 +588,16 @@ export function figureToSvg(figure: Figure, options: FigureToSvgOptions = {}): s
   for (const a of layout.annotations ?? []) {
     const x = l + a.x * (W - l - r);
     const y = t + (1 - a.y) * (H - t - b);
-    const dy = a.yanchor === "bottom" ? -5 : a.yanchor === "top" ? 12 : 4;
+    const size = a.font?.size ?? FONT;
+    const lh = _lineHeight(size);
+    // The builders wrap subplot titles (`<br>`); a line wider than the figure is cut here.
+    const lines = plainLines(a.text).map((line) => _ellipsize(line.text, W - 8, size));
+    const cut = lines.some((line, i) => line !== plainLines(a.text)[i].text);
+    const n = lines.length;
+    const dy = a.yanchor === "bottom" ? -5 - (n - 1) * lh : a.yanchor === "top" ? 12 : 4;
     const anchor = a.xanchor === "center" ? "middle" : a.xanchor === "right" ? "end" : "start";
-    label(parts, xmlText(a.text, 40), x, y + dy, { anchor, size: a.font?.size ?? FONT });
+    const tooltip = a.hovertext ? xmlText(a.hovertext) : cut ? xmlText(a.text) : undefined;
+    label(parts, lines.map(escapeHtml), x, y + dy, { anchor, size, lineHeight: lh, tooltip });
   }
   parts.push("</svg>");
   return parts.join("\n");

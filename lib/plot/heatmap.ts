@@ -4,11 +4,11 @@
  * @module
  */
 
-import { type ColorScale, divergingScale, sequentialScale } from "./color_scale.ts";
-import { escapeHtml } from "./escape.ts";
+import type { ColorScale } from "./color_scale.ts";
 import type { Figure } from "./figure.ts";
+import { _resolveColor } from "./_color_options.ts";
 import { _heatmapFigure } from "./_heatmap_figure.ts";
-import { _finite, _finiteRange, _toMatrix, type MatrixInput } from "./_matrix.ts";
+import { _toMatrix, type MatrixInput } from "./_matrix.ts";
 
 export type { MaskLike, MatrixInput, TensorLike } from "./_matrix.ts";
 
@@ -68,33 +68,7 @@ export interface HeatmapOptions {
 export function heatmap(matrix: MatrixInput, options: HeatmapOptions = {}): Figure {
   const fn = "heatmap";
   const m = _toMatrix(matrix, fn, "matrix");
-  let zmin = _finite(options.zmin, fn, "options.zmin");
-  let zmax = _finite(options.zmax, fn, "options.zmax");
-  const [lo, hi] = _finiteRange([m]) ?? [0, 1];
-  let scale = options.colorscale;
-  if (scale === undefined) scale = lo < 0 && hi > 0 ? "diverging" : "sequential";
-  if (scale === "diverging" && zmin === undefined && zmax === undefined) {
-    const a = Math.max(Math.abs(lo), Math.abs(hi)) || 1;
-    [zmin, zmax] = [-a, a];
-  }
-  zmin ??= lo;
-  zmax ??= hi;
-  if (zmin === zmax) [zmin, zmax] = [zmin - 0.5, zmax + 0.5]; // a constant map still needs a range
-  if (!(zmin < zmax)) {
-    throw new RangeError(
-      `${fn}: options.zmin must be below options.zmax, got zmin=${zmin}, zmax=${zmax}`,
-    );
-  }
-  const colorscale = scale === "diverging"
-    ? divergingScale()
-    : scale === "sequential"
-    ? sequentialScale()
-    : scale;
-  if (!Array.isArray(colorscale) || colorscale.length < 2) {
-    throw new TypeError(
-      `${fn}: options.colorscale must be "sequential", "diverging" or [position, colour] pairs`,
-    );
-  }
+  const { zmin, zmax, colorscale } = _resolveColor(fn, [m], options);
   return _heatmapFigure({
     fn,
     description: `${m.rows}×${m.cols} matrix`,
@@ -110,9 +84,7 @@ export function heatmap(matrix: MatrixInput, options: HeatmapOptions = {}): Figu
     zmin,
     zmax,
     colorscale,
-    colorbar: options.colorbarTitle
-      ? { title: { text: escapeHtml(options.colorbarTitle) } }
-      : undefined,
+    colorbarTitle: options.colorbarTitle,
     hover: { x: "col", y: "row", z: "value", zFormat: ":.4g" },
   });
 }

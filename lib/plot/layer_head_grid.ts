@@ -4,8 +4,9 @@
  * @module
  */
 
+import type { ColorScale } from "./color_scale.ts";
 import type { Figure } from "./figure.ts";
-import { _grid, _gridRange, _titles } from "./head_grid.ts";
+import { _attentionAxes, _grid, _titles } from "./head_grid.ts";
 import { _toHeads, type HeadsInput } from "./_matrix.ts";
 
 /** Options of {@link layerHeadGrid}. */
@@ -22,23 +23,46 @@ export interface LayerHeadGridOptions {
   headLabels?: readonly string[];
   /** Figure title. */
   title?: string;
-  /** Value at the bottom of the shared colour scale. Default 0. */
+  /**
+   * Value at the bottom of the shared colour scale. Default 0 for attention
+   * weights (every value in [0, 1]); else the smallest value, or `-max|v|`
+   * on the diverging scale.
+   */
   zmin?: number;
-  /** Value at the top of the shared colour scale. Default 1. */
+  /**
+   * Value at the top of the shared colour scale. Default 1 for attention
+   * weights; else the largest value, or `max|v|` on the diverging scale.
+   */
   zmax?: number;
+  /**
+   * `"sequential"`, `"diverging"` or a plotly colour scale. Default: sequential
+   * for attention weights; for other values diverging and symmetric about 0
+   * when they have both signs, else sequential.
+   */
+  colorscale?: "sequential" | "diverging" | ColorScale;
+  /** Colour bar title. Default `"weight"` for attention weights, else `"value"`. */
+  colorbarTitle?: string;
+  /** X axis title. Default `"key"`. */
+  xTitle?: string;
+  /** Y axis title. Default `"query"`. */
+  yTitle?: string;
 }
 
 /**
  * A grid with one row per layer and one column per head; subplot titles read
  * `"layer l · head h"`. All maps share one colour scale. Pass the per-head
  * weights each layer returned (`[H, Tq, Tk]` or `[1, H, Tq, Tk]` each); layers
- * with fewer heads leave empty cells.
+ * with fewer heads leave empty cells. Attention weights get the range [0, 1];
+ * other values (per-head scores) the range of the data, on a diverging scale
+ * centred on 0 when they have both signs, as in `headGrid()`.
  *
  * @param weights One tensor (or nested array) per layer.
- * @param options Token labels, layer and head names, colour range.
+ * @param options Token labels, layer and head names, colour range and scale, titles.
  * @returns A {@link Figure} with one heatmap trace per (layer, head).
  * @throws {RangeError} When `weights` is empty, a layer is not `[H, Tq, Tk]`
- *   after dropping leading size-1 axes, or a label list does not match its axis.
+ *   after dropping leading size-1 axes, a label list does not match its axis, or
+ *   `zmin` is not below `zmax`.
+ * @throws {TypeError} When `colorscale` is not a scale name or `[position, colour]` pairs.
  *
  * @example Two layers of two heads
  * ```ts
@@ -49,6 +73,20 @@ export interface LayerHeadGridOptions {
  * const fig = layerHeadGrid([layer, layer]);
  * assert.equal(fig.data.length, 4);
  * assert.equal(fig.layout.annotations?.[3].text, "layer 1 · head 1");
+ * ```
+ *
+ * @example Scores of two layers on one range, with named axes
+ * ```ts
+ * import { layerHeadGrid } from "./layer_head_grid.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import assert from "node:assert/strict";
+ * const a = tensor([[[3, 1], [0, 2]]]); // [H=1, 2, 2]
+ * const b = tensor([[[5, 2], [1, 4]]]);
+ * const fig = layerHeadGrid([a, b], { colorbarTitle: "score", xTitle: "source" });
+ * const trace = fig.data[0];
+ * assert.ok(trace.type === "heatmap");
+ * assert.deepEqual([trace.zmin, trace.zmax], [0, 5]);
+ * assert.equal(fig.layout.xaxis2?.title?.text, "source");
  * ```
  */
 export function layerHeadGrid(
@@ -63,7 +101,6 @@ export function layerHeadGrid(
   }
   const layers = weights.map((w, l) => _toHeads(w, fn, `weights[${l}]`));
   const maxHeads = Math.max(...layers.map((hs) => hs.length));
-  const [zmin, zmax] = _gridRange(fn, options);
   const layerNames = _titles(
     options.layerLabels,
     layers.length,
@@ -77,10 +114,12 @@ export function layerHeadGrid(
   );
   const { rows, cols } = layers[0][0] ?? { rows: 0, cols: 0 };
   return _grid(fn, panels, {
-    ...options,
-    zmin,
-    zmax,
+    ..._attentionAxes(options),
+    title: options.title,
     columns: maxHeads,
-    description: `${layers.length} layers × ${maxHeads} heads of ${rows}×${cols} attention weights`,
+    color: options,
+    weights: true,
+    colorbarTitle: options.colorbarTitle,
+    description: (what) => `${layers.length} layers × ${maxHeads} heads of ${rows}×${cols} ${what}`,
   });
 }

@@ -1,6 +1,7 @@
 /**
- * Plots of attention: masks, attention weights per head and per layer,
- * positional encodings, any matrix, and line charts. Every builder returns a
+ * Plots of attention: masks, attention weights (or scores) per head and per
+ * layer, positional encodings, any matrix or several side by side, and line
+ * charts. Every builder returns a
  * {@link Figure}, a plotly figure (`{ data, layout }`) that displays itself in
  * Deno's Jupyter kernel with four MIME types at once:
  *
@@ -68,9 +69,11 @@ export type {
   PlotlyAnnotation,
   PlotlyAxis,
   PlotlyColorBar,
+  PlotlyConfig,
   PlotlyFigureJson,
   PlotlyLayout,
   PlotlyText,
+  PlotlyTitle,
   PlotlyTrace,
   ScatterTrace,
 } from "./figure.ts";
@@ -78,6 +81,8 @@ export { headGrid } from "./head_grid.ts";
 export type { HeadGridOptions, HeadsInput } from "./head_grid.ts";
 export { heatmap } from "./heatmap.ts";
 export type { HeatmapOptions, MaskLike, MatrixInput, TensorLike } from "./heatmap.ts";
+export { heatmapGrid } from "./heatmap_grid.ts";
+export type { HeatmapGridOptions } from "./heatmap_grid.ts";
 export { toHtml } from "./html.ts";
 export type { HtmlSection, ToHtmlOptions } from "./html.ts";
 export { layerHeadGrid } from "./layer_head_grid.ts";

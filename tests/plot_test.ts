@@ -7,6 +7,7 @@ import {
   figureToSvg,
   headGrid,
   heatmap,
+  heatmapGrid,
   type HeatmapTrace,
   jupyterDisplay,
   layerHeadGrid,
@@ -20,6 +21,7 @@ import {
   usePlotly,
 } from "../lib/plot/mod.ts";
 import { _forgetPlotly, _readPlotlyJsFile } from "../lib/plot/plotly_js.ts";
+import { _fitText, _textWidth, _TITLE_TOP } from "../lib/plot/_text.ts";
 import { tensor } from "../lib/tensor/tensor.ts";
 import { mask } from "../lib/tensor/mask.ts";
 
@@ -400,6 +402,263 @@ Deno.test("layerHeadGrid() draws layers × heads", async (t) => {
   });
 });
 
+Deno.test("headGrid() and layerHeadGrid() show any per-head matrices", async (t) => {
+  // Signed, unbounded per-head scores: [H=2, 3, 3]
+  const scores = tensor([
+    [[4, -1, 0], [2, 6, -3], [0.5, 1, 2]],
+    [[-8, 1, 0], [3, 2, 1], [0, 0, 7]],
+  ]);
+  await t.step("scores: data range, diverging about 0, colour bar 'value'", () => {
+    const fig = headGrid(scores);
+    const tr = heat(fig);
+    assert.deepEqual([tr.zmin, tr.zmax], [-8, 8]);
+    assert.equal(tr.colorscale[8][0], 0.5);
+    assert.notDeepEqual(tr.colorscale, sequentialScale());
+    assert.equal(tr.colorbar?.title?.text, "value");
+    assert.match(fig.toString(), /2 heads of 3×3 values/);
+    assert.ok(fig.data.every((d) => (d as HeatmapTrace).zmin === -8), "one shared range");
+  });
+  await t.step("attention weights keep [0, 1] and 'weight'", () => {
+    const w = tensor([softmaxRows(3), softmaxRows(3, true)]);
+    const tr = heat(headGrid(w));
+    assert.deepEqual([tr.zmin, tr.zmax], [0, 1]);
+    assert.deepEqual(tr.colorscale, sequentialScale());
+    assert.equal(tr.colorbar?.title?.text, "weight");
+    assert.match(String(headGrid(w)), /attention weights/);
+  });
+  await t.step("colorbarTitle, zmin/zmax, colorscale and axis titles", () => {
+    const fig = headGrid(scores, {
+      colorbarTitle: "score <q,k>",
+      zmin: -10,
+      zmax: 10,
+      colorscale: "sequential",
+      xTitle: "source",
+      yTitle: "target",
+    });
+    const tr = heat(fig);
+    assert.deepEqual([tr.zmin, tr.zmax], [-10, 10]);
+    assert.deepEqual(tr.colorscale, sequentialScale());
+    assert.equal(tr.colorbar?.title?.text, "score &lt;q,k&gt;");
+    assert.equal(fig.layout.xaxis?.title?.text, "source");
+    assert.equal(fig.layout.yaxis?.title?.text, "target");
+    assert.match(tr.hovertemplate!, /^target %\{y\}<br>source %\{x\}<br>score &lt;q,k&gt;/);
+  });
+  await t.step("non-negative scores: sequential over their range; one end may be given", () => {
+    const pos = tensor([[[1, 5], [2, 3]]]);
+    assert.deepEqual([heat(headGrid(pos)).zmin, heat(headGrid(pos)).zmax], [1, 5]);
+    assert.deepEqual([heat(headGrid(pos, { zmin: 0 })).zmin, heat(headGrid(pos)).zmax], [0, 5]);
+    const bias = tensor([[[0, -1], [-1, 0]]]); // ALiBi-like, all ≤ 0
+    assert.deepEqual(heat(headGrid(bias)).colorscale, sequentialScale());
+  });
+  await t.step("layerHeadGrid() takes the same options", () => {
+    const fig = layerHeadGrid([scores, scores], { colorbarTitle: "score", yTitle: "q" });
+    assert.deepEqual([heat(fig).zmin, heat(fig).zmax], [-8, 8]);
+    assert.equal(heat(fig).colorbar?.title?.text, "score");
+    assert.equal(fig.layout.yaxis3?.title?.text, "q");
+  });
+  await t.step("errors name the function and option", () => {
+    assert.throws(
+      () => headGrid(scores, { zmin: 1, zmax: 0 }),
+      /headGrid: options.zmin must be below options.zmax, got zmin=1, zmax=0/,
+    );
+    assert.throws(
+      () => layerHeadGrid([scores], { colorscale: "viridis" as never }),
+      (e: Error) => e instanceof TypeError && /^layerHeadGrid: options.colorscale/.test(e.message),
+    );
+    assert.throws(() => headGrid(scores, { zmax: Infinity }), /headGrid: options.zmax/);
+  });
+});
+
+Deno.test("heatmapGrid() compares matrices side by side", async (t) => {
+  const ln = [[-1, 1, 0], [1, -1, 0.5]];
+  const bn = [[-2, 0.5, 1], [0.5, 1, 3]];
+  const w = [[0.2, 0.8, 0], [0.5, 0.25, 0.25]];
+  await t.step("one heatmap per matrix, titled, on one shared diverging scale", () => {
+    const fig = heatmapGrid([ln, bn], {
+      titles: ["LayerNorm", "BatchNorm"],
+      title: "norms",
+      colorbarTitle: "activation",
+      xTitle: "feature",
+      yTitle: "token",
+      xLabels: ["f0", "f1", "f2"],
+    });
+    assert.equal(fig.data.length, 2);
+    assert.deepEqual(fig.layout.annotations?.map((a) => a.text), ["LayerNorm", "BatchNorm"]);
+    assert.ok(fig.data.every((d) => (d as HeatmapTrace).zmin === -3));
+    assert.ok(fig.data.every((d) => (d as HeatmapTrace).zmax === 3));
+    assert.equal(fig.data.filter((d) => (d as HeatmapTrace).showscale).length, 1);
+    assert.equal(heat(fig).colorbar?.title?.text, "activation");
+    assert.deepEqual(fig.layout.xaxis2?.ticktext, ["f0", "f1", "f2"]);
+    assert.equal(fig.layout.xaxis?.title?.text, "feature");
+    assert.equal(fig.layout.yaxis?.title?.text, "token");
+    assert.equal(fig.layout.yaxis?.autorange, "reversed");
+    assert.deepEqual(fig.layout.yaxis2?.domain, fig.layout.yaxis?.domain, "one row");
+    assert.equal(String(fig), 'Figure(heatmapGrid "norms": 2 matrices (2×3))');
+  });
+  await t.step("defaults: 'matrix k' titles, no colour bar title, up to 4 columns", () => {
+    const fig = heatmapGrid([w, w, w, w, w]);
+    assert.equal(fig.layout.annotations?.[4].text, "matrix 4");
+    assert.equal(heat(fig).colorbar?.title, undefined);
+    assert.deepEqual(fig.layout.xaxis5?.domain, fig.layout.xaxis?.domain);
+    assert.deepEqual([heat(fig).zmin, heat(fig).zmax], [0, 0.8]);
+  });
+  await t.step("sharedScale: false gives each matrix its range and colour bar", () => {
+    const fig = heatmapGrid([bn, w], { sharedScale: false, colorbarTitle: "v" });
+    const [a, b] = [heat(fig, 0), heat(fig, 1)];
+    assert.deepEqual([a.zmin, a.zmax], [-3, 3]);
+    assert.deepEqual([b.zmin, b.zmax], [0, 0.8]);
+    assert.ok(a.showscale && b.showscale);
+    assert.ok(a.colorbar!.x! < b.colorbar!.x!, "each bar beside its panel");
+    assert.ok(a.colorbar!.x! > fig.layout.xaxis!.domain![1]);
+    assert.ok(a.colorbar!.x! < fig.layout.xaxis2!.domain![0]);
+    assert.equal(b.colorbar?.title?.side, "right");
+    const svg = figureToSvg(fig);
+    checkXml(svg);
+    assert.equal((svg.match(/stroke="#888888" stroke-width="0.5"/g) ?? []).length, 2, "two bars");
+  });
+  await t.step("sharedScale: false with both ends given is one shared bar", () => {
+    const fig = heatmapGrid([bn, w], { sharedScale: false, zmin: -1, zmax: 1 });
+    assert.equal(fig.data.filter((d) => (d as HeatmapTrace).showscale).length, 1);
+  });
+  await t.step("matrices of different shapes, tensors with leading 1s", () => {
+    const fig = heatmapGrid([tensor([ln]), [[1, 2]]], { colorscale: "sequential" });
+    assert.deepEqual(heat(fig, 1).z, [[1, 2]]);
+    assert.deepEqual(heat(fig).colorscale, sequentialScale());
+    assert.match(String(fig), /2 matrices \(2×3, 1×2\)/);
+  });
+  await t.step("errors name the function, argument and shape", () => {
+    assert.throws(() => heatmapGrid([]), /heatmapGrid: matrices must be a non-empty array/);
+    assert.throws(
+      () => heatmapGrid([ln, tensor(new Float32Array(8), [2, 2, 2])]),
+      /heatmapGrid: matrices\[1\] must have shape \[rows, cols\].*\[2, 2, 2\]/,
+    );
+    assert.throws(
+      () => heatmapGrid([ln, bn], { titles: ["a"] }),
+      /heatmapGrid: options.titles must have one entry per matrix: got 1 for 2 matrices/,
+    );
+    assert.throws(
+      () => heatmapGrid([ln, [[1, 2]]], { xLabels: ["a", "b", "c"] }),
+      /heatmapGrid: options.xLabels must have one label per column: got 3 labels for 2/,
+    );
+    assert.throws(() => heatmapGrid([ln], { columns: 1.5 }), /heatmapGrid: options.columns/);
+    assert.throws(() => heatmapGrid([ln], { sharedScale: "no" as never }), TypeError);
+    assert.throws(() => heatmapGrid(["x" as never]), TypeError);
+    assert.throws(
+      () => heatmapGrid([ln], { colorscale: [[0, "#000"]] as never }),
+      /heatmapGrid: options.colorscale must be/,
+    );
+  });
+});
+
+Deno.test("long text fits: titles wrap, legends size to their names", async (t) => {
+  const LONG = "Attention weights of head 3 in layer 5 after the ALiBi bias and the causal mask";
+  /** The lines of a plotly text, unescaped. */
+  const lines = (text: string) => text.split("<br>");
+  await t.step("_textWidth() measures wide glyphs wider", () => {
+    assert.ok(_textWidth("mmmm", 12) > 2 * _textWidth("iiii", 12));
+    assert.ok(_textWidth("注意力", 12) >= 36);
+    assert.equal(_textWidth("", 12), 0);
+  });
+  await t.step("_fitText(): one line, then wrap, then shrink, then cut", () => {
+    assert.deepEqual(_fitText("short", { width: 200, size: 16 }).lines, ["short"]);
+    const wrapped = _fitText(LONG, { width: 300, size: 16, minSize: 12, maxLines: 3 });
+    assert.ok(wrapped.lines.length > 1 && !wrapped.truncated);
+    assert.equal(wrapped.lines.join(" "), LONG);
+    for (const line of wrapped.lines) assert.ok(_textWidth(line, wrapped.size) <= 300, line);
+    const cut = _fitText(LONG, { width: 100, size: 12, minSize: 10, maxLines: 2 });
+    assert.ok(cut.truncated && cut.lines.length === 2 && cut.lines[1].endsWith("…"));
+    assert.equal(cut.size, 10);
+    const word = _fitText("x".repeat(100), { width: 60, size: 12, maxLines: 3 });
+    assert.ok(word.lines.every((l) => _textWidth(l, 12) <= 60), "long words break");
+  });
+  await t.step("a long heatmap title wraps within the figure, below the mode bar", () => {
+    const fig = attentionHeatmap(softmaxRows(4), { title: LONG });
+    const title = fig.layout.title!;
+    assert.ok(lines(title.text).length >= 2 && lines(title.text).length <= 3);
+    for (const line of lines(title.text)) {
+      assert.ok(_textWidth(line, title.font!.size) <= fig.layout.width - 20, line);
+    }
+    assert.equal(lines(title.text).join(" "), LONG);
+    assert.equal(title.yref, "container");
+    assert.ok(title.pad!.t! >= _TITLE_TOP);
+    const short = attentionHeatmap(softmaxRows(4), { title: "head 0" });
+    assert.ok(
+      fig.layout.margin.t > short.layout.margin.t,
+      `margin grows: ${fig.layout.margin.t} vs ${short.layout.margin.t}`,
+    );
+    assert.equal(short.layout.title?.text, "head 0");
+    assert.equal(fig.meta.title, LONG, "meta keeps the plain title");
+  });
+  await t.step("the SVG draws every title line as a tspan, nothing cut", () => {
+    const fig = maskHeatmap([[true, false], [true, true]], { title: LONG });
+    const svg = figureToSvg(fig);
+    checkXml(svg);
+    const tspans = [...svg.matchAll(/<tspan[^>]*>([^<]*)<\/tspan>/g)].map((m) => m[1]);
+    assert.equal(tspans.join(" "), LONG);
+    assert.ok(!svg.includes("…"));
+  });
+  await t.step("an endless title is cut with an ellipsis, the full text in <title>", () => {
+    const endless = Array(40).fill("word").join(" ") + " <end>";
+    const fig = maskHeatmap([[true]], { title: endless });
+    assert.equal(lines(fig.layout.title!.text).length, 3);
+    assert.ok(fig.layout.title!.text.endsWith("…"));
+    const svg = figureToSvg(fig);
+    checkXml(svg);
+    assert.ok(svg.includes(`<title>${escapeHtml(endless)}</title>`));
+  });
+  await t.step("subplot titles wrap to their panel; a cut one keeps hovertext", () => {
+    const w = tensor([softmaxRows(3), softmaxRows(3)]);
+    const fig = headGrid(w, {
+      headLabels: ["head 0: attends to the previous token", "x ".repeat(80) + "end"],
+    });
+    const [a, b] = fig.layout.annotations!;
+    assert.ok(lines(a.text).length === 2 && a.hovertext === undefined);
+    assert.ok(b.text.endsWith("…") && b.hovertext?.endsWith("end"));
+    const one = headGrid(w);
+    assert.ok(fig.layout.margin.t > one.layout.margin.t, "room for two lines");
+    const svg = figureToSvg(fig);
+    checkXml(svg);
+    assert.ok(svg.includes(`<title>${b.hovertext}</title>`));
+  });
+  await t.step("a long colour bar title widens its column, then wraps", () => {
+    const short = heatmapGrid([[[1, -1]]], { colorbarTitle: "v" });
+    const long = heatmapGrid([[[1, -1]]], { colorbarTitle: "activation after normalisation" });
+    assert.ok(long.layout.margin.r > short.layout.margin.r);
+    assert.ok(long.layout.margin.r <= 150);
+    const text = heat(long).colorbar!.title!.text;
+    assert.equal(lines(text).join(" "), "activation after normalisation");
+  });
+  await t.step("the legend column fits the longest name", () => {
+    const s = (name: string) => ({ name, x: [1, 2], y: [1, 2] });
+    const narrow = linePlot([s("a"), s("b")]);
+    const wide = linePlot([s("a"), s("flash attention (tiled)")]);
+    assert.ok(wide.layout.margin.r > narrow.layout.margin.r);
+    assert.ok(
+      wide.layout.margin.r >= 14 + 26 + _textWidth("flash attention (tiled)", 12),
+      `legend column ${wide.layout.margin.r}px`,
+    );
+    assert.equal(linePlot([s("only")]).layout.margin.r, 30, "no legend, no column");
+  });
+  await t.step("legend names beyond the bound wrap, then are cut with a tooltip", () => {
+    const s = (name: string) => ({ name, x: [1, 2], y: [1, 2] });
+    const long = "naive O(n²) attention with float64 accumulation and a mask";
+    const endless = "very long ".repeat(30) + "<end>";
+    const fig = linePlot([s(long), s(endless), s("ok")]);
+    assert.ok(fig.layout.margin.r <= 0.4 * fig.layout.width);
+    const [a, b, c] = fig.data as import("../lib/plot/mod.ts").ScatterTrace[];
+    assert.equal(lines(a.name).length, 2);
+    assert.equal(a.meta?.name, escapeHtml(long));
+    assert.match(a.hovertemplate!, /%\{meta.name\}/);
+    assert.ok(b.name.endsWith("…"));
+    assert.equal(c.name, "ok");
+    assert.equal(c.meta, undefined);
+    const svg = figureToSvg(fig);
+    checkXml(svg);
+    assert.ok(svg.includes(`<title>${escapeHtml(endless.trim())}</title>`));
+    assert.ok(!svg.includes(`<title>${escapeHtml(long)}</title>`), "a wrapped name is whole");
+  });
+});
+
 Deno.test("positionalEncodingHeatmap() shows positions × dimensions", async (t) => {
   const T = 16;
   const D = 8;
@@ -532,7 +791,11 @@ Deno.test("Figure displays in Jupyter as one MIME bundle", async (t) => {
       "text/html",
       "text/plain",
     ]);
-    assert.deepEqual(b["application/vnd.plotly.v1+json"], { data: fig.data, layout: fig.layout });
+    assert.deepEqual(b["application/vnd.plotly.v1+json"], {
+      data: fig.data,
+      layout: fig.layout,
+      config: { displaylogo: false, responsive: true, displayModeBar: "hover" },
+    });
     assert.equal(b["text/plain"], 'Figure(attentionHeatmap "t": 2×2 attention weights)');
     checkXml(b["image/svg+xml"]);
     assert.doesNotThrow(() => JSON.parse(JSON.stringify(b)));

@@ -117,7 +117,7 @@ export function linePlot(series: readonly LineSeries[], options: LinePlotOptions
   // The legend column fits the longest name (14 px gap, 20 px line, 6 px gap, name, 14 px),
   // within bounds; names longer than that wrap, and only beyond two lines are cut.
   const longest = Math.max(0, ...series.map((s) => _textWidth(String(s.name ?? ""), LEGEND_PX)));
-  const legendW = Math.round(
+  const legendW = Math.ceil(
     Math.min(Math.max(MIN_LEGEND_PX, 14 + 26 + longest + 14), Math.max(MIN_LEGEND_PX, width * 0.4)),
   );
   if (legend) {

@@ -125,6 +125,7 @@ export {
   type SafetensorsDtype,
   saveSafetensors,
 } from "./lib/io/safetensors.ts";
+export { loadModule, saveModule } from "./lib/io/module_io.ts";
 export {
   assertClose,
   type AssertCloseOptions,

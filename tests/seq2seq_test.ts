@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { loadSafetensors, saveSafetensors } from "../lib/io/safetensors.ts";
+import { loadModule, saveModule } from "../lib/io/module_io.ts";
 import { seq2seq, type Seq2SeqConfig } from "../lib/models/seq2seq.ts";
 import { assertClose } from "../lib/testing/assert_close.ts";
 
@@ -82,7 +82,7 @@ Deno.test("seq2seq() masks padded source tokens via padToken", () => {
 Deno.test("seq2seq() saved to safetensors and loaded back is bit-identical", () => {
   const model = seq2seq({ ...small, seed: 7 });
   const copy = seq2seq({ ...small, seed: 8 });
-  copy.loadStateDict(loadSafetensors(saveSafetensors(model.stateDict())));
+  loadModule(copy, saveModule(model, { name: "small" }));
   const a = model.forward([[3, 4, 5]], [[1, 6, 7]]);
   const b = copy.forward([[3, 4, 5]], [[1, 6, 7]]);
   assert.deepEqual(b.logProbs.data, a.logProbs.data);

@@ -108,6 +108,8 @@ export {
   type TransformerResult,
 } from "./lib/models/transformer.ts";
 export {
+  type Beam,
+  type BeamSearchOptions,
   type GreedyDecodeOptions,
   type GreedyDecodeResult,
   Seq2Seq,

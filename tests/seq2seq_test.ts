@@ -120,3 +120,40 @@ Deno.test("seq2seq() rejects bad input at the edge", async (t) => {
     );
   });
 });
+
+Deno.test("beamSearch() hypotheses score what teacher forcing says they do", () => {
+  const model = seq2seq({ ...small, padToken: 0, seed: 5 });
+  const src = [3, 4, 5, 6, 0];
+  const beams = model.beamSearch(src, { beamSize: 3, maxLen: 6, startToken: 1, endToken: 2 });
+  assert.ok(beams.length >= 1 && beams.length <= 3);
+  for (let i = 1; i < beams.length; i++) assert.ok(beams[i - 1].score >= beams[i].score);
+  for (const beam of beams) {
+    // Independent check: re-score the hypothesis with one teacher-forced pass.
+    const { logProbs } = model.forward([src], [[1, ...beam.tokens.slice(0, -1)]]);
+    const v = small.tgtVocab;
+    const sum = beam.tokens.reduce((s, tok, t) => s + logProbs.data[t * v + tok], 0);
+    assertClose(beam.logProb, sum, { rtol: 1e-4, atol: 1e-4 });
+    const penalty = ((5 + beam.tokens.length) / 6) ** 0.6;
+    assertClose(beam.score, beam.logProb / penalty, { rtol: 1e-6 });
+  }
+});
+
+Deno.test("beamSearch() with one beam and no length penalty is greedy decoding", () => {
+  fc.assert(
+    fc.property(fc.integer(), (seed) => {
+      const model = seq2seq({ ...small, seed });
+      const opts = { maxLen: 6, startToken: 1, endToken: 2 };
+      const [best] = model.beamSearch([[7, 8, 9]], { ...opts, beamSize: 1, lengthPenalty: 0 });
+      assert.deepEqual(best.tokens, model.greedyDecode([[7, 8, 9]], opts).tokens[0]);
+    }),
+    { numRuns: 10 },
+  );
+  const model = seq2seq(small);
+  const opts = { maxLen: 3, startToken: 1, endToken: 2, beamSize: 2 };
+  assert.throws(() => model.beamSearch([[3], [4]], opts), /one source sequence, got a batch of 2/);
+  assert.throws(
+    () => model.beamSearch([3], { ...opts, beamSize: 0 }),
+    /beamSize must be a positive integer/,
+  );
+  assert.throws(() => model.beamSearch([3], { ...opts, lengthPenalty: -1 }), /lengthPenalty/);
+});

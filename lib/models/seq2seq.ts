@@ -17,6 +17,7 @@ import { add } from "../tensor/elementwise.ts";
 import { Mask } from "../tensor/mask.ts";
 import { logSoftmax } from "../tensor/softmax.ts";
 import { Rng } from "../tensor/rng.ts";
+import { concat } from "../tensor/slice.ts";
 import { Tensor, zeros } from "../tensor/tensor.ts";
 import { Transformer, type TransformerAttention, type TransformerConfig } from "./transformer.ts";
 import type { KVCache } from "./multi_head_attention.ts";
@@ -59,6 +60,33 @@ export interface GreedyDecodeResult {
   attention: TransformerAttention;
   /** Log-probability of each chosen token, per sequence. */
   scores: number[][];
+}
+
+/** Options of {@link Seq2Seq.beamSearch}. */
+export interface BeamSearchOptions {
+  /** Hypotheses kept at every step (K). */
+  beamSize: number;
+  /** Most tokens to generate. */
+  maxLen: number;
+  /** The id fed first (BOS). */
+  startToken: number;
+  /** A hypothesis is finished once it produces this id (EOS). */
+  endToken: number;
+  /**
+   * α of the GNMT length penalty: hypotheses are ranked by
+   * log P / ((5 + length) / 6)^α. Default 0.6; 0 ranks by raw log-probability.
+   */
+  lengthPenalty?: number;
+}
+
+/** One hypothesis of {@link Seq2Seq.beamSearch}. */
+export interface Beam {
+  /** Generated ids, without the start token. */
+  tokens: number[];
+  /** Sum of the tokens' log-probabilities. */
+  logProb: number;
+  /** `logProb` divided by the length penalty: what beams are ranked by. */
+  score: number;
 }
 
 /** What {@link Seq2Seq.forward} returns. */
@@ -353,6 +381,103 @@ export class Seq2Seq extends Module {
         ),
       },
     };
+  }
+
+  /**
+   * Beam search for one source sequence: keeps the `beamSize` most likely
+   * partial translations at every step instead of only the best one. Each step
+   * re-runs the decoder on every live hypothesis (the hypotheses form the batch).
+   * With `beamSize: 1` and `lengthPenalty: 0` it returns the greedy result.
+   *
+   * @param src One source sequence `[S]` (or `[[...]]`).
+   * @returns Hypotheses, best first (finished ones, or the live ones at `maxLen`).
+   * @throws {RangeError} Bad sizes or token ids.
+   *
+   * @example Beam size 1 is greedy decoding
+   * ```ts
+   * import { seq2seq } from "./seq2seq.ts";
+   * import assert from "node:assert/strict";
+   * const model = seq2seq({ srcVocab: 9, tgtVocab: 9, dModel: 8, numHeads: 2, dFF: 16,
+   *   numEncoderLayers: 1, numDecoderLayers: 1, maxLen: 16, seed: 3 });
+   * const opts = { maxLen: 5, startToken: 1, endToken: 2 };
+   * const [best] = model.beamSearch([4, 5, 6], { ...opts, beamSize: 1, lengthPenalty: 0 });
+   * assert.deepEqual(best.tokens, model.greedyDecode([[4, 5, 6]], opts).tokens[0]);
+   * ```
+   */
+  beamSearch(src: TokenIds, options: BeamSearchOptions): Beam[] {
+    const fn = "Seq2Seq.beamSearch";
+    if (!options || typeof options !== "object") {
+      throw new TypeError(`${fn}: options { beamSize, maxLen, startToken, endToken } are required`);
+    }
+    const { beamSize, maxLen, startToken, endToken, lengthPenalty = 0.6 } = options;
+    if (!Number.isSafeInteger(beamSize) || beamSize <= 0) {
+      throw new RangeError(`${fn}: beamSize must be a positive integer, got ${String(beamSize)}`);
+    }
+    if (!Number.isSafeInteger(maxLen) || maxLen <= 0 || maxLen > this.config.maxLen) {
+      throw new RangeError(
+        `${fn}: maxLen must be an integer in [1, ${this.config.maxLen}] (the positional table), got ${
+          String(maxLen)
+        }`,
+      );
+    }
+    for (const [name, id] of [["startToken", startToken], ["endToken", endToken]] as const) {
+      if (!Number.isInteger(id) || id < 0 || id >= this.config.tgtVocab) {
+        throw new RangeError(
+          `${fn}: ${name}=${String(id)} is outside [0, tgtVocab=${this.config.tgtVocab})`,
+        );
+      }
+    }
+    if (typeof lengthPenalty !== "number" || !Number.isFinite(lengthPenalty) || lengthPenalty < 0) {
+      throw new RangeError(
+        `${fn}: lengthPenalty must be a finite number >= 0, got ${lengthPenalty}`,
+      );
+    }
+    const ids = toBatch(src, fn, "src");
+    if (ids.length !== 1) {
+      throw new RangeError(`${fn}: takes one source sequence, got a batch of ${ids.length}`);
+    }
+    const enc = this.encode(ids);
+    const v = this.config.tgtVocab;
+    const penalty = (len: number) => ((5 + len) / 6) ** lengthPenalty;
+    let live: { tokens: number[]; logProb: number }[] = [{ tokens: [], logProb: 0 }];
+    const finished: Beam[] = [];
+    for (let step = 0; step < maxLen && live.length > 0; step++) {
+      // Every live hypothesis is one batch row: [K, step+1] ids against K copies of the memory.
+      const k = live.length;
+      const memory = concat(Array(k).fill(enc.memory), 0); // [K, S, D]
+      const inputs = live.map((h) => [startToken, ...h.tokens]);
+      // The source padding mask [1, 1, 1, S] broadcasts over the K rows.
+      const dec = this.decode(inputs, memory, { srcMask: enc.srcMask });
+      const last = lastRow(dec.logProbs); // [K, 1, V]
+      const candidates: { from: number; token: number; logProb: number }[] = [];
+      for (let b = 0; b < k; b++) {
+        for (let j = 0; j < v; j++) {
+          candidates.push({ from: b, token: j, logProb: live[b].logProb + last.data[b * v + j] });
+        }
+      }
+      candidates.sort((x, y) => y.logProb - x.logProb);
+      const next: { tokens: number[]; logProb: number }[] = [];
+      // Best first: a hypothesis that ends is finished, the others fill the next beam.
+      for (const c of candidates) {
+        const tokens = [...live[c.from].tokens, c.token];
+        if (c.token === endToken) {
+          finished.push({ tokens, logProb: c.logProb, score: c.logProb / penalty(tokens.length) });
+        } else {
+          next.push({ tokens, logProb: c.logProb });
+          if (next.length === beamSize) break;
+        }
+      }
+      live = next;
+      // Stop when no live hypothesis can still beat the best finished one.
+      const best = Math.max(...finished.map((f) => f.score));
+      if (finished.length >= beamSize && live.every((h) => h.logProb / penalty(maxLen) < best)) {
+        break;
+      }
+    }
+    const all = finished.length
+      ? finished
+      : live.map((h) => ({ ...h, score: h.logProb / penalty(h.tokens.length) }));
+    return all.sort((x, y) => y.score - x.score).slice(0, beamSize);
   }
 }
 

@@ -20,8 +20,15 @@ import {
   attentionReference,
   type MatrixView,
 } from "../lib/kernels/attention.ts";
-import { flashAttentionKernel } from "../lib/kernels/flash.ts";
-import { gemmWasm, softmaxWasm, wasmReady } from "../lib/kernels/simd.ts";
+import { flashAttentionJs, flashAttentionKernel } from "../lib/kernels/flash.ts";
+import {
+  gemmWasm,
+  PARALLEL_MIN_WORK,
+  setParallelMinWork,
+  softmaxWasm,
+  wasmReady,
+} from "../lib/kernels/simd.ts";
+import { poolSize, setThreads, shutdownWorkers } from "../lib/kernels/threads.ts";
 import { tiledAttention } from "../lib/attention/tiled.ts";
 import { scaledDotProductAttention } from "../lib/attention/scaled_dot_product.ts";
 import { causalMask, paddingMask } from "../lib/attention/masks.ts";
@@ -399,4 +406,151 @@ Deno.test("public matmul() and scaledDotProductAttention() use the fast kernels 
     checkClose("weights", weights.data, ref.weights);
     checkClose("output", output.data, ref.out);
   });
+});
+
+Deno.test("gemm() adds a bias row on every path", async (t) => {
+  // small (JavaScript loop) and large (WebAssembly epilogue) products, ragged n
+  for (const [m, k, n] of [[3, 5, 7], [37, 70, 45], [64, 64, 64]]) {
+    for (const transposeB of [false, true]) {
+      await t.step(`m=${m} k=${k} n=${n} transposeB=${transposeB}`, () => {
+        const a = randoms(m * k, m), b = randoms(k * n, n), bias = randoms(n + 2, k);
+        for (const [name, f] of [["gemm", gemm], ["gemmReference", gemmReference]] as const) {
+          const c = new Float32Array(m * n).fill(NaN);
+          f({
+            a,
+            aOffset: 0,
+            b,
+            bOffset: 0,
+            c,
+            cOffset: 0,
+            m,
+            k,
+            n,
+            transposeB,
+            bias,
+            biasOffset: 2,
+          });
+          // float64 sum + bias; tolerance 1e-5 of the magnitudes (as checkGemm, plus |bias|)
+          for (let i = 0; i < m; i++) {
+            for (let j = 0; j < n; j++) {
+              let sum = bias[2 + j], mag = Math.abs(bias[2 + j]);
+              for (let p = 0; p < k; p++) {
+                const x = a[i * k + p] * (transposeB ? b[j * k + p] : b[p * n + j]);
+                sum += x;
+                mag += Math.abs(x);
+              }
+              const d = Math.abs(c[i * n + j] - sum);
+              if (!(d <= 1e-5 * mag + 1e-30)) {
+                assert.fail(`${name} C[${i}, ${j}] = ${c[i * n + j]}, float64 ${sum}, |diff| ${d}`);
+              }
+            }
+          }
+        }
+      });
+    }
+  }
+});
+
+/** Runs `f` once on one thread and once on two threads with no size threshold. */
+function onOneAndTwoThreads<T>(f: () => T): [T, T] {
+  const threshold = PARALLEL_MIN_WORK;
+  setThreads(1);
+  const one = f();
+  setThreads(2);
+  setParallelMinWork(0);
+  try {
+    const two = f();
+    assert.equal(poolSize(), 2, "the worker pool did not start");
+    return [one, two];
+  } finally {
+    setParallelMinWork(threshold);
+  }
+}
+
+Deno.test("kernels split across worker threads give the single-thread bits", async (t) => {
+  try {
+    await t.step("gemm, ragged shapes, with and without bias", () => {
+      for (const [m, k, n] of [[5, 3, 7], [37, 70, 45], [130, 33, 17], [9, 300, 200]]) {
+        for (const transposeB of [false, true]) {
+          const a = randoms(m * k, m + k), b = randoms(k * n, n), bias = randoms(n, 3);
+          for (const withBias of [false, true]) {
+            const [one, two] = onOneAndTwoThreads(() => {
+              const c = new Float32Array(m * n);
+              gemmWasm(a, 0, b, 0, c, 0, m, k, n, transposeB, withBias ? bias : null);
+              return c;
+            });
+            assert.deepEqual(two, one, `m=${m} k=${k} n=${n} transposeB=${transposeB}`);
+            if (!withBias) {
+              checkGemm("2 threads", {
+                a,
+                aOffset: 0,
+                b,
+                bOffset: 0,
+                c: two,
+                cOffset: 0,
+                m,
+                k,
+                n,
+                transposeB,
+              }, two);
+            }
+          }
+        }
+      }
+    });
+    await t.step("attention rows, ragged shapes and masks", () => {
+      for (const kind of ["none", "causal", "random", "padding", "empty-rows"] as MaskKind[]) {
+        for (const [tq, tk, dk, dv] of [[9, 5, 3, 2], [37, 45, 16, 24], [130, 70, 64, 40]]) {
+          const make = attentionArgs(tq, tk, dk, dv, tq * tk, kind);
+          const [one, two] = onOneAndTwoThreads(() => {
+            const a = make(new Float32Array(tq * dv), new Float32Array(tq * tk), null);
+            attentionKernel(a);
+            return a;
+          });
+          const what = `tq=${tq} tk=${tk} dk=${dk} dv=${dv} mask=${kind}`;
+          assert.deepEqual(two.out, one.out, `output ${what}`);
+          assert.deepEqual(two.weights, one.weights, `weights ${what}`);
+          const ref = make(new Float32Array(tq * dv), new Float32Array(tq * tk), null);
+          attentionReference(ref);
+          checkClose(`2 threads output ${what}`, two.out, ref.out);
+        }
+      }
+    });
+    await t.step("FlashAttention query blocks, ragged shapes, masks and block sizes", () => {
+      for (const kind of ["none", "causal", "random", "padding", "empty-rows"] as MaskKind[]) {
+        for (const [tq, tk, dk, dv] of [[9, 5, 3, 2], [37, 45, 16, 24], [130, 70, 64, 40]]) {
+          const make = attentionArgs(tq, tk, dk, dv, tq + tk, kind);
+          const ref = make(new Float32Array(tq * dv), new Float32Array(tq * tk), null);
+          attentionReference(ref);
+          for (const blockSize of [1, 7, 32, 128]) {
+            const [one, two] = onOneAndTwoThreads(() => {
+              const out = new Float32Array(tq * dv);
+              flashAttentionKernel({ ...make(out, new Float32Array(0), null), blockSize });
+              return out;
+            });
+            const what = `tq=${tq} tk=${tk} dk=${dk} dv=${dv} mask=${kind} blockSize=${blockSize}`;
+            assert.deepEqual(two, one, what);
+            checkClose(`2 threads ${what}`, two, ref.out);
+            const js = new Float32Array(tq * dv);
+            flashAttentionJs({ ...make(js, new Float32Array(0), null), blockSize });
+            checkClose(`flashAttentionJs ${what}`, js, ref.out);
+          }
+        }
+      }
+    });
+    await t.step("public ops on two threads: matmul, linear-sized products, tiledAttention", () => {
+      const q = new Tensor(randoms(2 * 300 * 24, 11), [2, 300, 24]);
+      const mask = causalMask(300);
+      const [one, two] = onOneAndTwoThreads(() => [
+        matmul(q, q, { transposeB: true }).data,
+        scaledDotProductAttention(q, q, q, { mask }).output.data,
+        tiledAttention(q, q, q, { mask, blockSize: 64 }).output.data,
+      ]);
+      assert.deepEqual(two, one);
+      checkClose("tiled vs full", two[2], two[1]);
+    });
+  } finally {
+    setThreads(navigator.hardwareConcurrency);
+    await shutdownWorkers();
+  }
 });

@@ -16,6 +16,7 @@
 
 import type { MatrixView } from "./attention.ts";
 import { gemm } from "./matmul.ts";
+import { flashAttentionWasm, wasmReady } from "./simd.ts";
 
 /** Arguments of {@link flashAttentionKernel}; shapes in the comments. */
 export interface FlashAttentionArgs {
@@ -43,7 +44,10 @@ let scratch = new Float32Array(0);
 
 /**
  * Attention for one batch element without materialising the scores: the
- * result equals `attentionKernel`'s output within float32 rounding. Tiles whose
+ * result equals `attentionKernel`'s output within float32 rounding. Runs the
+ * WebAssembly kernel (`flash_rows`: online softmax in SIMD, query blocks
+ * split across threads) unless a bias or a strided mask needs
+ * {@link flashAttentionJs}. Tiles whose
  * keys are all masked for every query of the block (a causal mask's upper
  * triangle) are skipped before any arithmetic. Logits of `+Infinity` are not
  * supported (they give NaN); finite logits of any size are fine.
@@ -60,6 +64,33 @@ let scratch = new Float32Array(0);
  * ```
  */
 export function flashAttentionKernel(a: FlashAttentionArgs): void {
+  const { tq, tk, dk, dv, mask, bias } = a;
+  // the WASM kernel reads a mask itself when its key axis is contiguous; a bias needs JS
+  const plainMask = mask === null ||
+    (mask.colStride === 1 && (mask.rowStride === 0 || mask.rowStride === tk));
+  if (bias === null && plainMask && tq * tk * Math.max(dk, dv) >= 4096 && wasmReady()) {
+    flashAttentionWasm(a);
+    return;
+  }
+  flashAttentionJs(a);
+}
+
+/**
+ * The JavaScript FlashAttention loop (any bias or mask layout; the oracle
+ * for the WebAssembly kernel's online softmax).
+ *
+ * @example Same as the fast kernel
+ * ```ts
+ * import { flashAttentionJs } from "./flash.ts";
+ * import assert from "node:assert/strict";
+ * const out = new Float32Array(1);
+ * flashAttentionJs({ q: Float32Array.of(0), qOffset: 0, k: Float32Array.of(0, 0),
+ *   kOffset: 0, v: Float32Array.of(1, 3), vOffset: 0, tq: 1, tk: 2, dk: 1, dv: 1, scale: 1,
+ *   mask: null, bias: null, out, outOffset: 0, blockSize: 1 });
+ * assert.deepEqual([...out], [2]);
+ * ```
+ */
+export function flashAttentionJs(a: FlashAttentionArgs): void {
   const { tq, tk, dk, dv, scale, mask, bias, out, outOffset } = a;
   const B = a.blockSize;
   const bq = Math.min(B, tq), bk = Math.min(B, tk);

@@ -26,6 +26,9 @@ export interface GemmArgs {
   n: number;
   /** Read B as `[n, k]` and use its transpose. */
   transposeB: boolean;
+  /** Optional `[n]` row added to every row of C (a Linear layer's bias), from `biasOffset`. */
+  bias?: Float32Array | null;
+  biasOffset?: number;
 }
 
 /**
@@ -42,7 +45,7 @@ export interface GemmArgs {
  * ```
  */
 export function gemmReference(g: GemmArgs): void {
-  const { a, aOffset, b, bOffset, c, cOffset, m, k, n, transposeB } = g;
+  const { a, aOffset, b, bOffset, c, cOffset, m, k, n, transposeB, bias } = g;
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
       let s = 0;
@@ -50,8 +53,21 @@ export function gemmReference(g: GemmArgs): void {
         const bv = transposeB ? b[bOffset + j * k + p] : b[bOffset + p * n + j];
         s += a[aOffset + i * k + p] * bv;
       }
+      // the product rounds to float32 first, then the bias is added (as every fast path does)
       c[cOffset + i * n + j] = s;
+      if (bias) c[cOffset + i * n + j] += bias[(g.biasOffset ?? 0) + j];
     }
+  }
+}
+
+/** Adds the optional bias row of `g` to every row of C (for the JavaScript kernels). */
+function addBias(g: GemmArgs): void {
+  const { bias, c, cOffset, m, n } = g;
+  if (!bias) return;
+  const bo = g.biasOffset ?? 0;
+  for (let i = 0; i < m; i++) {
+    const ci = cOffset + i * n;
+    for (let j = 0; j < n; j++) c[ci + j] += bias[bo + j];
   }
 }
 
@@ -176,8 +192,10 @@ const WASM_MIN_WORK = 4096;
 
 /**
  * The seam every op calls: picks the fastest available kernel for the size.
- * WebAssembly SIMD (`simd.ts`) for real work, the packed JavaScript kernel where
- * WASM is missing, and the plain loop for tiny or empty products.
+ * WebAssembly SIMD (`simd.ts`, split across worker threads for large
+ * products) for real work, the packed JavaScript kernel where WASM is missing,
+ * and the plain loop for tiny or empty products. `bias`, when given, is added
+ * to every row of C.
  *
  * @example Same answer as the reference
  * ```ts
@@ -197,9 +215,25 @@ export function gemm(g: GemmArgs): void {
   if (m === 0 || n === 0) return;
   if (k === 0 || m * n * k < WASM_MIN_WORK) {
     gemmJs(g);
+    addBias(g);
   } else if (wasmReady()) {
-    gemmWasm(g.a, g.aOffset, g.b, g.bOffset, g.c, g.cOffset, m, k, n, g.transposeB);
+    // the bias is added in the kernel's epilogue, on C while it is still in cache
+    gemmWasm(
+      g.a,
+      g.aOffset,
+      g.b,
+      g.bOffset,
+      g.c,
+      g.cOffset,
+      m,
+      k,
+      n,
+      g.transposeB,
+      g.bias ?? null,
+      g.biasOffset ?? 0,
+    );
   } else {
     gemmPacked(g);
+    addBias(g);
   }
 }

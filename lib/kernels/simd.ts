@@ -13,10 +13,10 @@
  * @module
  */
 
-import { KERNELS_WASM_BASE64 } from "./wasm/kernels_wasm.ts";
+import { KERNELS_WASM_BASE64, KERNELS_WASM_UNSHARED_BASE64 } from "./wasm/kernels_wasm.ts";
+import { CONTROL_BYTES, ensureWorkers, OPS, poolSize, runTasks, type Task } from "./threads.ts";
 
 interface KernelExports {
-  memory: WebAssembly.Memory;
   gemm(
     a: number,
     lda: number,
@@ -43,46 +43,69 @@ interface KernelExports {
     mask: number,
     mrs: number,
   ): void;
+  [op: string]: (...args: number[]) => void;
 }
 
 let kernels: KernelExports | null | undefined;
+let memory: WebAssembly.Memory;
+/** The shared-memory module, for the workers; null when memory is unshared. */
+let sharedBytes: Uint8Array<ArrayBuffer> | null = null;
 let f32: Float32Array<ArrayBufferLike> = new Float32Array(0);
 let u8: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
+let i32: Int32Array<ArrayBufferLike> = new Int32Array(0);
 
-/** Compiles the embedded module on first use; null where WASM SIMD is missing. */
+function decode(b64: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(b64);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/**
+ * Compiles the embedded module on first use over a shared memory (so workers
+ * can join), or an unshared one where the host refuses shared memory; null
+ * where WASM SIMD is missing.
+ */
 function load(): KernelExports | null {
   if (kernels !== undefined) return kernels;
-  try {
-    const binary = atob(KERNELS_WASM_BASE64);
-    const bytes = new Uint8Array(binary.length);
-    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
-    kernels = instance.exports as unknown as KernelExports;
-    refreshViews();
-  } catch {
-    kernels = null;
+  for (const shared of [true, false]) {
+    try {
+      const bytes = decode(shared ? KERNELS_WASM_BASE64 : KERNELS_WASM_UNSHARED_BASE64);
+      memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared });
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
+        env: { memory },
+      });
+      kernels = instance.exports as unknown as KernelExports;
+      sharedBytes = shared ? bytes : null;
+      refreshViews();
+      return kernels;
+    } catch {
+      kernels = null;
+    }
   }
-  return kernels;
+  return null;
 }
 
 function refreshViews(): void {
-  const buffer = kernels!.memory.buffer;
+  const buffer = memory.buffer;
   f32 = new Float32Array(buffer);
   u8 = new Uint8Array(buffer);
+  i32 = new Int32Array(buffer);
 }
 
 /** Grows linear memory to at least `bytes`; views are rebuilt after a grow. */
 function reserve(bytes: number): void {
-  const have = kernels!.memory.buffer.byteLength;
+  const have = memory.buffer.byteLength;
   if (bytes > have) {
-    kernels!.memory.grow(Math.ceil((bytes - have) / 65536));
-    refreshViews();
+    memory.grow(Math.ceil((bytes - have) / 65536));
   }
+  // a shared memory can also have grown elsewhere: compare the views' length
+  if (f32.buffer.byteLength !== memory.buffer.byteLength) refreshViews();
 }
 
-/** Bump allocator over the arena: byte offsets aligned to 64 (a cache line). */
+/** Bump allocator over the arena (after the threads' control block): offsets aligned to 64. */
 class Arena {
-  top = 0;
+  top = CONTROL_BYTES;
   take(bytes: number): number {
     const at = this.top;
     this.top += (bytes + 63) & ~63;
@@ -95,6 +118,90 @@ export function wasmReady(): boolean {
   return load() !== null;
 }
 
+/**
+ * Multiply-adds (m·n·k) from which a call is split across threads. Waking a
+ * worker and waiting for it costs about 10-50 µs on the 2-core development
+ * machine (more when it is loaded); 2^21 multiply-adds take about 100 µs on one
+ * core, so below that a second thread cannot pay for itself (measured: W1 at
+ * n = 128, 2^21 multiply-adds, gains nothing from two threads).
+ */
+export let PARALLEL_MIN_WORK = 1 << 21;
+/** Overrides {@link PARALLEL_MIN_WORK} (benchmarks and tests; 0 forces threads). */
+export function setParallelMinWork(work: number): void {
+  PARALLEL_MIN_WORK = work;
+}
+
+/** Threads for a call of `work` multiply-adds with `units` independent row blocks. */
+function threadsFor(work: number, units: number): number {
+  if (work < PARALLEL_MIN_WORK || units < 2 || poolSize() <= 1 || !sharedBytes) return 1;
+  return Math.min(1 + ensureWorkers(memory, sharedBytes), units);
+}
+
+function runLocal(t: Task): void {
+  kernels![OPS[t.op][0]](...t.args);
+}
+
+const OP_GEMM = 0, OP_ATTENTION = 1, OP_PACK = 2, OP_FLASH = 3;
+
+/** Runs `tasks` (one per thread) in parallel, or in order when there is one. */
+function run(tasks: Task[]): void {
+  if (tasks.length === 1) runLocal(tasks[0]);
+  else runTasks(tasks, runLocal);
+}
+
+/**
+ * Splits `units` row blocks (or panels) into `threads` contiguous ranges of
+ * about equal cost (`cost(i)` per unit, default 1): returns threads + 1 bounds.
+ */
+function split(units: number, threads: number, cost?: (i: number) => number): number[] {
+  const bounds = [0];
+  if (!cost) {
+    for (let t = 1; t < threads; t++) bounds.push(Math.round((units * t) / threads));
+  } else {
+    let total = 0;
+    for (let i = 0; i < units; i++) total += cost(i);
+    let acc = 0, t = 1;
+    for (let i = 0; i < units && t < threads; i++) {
+      acc += cost(i);
+      if (acc >= (total * t) / threads) {
+        bounds.push(i + 1);
+        t++;
+      }
+    }
+    while (bounds.length < threads) bounds.push(units);
+  }
+  bounds.push(units);
+  return bounds;
+}
+
+/**
+ * Packs B at `raw` (`[k, n]`, or `[n, k]` when `transposed`) into 8-column
+ * panels at `dst`, the panels split across `threads`.
+ */
+function packPanels(
+  raw: number,
+  n: number,
+  k: number,
+  transposed: boolean,
+  dst: number,
+  threads: number,
+): void {
+  const np = (n + 7) >> 3;
+  const bounds = split(np, threads);
+  const tasks: Task[] = [];
+  for (let t = 0; t < bounds.length - 1; t++) {
+    const j0 = bounds[t], j1 = bounds[t + 1];
+    const cols = Math.min(8 * j1, n) - 8 * j0;
+    // pack_bt walks rows of B[n, k]; pack_b walks columns of B[k, n]
+    const src = raw + (transposed ? 8 * j0 * k * 4 : 8 * j0 * 4);
+    tasks.push({
+      op: OP_PACK,
+      args: [transposed ? 1 : 0, src, transposed ? k : n, cols, k, dst + j0 * k * 32],
+    });
+  }
+  run(tasks);
+}
+
 /** Depth of one pass over k: keeps a 4-row block of A and a B panel slice in L1. */
 export let KC = 256;
 /** Panels (8 columns each) per pass over n. */
@@ -105,8 +212,10 @@ export function setBlocking(kc: number, nc: number): void {
 }
 
 /**
- * C[m, n] = A[m, k] · B[k, n] (or A · Bᵀ with B `[n, k]`) with the SIMD kernel.
- * Offsets and sizes as in `GemmArgs` of `matmul.ts`; needs {@link wasmReady}.
+ * C[m, n] = A[m, k] · B[k, n] (or A · Bᵀ with B `[n, k]`), plus `bias[n]` on
+ * every row when given, with the SIMD kernel; rows of C are split across
+ * threads for large products. Offsets and sizes as in `GemmArgs` of
+ * `matmul.ts`; needs {@link wasmReady}.
  */
 export function gemmWasm(
   a: Float32Array,
@@ -119,44 +228,40 @@ export function gemmWasm(
   k: number,
   n: number,
   transposeB: boolean,
+  bias: Float32Array | null = null,
+  biasOffset = 0,
 ): void {
-  const w = load()!;
+  load();
   const mb = (m + 3) >> 2, np = (n + 7) >> 3, ldc = np * 8;
   const arena = new Arena();
   const pa = arena.take(mb * 4 * k * 4);
   const pbRaw = arena.take(k * n * 4);
   const pb = arena.take(np * k * 32);
   const pc = arena.take(mb * 4 * ldc * 4);
+  const pbias = bias ? arena.take(ldc * 4) : 0;
   reserve(arena.top);
+  const threads = threadsFor(m * n * k, mb);
   // A [m, k] -> rows padded to a multiple of 4 with zeros
   f32.set(a.subarray(aOffset, aOffset + m * k), pa >> 2);
   f32.fill(0, (pa >> 2) + m * k, (pa >> 2) + mb * 4 * k);
   // B [k, n] (or [n, k]) -> panels of 8 columns, each k×8
   f32.set(b.subarray(bOffset, bOffset + k * n), pbRaw >> 2);
-  if (transposeB) w.pack_bt(pbRaw, k, n, k, pb);
-  else w.pack_b(pbRaw, n, k, n, pb);
-  // [4mb, k] x [k, 8np] -> [4mb, 8np], k in slices of KC accumulated into C
-  // and n in blocks of NC panels so the B slice stays in L2 while A streams
-  for (let k0 = 0; k0 < k || k0 === 0; k0 += KC) {
-    const kc = Math.min(KC, k - k0);
-    for (let j0 = 0; j0 < np; j0 += NC) {
-      const nc = Math.min(NC, np - j0);
-      w.gemm(
-        pa + k0 * 4,
-        k,
-        pb + j0 * k * 32 + k0 * 32,
-        k * 32,
-        pc + j0 * 32,
-        ldc,
-        mb,
-        nc,
-        kc,
-        0,
-        0,
-        k0 > 0 ? 1 : 0,
-      );
-    }
+  packPanels(pbRaw, n, k, transposeB, pb, threads);
+  if (bias) {
+    f32.set(bias.subarray(biasOffset, biasOffset + n), pbias >> 2);
+    f32.fill(0, (pbias >> 2) + n, (pbias >> 2) + ldc);
   }
+  // [4mb, k] x [k, 8np] -> [4mb, 8np] (+ bias), one range of row blocks per thread
+  const bounds = split(mb, threads);
+  const tasks: Task[] = [];
+  for (let t = 0; t < threads; t++) {
+    const i0 = bounds[t], rows = bounds[t + 1] - i0;
+    tasks.push({
+      op: OP_GEMM,
+      args: [pa + i0 * 16 * k, k, pb, pc + i0 * 16 * ldc, ldc, rows, np, k, KC, NC, pbias],
+    });
+  }
+  run(tasks);
   copyRows(c, cOffset, pc >> 2, ldc, m, n);
 }
 
@@ -226,7 +331,10 @@ export interface WasmAttentionArgs {
  * Attention with the SIMD kernels: (1) pack Kᵀ once and V; (2) scores
  * [tq, tk] = Q·Kᵀ, skipping 4×8 tiles past each row block's last allowed key;
  * (3) fused scale + mask + softmax; (4) output [tq, dv] = weights·V with dot
- * products cut at the same limit. Needs {@link wasmReady}.
+ * products cut at the same limit. Without JavaScript hooks (bias, raw scores,
+ * dropout), steps 2-4 run as one `attention_rows` call per thread on its own
+ * range of query rows (ranges balanced by the key limits under a causal mask).
+ * Needs {@link wasmReady}.
  */
 export function attentionWasm(p: WasmAttentionArgs): void {
   const w = load()!;
@@ -245,13 +353,20 @@ export function attentionWasm(p: WasmAttentionArgs): void {
   const pm = arena.take(maskBytes);
   const pl = arena.take(mb * 4);
   reserve(arena.top);
+  const hooks = p.prepare !== null || p.after !== null;
+  const threads = hooks ? 1 : threadsFor(tq * tk * (dk + dv), mb);
   // 1) Q [tq, dk] with zero rows up to 4·mb; Kᵀ and V packed in 8-column panels
   f32.set(p.q.subarray(p.qOffset, p.qOffset + tq * dk), pq >> 2);
   f32.fill(0, (pq >> 2) + tq * dk, (pq >> 2) + mb * 4 * dk);
   f32.set(p.k.subarray(p.kOffset, p.kOffset + tk * dk), pkRaw >> 2);
-  w.pack_bt(pkRaw, dk, tk, dk, pk);
   f32.set(p.v.subarray(p.vOffset, p.vOffset + tk * dv), pvRaw >> 2);
-  w.pack_b(pvRaw, dv, tk, dv, pv);
+  if (threads > 1) {
+    packPanels(pkRaw, tk, dk, true, pk, threads);
+    packPanels(pvRaw, dv, tk, false, pv, threads);
+  } else {
+    w.pack_bt(pkRaw, dk, tk, dk, pk);
+    w.pack_b(pvRaw, dv, tk, dv, pv);
+  }
   let mask = 0, mrs = 0, lim = 0;
   if (p.mask) {
     u8.set(p.mask.data.subarray(p.mask.offset, p.mask.offset + maskBytes), pm);
@@ -262,18 +377,171 @@ export function attentionWasm(p: WasmAttentionArgs): void {
       lim = pl;
     }
   }
-  // 2) scores [4mb, dk] x [dk, lds] -> [4mb, lds]
-  w.gemm(pq, dk, pk, dk * 32, ps, lds, mb, npk, dk, lim, 0, 0);
-  // 3) softmax(scores·scale + mask) per row
-  if (p.prepare) {
-    p.prepare(f32, ps >> 2, lds);
-    w.softmax(ps, lds, tq, tk, 1, 0, 0);
+  if (!hooks) {
+    // 2-4) per thread: rows [4·i0, 4·i1) of scores, softmax and output
+    const bounds = split(mb, threads, lim ? (i) => i32[(lim >> 2) + i] + 8 : undefined);
+    const tasks: Task[] = [];
+    for (let t = 0; t < threads; t++) {
+      const i0 = bounds[t], i1 = bounds[t + 1];
+      tasks.push({
+        op: OP_ATTENTION,
+        args: [
+          pq + i0 * 16 * dk,
+          dk,
+          pk,
+          ps + i0 * 16 * lds,
+          lds,
+          pv,
+          po + i0 * 16 * ldo,
+          ldo,
+          i1 - i0,
+          npk,
+          npv,
+          Math.min(4 * i1, tq) - 4 * i0,
+          tk,
+          p.scale,
+          mask ? mask + 4 * i0 * mrs : 0,
+          mrs,
+          lim ? lim + 4 * i0 : 0,
+        ],
+      });
+    }
+    run(tasks);
   } else {
-    w.softmax(ps, lds, tq, tk, p.scale, mask, mrs);
+    // 2) scores [4mb, dk] x [dk, lds] -> [4mb, lds]
+    w.gemm(pq, dk, pk, dk * 32, ps, lds, mb, npk, dk, lim, 0, 0);
+    // 3) softmax(scores·scale + mask) per row
+    if (p.prepare) {
+      p.prepare(f32, ps >> 2, lds);
+      w.softmax(ps, lds, tq, tk, 1, 0, 0);
+    } else {
+      w.softmax(ps, lds, tq, tk, p.scale, mask, mrs);
+    }
+    if (p.after) p.after(f32, ps >> 2, lds);
+    // 4) output [4mb, tk] x [tk, ldo] -> [4mb, ldo]
+    w.gemm(ps, lds, pv, tk * 32, po, ldo, mb, npv, tk, lim, 1, 0);
   }
-  if (p.after) p.after(f32, ps >> 2, lds);
-  // 4) output [4mb, tk] x [tk, ldo] -> [4mb, ldo]
-  w.gemm(ps, lds, pv, tk * 32, po, ldo, mb, npv, tk, lim, 1, 0);
   copyRows(p.weights, p.weightsOffset, ps >> 2, lds, tq, tk);
+  copyRows(p.out, p.outOffset, po >> 2, ldo, tq, dv);
+}
+
+/** One FlashAttention problem for {@link flashAttentionWasm}; see `FlashAttentionArgs`. */
+export interface WasmFlashArgs {
+  q: Float32Array;
+  qOffset: number;
+  k: Float32Array;
+  kOffset: number;
+  v: Float32Array;
+  vOffset: number;
+  tq: number;
+  tk: number;
+  dk: number;
+  dv: number;
+  scale: number;
+  /** Contiguous key axis required (colStride 1); rowStride 0 or tk. */
+  mask: { data: Uint8Array; offset: number; rowStride: number } | null;
+  out: Float32Array;
+  outOffset: number;
+  blockSize: number;
+}
+
+/**
+ * FlashAttention with the SIMD kernels (`flash_rows`): Kᵀ and V packed once,
+ * then per query block of about `blockSize` rows, key tiles of about
+ * `blockSize` keys (rounded up to the 4×8 register tile) with the online
+ * softmax; the `[tq, tk]` scores are never formed. Query blocks are dealt to
+ * the threads in turn. A per-row mask is copied one round of query blocks at a
+ * time, so memory stays O(threads·blockSize·tk) even for a 16384² causal mask.
+ * Needs {@link wasmReady}.
+ */
+export function flashAttentionWasm(p: WasmFlashArgs): void {
+  load();
+  const { tq, tk, dk, dv } = p;
+  const bqb = Math.max(1, Math.ceil(p.blockSize / 4)); // row blocks per query block
+  const bk = Math.max(8, Math.ceil(p.blockSize / 8) * 8); // keys per tile
+  const mb = (tq + 3) >> 2, npk = (tk + 7) >> 3, npv = (dv + 7) >> 3;
+  const ldo = npv * 8, lds = Math.min(bk, npk * 8);
+  const nqb = Math.ceil(mb / bqb);
+  const threads = threadsFor(tq * tk * (dk + dv), nqb);
+  const rowMask = p.mask !== null && p.mask.rowStride !== 0;
+  const arena = new Arena();
+  const pq = arena.take(mb * 4 * dk * 4);
+  const pkRaw = arena.take(tk * dk * 4);
+  const pk = arena.take(npk * dk * 32);
+  const pvRaw = arena.take(tk * dv * 4);
+  const pv = arena.take(npv * tk * 32);
+  const po = arena.take(mb * 4 * ldo * 4);
+  const pmRun = arena.take(mb * 16), plRun = arena.take(mb * 16), pl = arena.take(mb * 4);
+  const ps: number[] = [], pm: number[] = [];
+  for (let t = 0; t < threads; t++) {
+    ps.push(arena.take(bqb * 4 * lds * 4));
+    // a per-row mask: this thread's query block of rows; a broadcast row: once
+    // (64 spare bytes: see the rounds below)
+    if (p.mask && (rowMask || t === 0)) pm.push(arena.take((rowMask ? bqb * 4 * tk : tk) + 64));
+  }
+  reserve(arena.top);
+  f32.set(p.q.subarray(p.qOffset, p.qOffset + tq * dk), pq >> 2);
+  f32.fill(0, (pq >> 2) + tq * dk, (pq >> 2) + mb * 4 * dk);
+  f32.set(p.k.subarray(p.kOffset, p.kOffset + tk * dk), pkRaw >> 2);
+  f32.set(p.v.subarray(p.vOffset, p.vOffset + tk * dv), pvRaw >> 2);
+  packPanels(pkRaw, tk, dk, true, pk, threads);
+  packPanels(pvRaw, dv, tk, false, pv, threads);
+  const task = (t: number, qb0: number, qstep: number, mask: number, lim: number): Task => ({
+    op: OP_FLASH,
+    args: [
+      pq,
+      dk,
+      pk,
+      pv,
+      tk,
+      npv,
+      po,
+      ldo,
+      ps[t],
+      lds,
+      pmRun,
+      plRun,
+      qb0,
+      qstep,
+      mb,
+      bqb,
+      bk,
+      p.scale,
+      mask,
+      rowMask ? tk : 0,
+      lim,
+      tq,
+    ],
+  });
+  if (!rowMask) {
+    // no mask or one broadcast row: one round, query blocks dealt in turn
+    let mask = 0, lim = 0;
+    if (p.mask) {
+      u8.set(p.mask.data.subarray(p.mask.offset, p.mask.offset + tk), pm[0]);
+      kernels!.mask_limits(pm[0], 0, 1, tk, pl);
+      for (let i = 1; i < mb; i++) i32[(pl >> 2) + i] = i32[pl >> 2];
+      mask = pm[0];
+      lim = pl;
+    }
+    const tasks: Task[] = [];
+    for (let t = 0; t < threads; t++) tasks.push(task(t, t, threads, mask, lim));
+    run(tasks);
+  } else {
+    // rounds of `threads` query blocks; each thread's rows of the mask copied first
+    const m = p.mask!;
+    for (let b0 = 0; b0 < nqb; b0 += threads) {
+      const tasks: Task[] = [];
+      for (let t = 0; t < threads && b0 + t < nqb; t++) {
+        const b = b0 + t, r0 = b * bqb * 4, rows = Math.min(bqb * 4, tq - r0);
+        // flash_rows addresses the mask by absolute row, so it gets a pointer r0 rows
+        // before the copy; that pointer must not be 0 (which means "no mask")
+        const at = pm[t] === r0 * tk ? pm[t] + 64 : pm[t];
+        u8.set(m.data.subarray(m.offset + r0 * tk, m.offset + (r0 + rows) * tk), at);
+        kernels!.mask_limits(at, tk, rows, tk, pl + b * bqb * 4);
+        tasks.push(task(t, b, nqb, at - r0 * tk, pl));
+      }
+      run(tasks);
+    }
+  }
   copyRows(p.out, p.outOffset, po >> 2, ldo, tq, dv);
 }

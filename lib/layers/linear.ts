@@ -4,11 +4,10 @@
  * @module
  */
 
-import { add } from "../tensor/elementwise.ts";
-import { matmul } from "../tensor/matmul.ts";
+import { gemm } from "../kernels/matmul.ts";
 import type { Rng } from "../tensor/rng.ts";
-import { formatShape } from "../tensor/shape.ts";
-import { checkTensor, rand, type Tensor, zeros } from "../tensor/tensor.ts";
+import { formatShape, sizeOf } from "../tensor/shape.ts";
+import { checkTensor, rand, Tensor, zeros } from "../tensor/tensor.ts";
 import { Module } from "./module.ts";
 
 /**
@@ -39,9 +38,6 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
       }`,
     );
   }
-  const lead = x.shape.slice(0, -1);
-  // [N, in] x [out, in]ᵀ -> [N, out]
-  let y = matmul(x.reshape([-1, inF]), weight, { transposeB: true });
   if (bias) {
     checkTensor(bias, "linear", "bias");
     if (bias.rank !== 1 || bias.shape[0] !== outF) {
@@ -51,9 +47,28 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
         }`,
       );
     }
-    y = add(y, bias);
   }
-  return y.reshape([...lead, outF]);
+  const lead = x.shape.slice(0, -1);
+  const rows = sizeOf(lead);
+  const out = new Float32Array(rows * outF);
+  // [N, in] x [out, in]ᵀ (+ b) -> [N, out]: the kernel packs Wᵀ once per call and adds b
+  // in its epilogue. Packed weights are not cached across calls: parameters can be
+  // overwritten in place (loadStateDict, user code), and checking a cached copy costs
+  // as much as packing again.
+  gemm({
+    a: x.data,
+    aOffset: 0,
+    b: weight.data,
+    bOffset: 0,
+    c: out,
+    cOffset: 0,
+    m: rows,
+    k: inF,
+    n: outF,
+    transposeB: true,
+    bias: bias ? bias.data : null,
+  });
+  return new Tensor(out, [...lead, outF]);
 }
 
 /** Options for {@link Linear}. */

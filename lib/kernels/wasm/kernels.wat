@@ -1,9 +1,12 @@
 ;; Attention Lab WebAssembly SIMD128 kernels (hand-written WAT).
 ;; Assembled by `deno task build:wasm` (lib/kernels/wasm/build.ts, npm wabt) into
 ;; kernels_wasm.ts; `deno task check:wasm` fails when the committed artifact is stale.
-;; All pointers are byte offsets into the exported memory; sizes are in elements.
+;; All pointers are byte offsets into the imported memory; sizes are in elements.
+;; The memory is shared (threads: `simd.ts` runs row ranges of one problem on Workers that
+;; instantiate this same module over the same memory); build.ts also emits a copy with an
+;; unshared memory for hosts without shared WebAssembly memory.
 (module
-  (memory (export "memory") 16)
+  (import "env" "memory" (memory 16 65536 shared))
 
   ;; C[4*mb, 8*np] (row stride ldc) (=|+=) A[4*mb, k] (row stride lda) . B, where B is
   ;; packed in panels of 8 columns: panel j holds k rows of 8 floats at bp + j*pstride.
@@ -11,7 +14,7 @@
   ;; lim = 0, or a pointer to one i32 per 4-row block giving the last useful column + 1
   ;; (mode 0: compute only the panels below it) or the useful k (mode 1: shorter dot products):
   ;; that is how fully masked tiles of a causal mask are skipped.
-  (func (export "gemm")
+  (func $gemm (export "gemm")
     (param $a i32) (param $lda i32) (param $bp i32) (param $pstride i32) (param $c i32)
     (param $ldc i32) (param $mb i32) (param $np i32) (param $k i32) (param $lim i32)
     (param $mode i32) (param $acc i32)
@@ -105,7 +108,7 @@
 
   ;; Packs B [k, n] (row stride ld) into panels of 8 columns (k rows of 8 floats each,
   ;; panel after panel from dst), zero-padding the last panel.
-  (func (export "pack_b")
+  (func $pack_b (export "pack_b")
     (param $src i32) (param $ld i32) (param $k i32) (param $n i32) (param $dst i32)
     (local $j i32) (local $p i32) (local $c i32) (local $w i32) (local $s i32)
     (block $done
@@ -138,28 +141,76 @@
         (local.set $j (i32.add (local.get $j) (i32.const 8)))
         (br $panels))))
 
-  ;; Packs Bᵀ where B is given as [n, k] (row stride ld), e.g. the keys of Q·Kᵀ: panel j,
-  ;; row p holds B[8j .. 8j+7, p]. This is the one transpose of K per attention call.
-  (func (export "pack_bt")
+;; Packs Bᵀ where B is given as [n, k] (row stride ld), e.g. the keys of Q·Kᵀ or a Linear
+  ;; weight [out, in]: panel j, row p holds B[8j .. 8j+7, p]. Full panels go 4 values of k
+  ;; at a time (two 4×4 transposes by shuffles); the ragged last panel and k tail are scalar.
+  (func $pack_bt (export "pack_bt")
     (param $src i32) (param $ld i32) (param $n i32) (param $k i32) (param $dst i32)
     (local $j i32) (local $p i32) (local $c i32) (local $w i32) (local $s i32) (local $ldb i32)
+    (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128)
+    (local $r4 v128) (local $r5 v128) (local $r6 v128) (local $r7 v128)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (local $u0 v128) (local $u1 v128) (local $u2 v128) (local $u3 v128)
     (local.set $ldb (i32.shl (local.get $ld) (i32.const 2)))
     (block $done
       (loop $panels
         (br_if $done (i32.ge_s (local.get $j) (local.get $n)))
         (local.set $w (i32.sub (local.get $n) (local.get $j)))
         (local.set $p (i32.const 0))
+        ;; s: B[j, 0]
+        (local.set $s (i32.add (local.get $src)
+          (i32.shl (i32.mul (local.get $j) (local.get $ld)) (i32.const 2))))
+        (if (i32.ge_s (local.get $w) (i32.const 8))
+          (then
+            (block $v_done
+              (loop $vrows
+                (br_if $v_done (i32.gt_s (i32.add (local.get $p) (i32.const 4)) (local.get $k)))
+                (local.set $c (i32.add (local.get $s) (i32.shl (local.get $p) (i32.const 2))))
+                (local.set $r0 (v128.load (local.get $c)))
+                (local.set $c (i32.add (local.get $c) (local.get $ldb)))
+                (local.set $r1 (v128.load (local.get $c)))
+                (local.set $c (i32.add (local.get $c) (local.get $ldb)))
+                (local.set $r2 (v128.load (local.get $c)))
+                (local.set $c (i32.add (local.get $c) (local.get $ldb)))
+                (local.set $r3 (v128.load (local.get $c)))
+                (local.set $c (i32.add (local.get $c) (local.get $ldb)))
+                (local.set $r4 (v128.load (local.get $c)))
+                (local.set $c (i32.add (local.get $c) (local.get $ldb)))
+                (local.set $r5 (v128.load (local.get $c)))
+                (local.set $c (i32.add (local.get $c) (local.get $ldb)))
+                (local.set $r6 (v128.load (local.get $c)))
+                (local.set $c (i32.add (local.get $c) (local.get $ldb)))
+                (local.set $r7 (v128.load (local.get $c)))
+                ;; rows 0..3: t0 = a0 b0 a1 b1, t1 = a2 b2 a3 b3, t2 = c0 d0 c1 d1, t3 = c2 d2 c3 d3
+                (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r0) (local.get $r1)))
+                (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r0) (local.get $r1)))
+                (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r2) (local.get $r3)))
+                (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r2) (local.get $r3)))
+                (local.set $u0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r4) (local.get $r5)))
+                (local.set $u1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r4) (local.get $r5)))
+                (local.set $u2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r6) (local.get $r7)))
+                (local.set $u3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r6) (local.get $r7)))
+                ;; row p: (a0 b0 c0 d0)(e0 f0 g0 h0), row p+1: the 1s, ...
+                (v128.store offset=0 (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+                (v128.store offset=16 (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u0) (local.get $u2)))
+                (v128.store offset=32 (local.get $dst) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+                (v128.store offset=48 (local.get $dst) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u0) (local.get $u2)))
+                (v128.store offset=64 (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+                (v128.store offset=80 (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u1) (local.get $u3)))
+                (v128.store offset=96 (local.get $dst) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+                (v128.store offset=112 (local.get $dst) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u1) (local.get $u3)))
+                (local.set $dst (i32.add (local.get $dst) (i32.const 128)))
+                (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                (br $vrows)))))
         (block $k_done
           (loop $rows
             (br_if $k_done (i32.ge_s (local.get $p) (local.get $k)))
-            ;; s: B[j, p]
-            (local.set $s (i32.add (local.get $src)
-              (i32.shl (i32.add (i32.mul (local.get $j) (local.get $ld)) (local.get $p)) (i32.const 2))))
             (local.set $c (i32.const 0))
             (loop $lanes
               (f32.store (i32.add (local.get $dst) (i32.shl (local.get $c) (i32.const 2)))
                 (if (result f32) (i32.lt_s (local.get $c) (local.get $w))
-                  (then (f32.load (i32.add (local.get $s) (i32.mul (local.get $c) (local.get $ldb)))))
+                  (then (f32.load (i32.add (i32.add (local.get $s) (i32.shl (local.get $p) (i32.const 2)))
+                    (i32.mul (local.get $c) (local.get $ldb)))))
                   (else (f32.const 0))))
               (local.set $c (i32.add (local.get $c) (i32.const 1)))
               (br_if $lanes (i32.lt_s (local.get $c) (i32.const 8))))
@@ -247,7 +298,7 @@
   ;; ld): x = s·scale; blocked keys (mask byte 0; mask = 0 means no mask, row stride mrs
   ;; bytes, 0 = one broadcast row) get -inf; then softmax stabilised by the row maximum.
   ;; A fully masked row becomes zeros; a row with +inf shares its weight among its +infs.
-  (func (export "softmax")
+  (func $softmax (export "softmax")
     (param $s i32) (param $ld i32) (param $rows i32) (param $cols i32) (param $scale f32)
     (param $mask i32) (param $mrs i32)
     (local $r i32) (local $row i32) (local $m i32) (local $j i32) (local $c4 i32) (local $cnt i32)
@@ -377,4 +428,308 @@
                     (br $s3)))))))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rowloop))))
+  ;; C[4*mb, 8*np] = A[4*mb, k] . B (+ bias) over the whole k: k in slices of kcb accumulated
+  ;; into C and the panels in groups of ncb, so a 4-row block of A and the B slice stay in
+  ;; cache while A streams. B packed as `gemm` reads it (panel stride k*32 bytes). bias = 0,
+  ;; or a pointer to 8*np floats added to every row at the end (a Linear layer's b).
+  ;; One thread's share of a product is a range of row blocks: callers offset a and c.
+  (func $gemm_blocked (export "gemm_blocked")
+    (param $a i32) (param $lda i32) (param $bp i32) (param $c i32) (param $ldc i32)
+    (param $mb i32) (param $np i32) (param $k i32) (param $kcb i32) (param $ncb i32)
+    (param $bias i32)
+    (local $k0 i32) (local $j0 i32) (local $kc i32) (local $nc i32) (local $i i32) (local $j i32)
+    (local $row i32) (local $end i32) (local $bv i32)
+    (loop $kslices
+      (local.set $kc (select (local.get $kcb) (i32.sub (local.get $k) (local.get $k0))
+        (i32.lt_s (local.get $kcb) (i32.sub (local.get $k) (local.get $k0)))))
+      (local.set $j0 (i32.const 0))
+      (block $n_done
+        (loop $nblocks
+          (br_if $n_done (i32.ge_s (local.get $j0) (local.get $np)))
+          (local.set $nc (select (local.get $ncb) (i32.sub (local.get $np) (local.get $j0))
+            (i32.lt_s (local.get $ncb) (i32.sub (local.get $np) (local.get $j0)))))
+          (call $gemm
+            (i32.add (local.get $a) (i32.shl (local.get $k0) (i32.const 2)))
+            (local.get $lda)
+            (i32.add (local.get $bp) (i32.shl (i32.add (i32.mul (local.get $j0) (local.get $k))
+              (local.get $k0)) (i32.const 5)))
+            (i32.shl (local.get $k) (i32.const 5))
+            (i32.add (local.get $c) (i32.shl (local.get $j0) (i32.const 5)))
+            (local.get $ldc) (local.get $mb) (local.get $nc) (local.get $kc)
+            (i32.const 0) (i32.const 0) (i32.gt_s (local.get $k0) (i32.const 0)))
+          (local.set $j0 (i32.add (local.get $j0) (local.get $ncb)))
+          (br $nblocks)))
+      (local.set $k0 (i32.add (local.get $k0) (local.get $kcb)))
+      (br_if $kslices (i32.lt_s (local.get $k0) (local.get $k))))
+    (if (local.get $bias)
+      (then
+        (local.set $end (i32.shl (local.get $np) (i32.const 5)))
+        (block $r_done
+          (loop $rows
+            (br_if $r_done (i32.ge_s (local.get $i) (i32.shl (local.get $mb) (i32.const 2))))
+            (local.set $row (i32.add (local.get $c)
+              (i32.shl (i32.mul (local.get $i) (local.get $ldc)) (i32.const 2))))
+            (local.set $j (i32.const 0))
+            (block $c_done
+              (loop $cols
+                (br_if $c_done (i32.ge_s (local.get $j) (local.get $end)))
+                (local.set $bv (i32.add (local.get $row) (local.get $j)))
+                (v128.store (local.get $bv) (f32x4.add (v128.load (local.get $bv))
+                  (v128.load (i32.add (local.get $bias) (local.get $j)))))
+                (local.set $j (i32.add (local.get $j) (i32.const 16)))
+                (br $cols)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $rows))))))
+
+  ;; One thread's rows of attention: scores = Q·Kᵀ for row blocks of Q at pq (Kᵀ packed at pk),
+  ;; then the fused scale + mask + softmax on `rows` rows, then out = weights·V (V packed at pv).
+  ;; lim as in `gemm` (0 or per-row-block key limits); mask/mrs as in `softmax`.
+  (func (export "attention_rows")
+    (param $pq i32) (param $dk i32) (param $pk i32) (param $ps i32) (param $lds i32)
+    (param $pv i32) (param $po i32) (param $ldo i32) (param $mb i32) (param $npk i32)
+    (param $npv i32) (param $rows i32) (param $tk i32) (param $scale f32) (param $mask i32)
+    (param $mrs i32) (param $lim i32)
+    (call $gemm (local.get $pq) (local.get $dk) (local.get $pk) (i32.shl (local.get $dk) (i32.const 5))
+      (local.get $ps) (local.get $lds) (local.get $mb) (local.get $npk) (local.get $dk)
+      (local.get $lim) (i32.const 0) (i32.const 0))
+    (call $softmax (local.get $ps) (local.get $lds) (local.get $rows) (local.get $tk)
+      (local.get $scale) (local.get $mask) (local.get $mrs))
+    (call $gemm (local.get $ps) (local.get $lds) (local.get $pv) (i32.shl (local.get $tk) (i32.const 5))
+      (local.get $po) (local.get $ldo) (local.get $mb) (local.get $npv) (local.get $tk)
+      (local.get $lim) (i32.const 1) (i32.const 0)))
+
+  ;; A packing job split by panels: op 0 packs B [k, n] (pack_b), op 1 packs Bᵀ (pack_bt).
+  (func (export "pack") (param $op i32) (param $src i32) (param $ld i32) (param $n i32)
+    (param $k i32) (param $dst i32)
+    (if (local.get $op)
+      (then (call $pack_bt (local.get $src) (local.get $ld) (local.get $n) (local.get $k) (local.get $dst)))
+      (else (call $pack_b (local.get $src) (local.get $ld) (local.get $k) (local.get $n) (local.get $dst)))))
+
+  ;; The online-softmax step of FlashAttention on one tile of scores s [rows, cols] (row stride
+  ;; lds): x = s·scale, masked keys -> -inf; per row, m' = max(m, max x), p = exp(x - m') in
+  ;; place, l' = e^(m - m')·l + Σp, and the running output row (ldo floats at acc) times
+  ;; e^(m - m'). A row with nothing visible yet keeps m = -inf, l = 0 and gets p = 0.
+  (func $online_softmax
+    (param $s i32) (param $lds i32) (param $rows i32) (param $cols i32) (param $scale f32)
+    (param $mask i32) (param $mrs i32) (param $mrun i32) (param $lrun i32) (param $acc i32)
+    (param $ldo i32)
+    (local $r i32) (local $row i32) (local $m i32) (local $j i32) (local $c4 i32) (local $p i32)
+    (local $vs v128) (local $vmax v128) (local $x v128) (local $vsum v128) (local $e v128)
+    (local $max f32) (local $sum f32) (local $xs f32) (local $mold f32) (local $alpha f32)
+    (local.set $vs (f32x4.splat (local.get $scale)))
+    (local.set $c4 (i32.and (local.get $cols) (i32.const -4)))
+    (block $done
+      (loop $rowloop
+        (br_if $done (i32.ge_s (local.get $r) (local.get $rows)))
+        (local.set $row (i32.add (local.get $s)
+          (i32.shl (i32.mul (local.get $r) (local.get $lds)) (i32.const 2))))
+        (local.set $m (i32.add (local.get $mask) (i32.mul (local.get $r) (local.get $mrs))))
+        ;; 1) scale, mask, tile maximum
+        (local.set $vmax (v128.const f32x4 -inf -inf -inf -inf))
+        (local.set $max (f32.const -inf))
+        (local.set $j (i32.const 0))
+        (block $v1_done
+          (loop $v1
+            (br_if $v1_done (i32.ge_s (local.get $j) (local.get $c4)))
+            (local.set $p (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+            (local.set $x (f32x4.mul (v128.load (local.get $p)) (local.get $vs)))
+            (if (local.get $mask)
+              (then
+                (local.set $x (v128.bitselect (local.get $x) (v128.const f32x4 -inf -inf -inf -inf)
+                  (i32x4.ne
+                    (i32x4.extend_low_i16x8_u (i16x8.extend_low_i8x16_u
+                      (v128.load32_zero (i32.add (local.get $m) (local.get $j)))))
+                    (v128.const i32x4 0 0 0 0))))))
+            (v128.store (local.get $p) (local.get $x))
+            (local.set $vmax (f32x4.max (local.get $vmax) (local.get $x)))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $v1)))
+        (block $s1_done
+          (loop $s1
+            (br_if $s1_done (i32.ge_s (local.get $j) (local.get $cols)))
+            (local.set $p (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+            (local.set $xs (f32.mul (f32.load (local.get $p)) (local.get $scale)))
+            (if (local.get $mask)
+              (then
+                (if (i32.eqz (i32.load8_u (i32.add (local.get $m) (local.get $j))))
+                  (then (local.set $xs (f32.const -inf))))))
+            (f32.store (local.get $p) (local.get $xs))
+            (local.set $max (f32.max (local.get $max) (local.get $xs)))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $s1)))
+        (local.set $max (f32.max (local.get $max)
+          (f32.max
+            (f32.max (f32x4.extract_lane 0 (local.get $vmax)) (f32x4.extract_lane 1 (local.get $vmax)))
+            (f32.max (f32x4.extract_lane 2 (local.get $vmax)) (f32x4.extract_lane 3 (local.get $vmax))))))
+        ;; 2) m' = max(m, tile max)
+        (local.set $p (i32.add (local.get $mrun) (i32.shl (local.get $r) (i32.const 2))))
+        (local.set $mold (f32.load (local.get $p)))
+        (local.set $max (f32.max (local.get $max) (local.get $mold)))
+        (if (f32.eq (local.get $max) (f32.const -inf))
+          (then
+            ;; nothing visible yet in this row: p = 0
+            (memory.fill (local.get $row) (i32.const 0) (i32.shl (local.get $cols) (i32.const 2))))
+          (else
+            (f32.store (local.get $p) (local.get $max))
+            ;; 3) p = exp(x - m'), row sum
+            (local.set $vmax (f32x4.splat (local.get $max)))
+            (local.set $vsum (v128.const f32x4 0 0 0 0))
+            (local.set $sum (f32.const 0))
+            (local.set $j (i32.const 0))
+            (block $v2_done
+              (loop $v2
+                (br_if $v2_done (i32.ge_s (local.get $j) (local.get $c4)))
+                (local.set $p (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+                (local.set $e (call $exp4 (f32x4.sub (v128.load (local.get $p)) (local.get $vmax))))
+                (v128.store (local.get $p) (local.get $e))
+                (local.set $vsum (f32x4.add (local.get $vsum) (local.get $e)))
+                (local.set $j (i32.add (local.get $j) (i32.const 4)))
+                (br $v2)))
+            (block $s2_done
+              (loop $s2
+                (br_if $s2_done (i32.ge_s (local.get $j) (local.get $cols)))
+                (local.set $p (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+                (local.set $xs (f32x4.extract_lane 0 (call $exp4
+                  (f32x4.splat (f32.sub (f32.load (local.get $p)) (local.get $max))))))
+                (f32.store (local.get $p) (local.get $xs))
+                (local.set $sum (f32.add (local.get $sum) (local.get $xs)))
+                (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                (br $s2)))
+            (local.set $sum (f32.add (local.get $sum)
+              (f32.add
+                (f32.add (f32x4.extract_lane 0 (local.get $vsum)) (f32x4.extract_lane 1 (local.get $vsum)))
+                (f32.add (f32x4.extract_lane 2 (local.get $vsum)) (f32x4.extract_lane 3 (local.get $vsum))))))
+            ;; 4) alpha = e^(m - m') (0 when m was -inf); l' = alpha·l + sum; O *= alpha
+            (local.set $alpha (f32x4.extract_lane 0 (call $exp4
+              (f32x4.splat (f32.sub (local.get $mold) (local.get $max))))))
+            (local.set $p (i32.add (local.get $lrun) (i32.shl (local.get $r) (i32.const 2))))
+            (f32.store (local.get $p) (f32.add (f32.mul (f32.load (local.get $p)) (local.get $alpha))
+              (local.get $sum)))
+            (if (f32.ne (local.get $alpha) (f32.const 1))
+              (then
+                (local.set $x (f32x4.splat (local.get $alpha)))
+                (local.set $p (i32.add (local.get $acc)
+                  (i32.shl (i32.mul (local.get $r) (local.get $ldo)) (i32.const 2))))
+                (local.set $j (i32.const 0))
+                (block $a_done
+                  (loop $a
+                    (br_if $a_done (i32.ge_s (local.get $j) (local.get $ldo)))
+                    (v128.store (local.get $p) (f32x4.mul (v128.load (local.get $p)) (local.get $x)))
+                    (local.set $p (i32.add (local.get $p) (i32.const 16)))
+                    (local.set $j (i32.add (local.get $j) (i32.const 4)))
+                    (br $a)))))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rowloop))))
+
+  ;; FlashAttention over query blocks qb0, qb0 + qstep, ... (so threads interleave blocks and
+  ;; share a causal mask's uneven work): a query block is bqb row blocks (4 rows each) of Q at
+  ;; pq (mb row blocks in all, tq real rows); keys go in tiles of bk (a multiple of 8) up to
+  ;; the block's largest key limit (lim, or tk). Kᵀ packed at pk, V packed at pv (panel stride
+  ;; tk*32); s: this thread's [4*bqb, lds] scores tile; mrun, lrun: running max and sum per
+  ;; row (4*mb floats each); the output [4*mb, ldo] at po is accumulated, then divided by l
+  ;; (0 for a row that saw no key).
+  (func (export "flash_rows")
+    (param $pq i32) (param $dk i32) (param $pk i32) (param $pv i32) (param $tk i32)
+    (param $npv i32) (param $po i32) (param $ldo i32) (param $s i32) (param $lds i32)
+    (param $mrun i32) (param $lrun i32) (param $qb0 i32) (param $qstep i32) (param $mb i32)
+    (param $bqb i32) (param $bk i32) (param $scale f32) (param $mask i32) (param $mrs i32)
+    (param $lim i32) (param $tq i32)
+    (local $b i32) (local $i0 i32) (local $rb i32) (local $rows i32) (local $r i32) (local $kmax i32)
+    (local $j0 i32) (local $cols i32) (local $acc i32) (local $v i32) (local $p i32) (local $j i32)
+    (local $inv v128) (local $l f32)
+    (local.set $b (local.get $qb0))
+    (block $done
+      (loop $qblocks
+        (local.set $i0 (i32.mul (local.get $b) (local.get $bqb)))
+        (br_if $done (i32.ge_s (local.get $i0) (local.get $mb)))
+        (local.set $rb (i32.sub (local.get $mb) (local.get $i0)))
+        (if (i32.gt_s (local.get $rb) (local.get $bqb)) (then (local.set $rb (local.get $bqb))))
+        (local.set $rows (i32.sub (local.get $tq) (i32.shl (local.get $i0) (i32.const 2))))
+        (if (i32.gt_s (local.get $rows) (i32.shl (local.get $rb) (i32.const 2)))
+          (then (local.set $rows (i32.shl (local.get $rb) (i32.const 2)))))
+        (local.set $acc (i32.add (local.get $po)
+          (i32.shl (i32.mul (i32.shl (local.get $i0) (i32.const 2)) (local.get $ldo)) (i32.const 2))))
+        ;; 1) m = -inf, l = 0, O = 0 for the block's rows
+        (local.set $r (i32.const 0))
+        (block $i_done
+          (loop $init
+            (br_if $i_done (i32.ge_s (local.get $r) (i32.shl (local.get $rb) (i32.const 2))))
+            (local.set $p (i32.shl (i32.add (i32.shl (local.get $i0) (i32.const 2)) (local.get $r)) (i32.const 2)))
+            (f32.store (i32.add (local.get $mrun) (local.get $p)) (f32.const -inf))
+            (f32.store (i32.add (local.get $lrun) (local.get $p)) (f32.const 0))
+            (local.set $r (i32.add (local.get $r) (i32.const 1)))
+            (br $init)))
+        (memory.fill (local.get $acc) (i32.const 0)
+          (i32.shl (i32.mul (i32.shl (local.get $rb) (i32.const 2)) (local.get $ldo)) (i32.const 2)))
+        ;; 2) keys past every row's last allowed key are never visited
+        (local.set $kmax (local.get $tk))
+        (if (local.get $lim)
+          (then
+            (local.set $kmax (i32.const 0))
+            (local.set $r (i32.const 0))
+            (block $l_done
+              (loop $lims
+                (br_if $l_done (i32.ge_s (local.get $r) (local.get $rb)))
+                (local.set $v (i32.load (i32.add (local.get $lim)
+                  (i32.shl (i32.add (local.get $i0) (local.get $r)) (i32.const 2)))))
+                (if (i32.gt_s (local.get $v) (local.get $kmax)) (then (local.set $kmax (local.get $v))))
+                (local.set $r (i32.add (local.get $r) (i32.const 1)))
+                (br $lims)))))
+        (local.set $j0 (i32.const 0))
+        (block $k_done
+          (loop $ktiles
+            (br_if $k_done (i32.ge_s (local.get $j0) (local.get $kmax)))
+            (local.set $cols (i32.sub (local.get $tk) (local.get $j0)))
+            (if (i32.gt_s (local.get $cols) (local.get $bk)) (then (local.set $cols (local.get $bk))))
+            ;; 3) S [4rb, cols] = Q block · Kᵀ tile
+            (call $gemm
+              (i32.add (local.get $pq) (i32.shl (i32.mul (i32.shl (local.get $i0) (i32.const 2)) (local.get $dk)) (i32.const 2)))
+              (local.get $dk)
+              (i32.add (local.get $pk) (i32.shl (i32.mul (i32.shr_u (local.get $j0) (i32.const 3)) (local.get $dk)) (i32.const 5)))
+              (i32.shl (local.get $dk) (i32.const 5))
+              (local.get $s) (local.get $lds) (local.get $rb)
+              (i32.shr_u (i32.add (local.get $cols) (i32.const 7)) (i32.const 3))
+              (local.get $dk) (i32.const 0) (i32.const 0) (i32.const 0))
+            ;; 4) online softmax; O rows rescaled
+            (call $online_softmax (local.get $s) (local.get $lds) (local.get $rows) (local.get $cols)
+              (local.get $scale)
+              (select
+                (i32.add (i32.add (local.get $mask)
+                  (i32.mul (i32.shl (local.get $i0) (i32.const 2)) (local.get $mrs))) (local.get $j0))
+                (i32.const 0) (local.get $mask))
+              (local.get $mrs)
+              (i32.add (local.get $mrun) (i32.shl (local.get $i0) (i32.const 4)))
+              (i32.add (local.get $lrun) (i32.shl (local.get $i0) (i32.const 4)))
+              (local.get $acc) (local.get $ldo))
+            ;; 5) O += P [4rb, cols] · V tile [cols, 8npv]
+            (call $gemm (local.get $s) (local.get $lds)
+              (i32.add (local.get $pv) (i32.shl (local.get $j0) (i32.const 5)))
+              (i32.shl (local.get $tk) (i32.const 5))
+              (local.get $acc) (local.get $ldo) (local.get $rb) (local.get $npv) (local.get $cols)
+              (i32.const 0) (i32.const 0) (i32.const 1))
+            (local.set $j0 (i32.add (local.get $j0) (local.get $bk)))
+            (br $ktiles)))
+        ;; 6) O /= l (0 where l = 0)
+        (local.set $r (i32.const 0))
+        (block $f_done
+          (loop $fin
+            (br_if $f_done (i32.ge_s (local.get $r) (local.get $rows)))
+            (local.set $l (f32.load (i32.add (local.get $lrun)
+              (i32.shl (i32.add (i32.shl (local.get $i0) (i32.const 2)) (local.get $r)) (i32.const 2)))))
+            (local.set $inv (f32x4.splat (select (f32.div (f32.const 1) (local.get $l)) (f32.const 0)
+              (f32.gt (local.get $l) (f32.const 0)))))
+            (local.set $p (i32.add (local.get $acc)
+              (i32.shl (i32.mul (local.get $r) (local.get $ldo)) (i32.const 2))))
+            (local.set $j (i32.const 0))
+            (block $d_done
+              (loop $d
+                (br_if $d_done (i32.ge_s (local.get $j) (local.get $ldo)))
+                (v128.store (local.get $p) (f32x4.mul (v128.load (local.get $p)) (local.get $inv)))
+                (local.set $p (i32.add (local.get $p) (i32.const 16)))
+                (local.set $j (i32.add (local.get $j) (i32.const 4)))
+                (br $d)))
+            (local.set $r (i32.add (local.get $r) (i32.const 1)))
+            (br $fin)))
+        (local.set $b (i32.add (local.get $b) (local.get $qstep)))
+        (br $qblocks))))
 )

@@ -119,13 +119,15 @@ export function wasmReady(): boolean {
 }
 
 /**
- * Multiply-adds (m·n·k) from which a call is split across threads. Waking a
- * worker and waiting for it costs about 10-50 µs on the 2-core development
- * machine (more when it is loaded); 2^21 multiply-adds take about 100 µs on one
- * core, so below that a second thread cannot pay for itself (measured: W1 at
- * n = 128, 2^21 multiply-adds, gains nothing from two threads).
+ * Work (multiply-adds: m·n·k for a product, tq·tk·(dk + dv) for attention)
+ * from which a call is split across threads. Waking a worker and waiting for
+ * it costs about 10-50 µs on the 2-core development machine (more when it is
+ * loaded), and the serial part (copies into linear memory, packing) does not
+ * shrink. Measured there: W1 at n = 128 (2^21) was slower on two threads
+ * (0.24 ms against 0.17-0.23 ms on one); 512³ and W1 at n = 512 (2^25) gain
+ * 1.3-1.8×. 2^22 (about 0.25 ms of one core) sits between.
  */
-export let PARALLEL_MIN_WORK = 1 << 21;
+export let PARALLEL_MIN_WORK = 1 << 22;
 /** Overrides {@link PARALLEL_MIN_WORK} (benchmarks and tests; 0 forces threads). */
 export function setParallelMinWork(work: number): void {
   PARALLEL_MIN_WORK = work;

@@ -73,26 +73,59 @@
               ))
             (local.set $pb (i32.add (local.get $bp) (i32.mul (local.get $j) (local.get $pstride))))
             (local.set $q (i32.const 0))
-            (block $k_done
-              (loop $kloop
-                (br_if $k_done (i32.ge_u (local.get $q) (local.get $kb)))
-                (local.set $b0 (v128.load (local.get $pb)))
+            ;; k two steps at a time (less loop overhead per 16 multiply-adds), then one tail step
+            (block $k2_done
+              (loop $k2loop
+                (br_if $k2_done (i32.gt_u (i32.add (local.get $q) (i32.const 8)) (local.get $kb)))
+                (local.set $b0 (v128.load offset=0 (local.get $pb)))
                 (local.set $b1 (v128.load offset=16 (local.get $pb)))
-                (local.set $x (v128.load32_splat (i32.add (local.get $pa) (local.get $q))))
+                (local.set $x (v128.load32_splat offset=0 (i32.add (local.get $pa) (local.get $q))))
                 (local.set $c00 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c00)))
                 (local.set $c01 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c01)))
-                (local.set $x (v128.load32_splat (i32.add (local.get $pa1) (local.get $q))))
+                (local.set $x (v128.load32_splat offset=0 (i32.add (local.get $pa1) (local.get $q))))
                 (local.set $c10 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c10)))
                 (local.set $c11 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c11)))
-                (local.set $x (v128.load32_splat (i32.add (local.get $pa2) (local.get $q))))
+                (local.set $x (v128.load32_splat offset=0 (i32.add (local.get $pa2) (local.get $q))))
                 (local.set $c20 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c20)))
                 (local.set $c21 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c21)))
-                (local.set $x (v128.load32_splat (i32.add (local.get $pa3) (local.get $q))))
+                (local.set $x (v128.load32_splat offset=0 (i32.add (local.get $pa3) (local.get $q))))
+                (local.set $c30 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c30)))
+                (local.set $c31 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c31)))
+                (local.set $b0 (v128.load offset=32 (local.get $pb)))
+                (local.set $b1 (v128.load offset=48 (local.get $pb)))
+                (local.set $x (v128.load32_splat offset=4 (i32.add (local.get $pa) (local.get $q))))
+                (local.set $c00 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c00)))
+                (local.set $c01 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c01)))
+                (local.set $x (v128.load32_splat offset=4 (i32.add (local.get $pa1) (local.get $q))))
+                (local.set $c10 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c10)))
+                (local.set $c11 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c11)))
+                (local.set $x (v128.load32_splat offset=4 (i32.add (local.get $pa2) (local.get $q))))
+                (local.set $c20 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c20)))
+                (local.set $c21 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c21)))
+                (local.set $x (v128.load32_splat offset=4 (i32.add (local.get $pa3) (local.get $q))))
+                (local.set $c30 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c30)))
+                (local.set $c31 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c31)))
+                (local.set $pb (i32.add (local.get $pb) (i32.const 64)))
+                (local.set $q (i32.add (local.get $q) (i32.const 8)))
+                (br $k2loop)))
+            (if (i32.lt_u (local.get $q) (local.get $kb))
+              (then
+                (local.set $b0 (v128.load offset=0 (local.get $pb)))
+                (local.set $b1 (v128.load offset=16 (local.get $pb)))
+                (local.set $x (v128.load32_splat offset=0 (i32.add (local.get $pa) (local.get $q))))
+                (local.set $c00 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c00)))
+                (local.set $c01 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c01)))
+                (local.set $x (v128.load32_splat offset=0 (i32.add (local.get $pa1) (local.get $q))))
+                (local.set $c10 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c10)))
+                (local.set $c11 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c11)))
+                (local.set $x (v128.load32_splat offset=0 (i32.add (local.get $pa2) (local.get $q))))
+                (local.set $c20 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c20)))
+                (local.set $c21 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c21)))
+                (local.set $x (v128.load32_splat offset=0 (i32.add (local.get $pa3) (local.get $q))))
                 (local.set $c30 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c30)))
                 (local.set $c31 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c31)))
                 (local.set $pb (i32.add (local.get $pb) (i32.const 32)))
-                (local.set $q (i32.add (local.get $q) (i32.const 4)))
-                (br $kloop)))
+                (local.set $q (i32.add (local.get $q) (i32.const 4)))))
             (v128.store offset=0 (i32.add (local.get $pc) (i32.add (i32.mul (i32.const 0) (local.get $ldcb)) (i32.shl (local.get $j) (i32.const 5)))) (local.get $c00))
             (v128.store offset=16 (i32.add (local.get $pc) (i32.add (i32.mul (i32.const 0) (local.get $ldcb)) (i32.shl (local.get $j) (i32.const 5)))) (local.get $c01))
             (v128.store offset=0 (i32.add (local.get $pc) (i32.add (i32.mul (i32.const 1) (local.get $ldcb)) (i32.shl (local.get $j) (i32.const 5)))) (local.get $c10))
@@ -263,15 +296,19 @@
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $row))))
 
-  ;; exp(x) for x <= 0 (the shifted softmax logits), four lanes: x = n·ln2 + r with
+;; exp(x) for x <= 0 (the shifted softmax logits), four lanes: x = n·ln2 + r with
   ;; |r| <= ln2/2, exp(r) by a degree-7 Taylor polynomial (relative error < 2e-8 before
-  ;; float32 rounding), times 2^n built in the exponent bits. exp(-inf) and anything below
-  ;; -87.33 (under float32's smallest normal) give exactly 0; NaN stays NaN.
+  ;; float32 rounding), times 2^n built in the exponent bits. n = round(x·log2 e) comes from
+  ;; adding 1.5·2^23 (the float's low bits then hold n as an integer), which is cheaper than
+  ;; f32x4.nearest + i32x4.trunc_sat. exp(-inf) and anything below -87.33 (under float32's
+  ;; smallest normal) give exactly 0; NaN stays NaN.
   (func $exp4 (param $x v128) (result v128)
-    (local $xc v128) (local $n v128) (local $r v128) (local $p v128)
-    (local.set $xc (f32x4.max (local.get $x) (v128.const f32x4 -87.5 -87.5 -87.5 -87.5)))
-    (local.set $n (f32x4.nearest (f32x4.mul (local.get $xc)
-      (v128.const f32x4 1.44269504 1.44269504 1.44269504 1.44269504))))
+    (local $xc v128) (local $t v128) (local $n v128) (local $r v128) (local $p v128)
+    (local.set $xc (f32x4.pmax (local.get $x) (v128.const f32x4 -87.5 -87.5 -87.5 -87.5)))
+    (local.set $t (f32x4.relaxed_madd (local.get $xc)
+      (v128.const f32x4 1.44269504 1.44269504 1.44269504 1.44269504)
+      (v128.const f32x4 12582912 12582912 12582912 12582912)))
+    (local.set $n (f32x4.sub (local.get $t) (v128.const f32x4 12582912 12582912 12582912 12582912)))
     (local.set $r (f32x4.relaxed_nmadd (local.get $n)
       (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375) (local.get $xc)))
     (local.set $r (f32x4.relaxed_nmadd (local.get $n)
@@ -288,11 +325,60 @@
     (local.set $p (f32x4.relaxed_madd (local.get $p) (local.get $r) (v128.const f32x4 0.5 0.5 0.5 0.5)))
     (local.set $p (f32x4.relaxed_madd (local.get $p) (local.get $r) (v128.const f32x4 1 1 1 1)))
     (local.set $p (f32x4.relaxed_madd (local.get $p) (local.get $r) (v128.const f32x4 1 1 1 1)))
+    ;; 2^n: (n + 127) << 23; the 1.5·2^23 offset's bits shift out
     (local.set $p (f32x4.mul (local.get $p)
-      (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (v128.const i32x4 127 127 127 127))
-        (i32.const 23))))
+      (i32x4.shl (i32x4.add (local.get $t) (v128.const i32x4 127 127 127 127)) (i32.const 23))))
     (v128.bitselect (v128.const f32x4 0 0 0 0) (local.get $p)
       (f32x4.lt (local.get $x) (v128.const f32x4 -87.33 -87.33 -87.33 -87.33))))
+
+;; In place x <- exp(x - max) over the floats in [p, end) (a multiple of 4 apart); returns
+  ;; the four lane sums. $exp4's steps inlined with its constants in locals: V8 rebuilds a
+  ;; v128.const at every use, which made a call per vector cost ~3x the arithmetic.
+  (func $exp_sub_sum (param $p i32) (param $end i32) (param $vmax v128) (result v128)
+    (local $x v128) (local $t v128) (local $n v128) (local $r v128) (local $q v128) (local $sum v128)
+    (local $lo v128) (local $log2e v128) (local $shift v128) (local $ln2hi v128) (local $ln2lo v128)
+    (local $c7 v128) (local $c6 v128) (local $c5 v128) (local $c4 v128) (local $c3 v128)
+    (local $c2 v128) (local $one v128) (local $bias v128) (local $under v128)
+    (local.set $lo (v128.const f32x4 -87.5 -87.5 -87.5 -87.5))
+    (local.set $log2e (v128.const f32x4 1.44269504 1.44269504 1.44269504 1.44269504))
+    (local.set $shift (v128.const f32x4 12582912 12582912 12582912 12582912))
+    (local.set $ln2hi (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375))
+    (local.set $ln2lo (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4))
+    (local.set $c7 (v128.const f32x4 1.98412698e-4 1.98412698e-4 1.98412698e-4 1.98412698e-4))
+    (local.set $c6 (v128.const f32x4 1.38888889e-3 1.38888889e-3 1.38888889e-3 1.38888889e-3))
+    (local.set $c5 (v128.const f32x4 8.33333333e-3 8.33333333e-3 8.33333333e-3 8.33333333e-3))
+    (local.set $c4 (v128.const f32x4 4.16666667e-2 4.16666667e-2 4.16666667e-2 4.16666667e-2))
+    (local.set $c3 (v128.const f32x4 0.166666667 0.166666667 0.166666667 0.166666667))
+    (local.set $c2 (v128.const f32x4 0.5 0.5 0.5 0.5))
+    (local.set $one (v128.const f32x4 1 1 1 1))
+    (local.set $bias (v128.const i32x4 127 127 127 127))
+    (local.set $under (v128.const f32x4 -87.33 -87.33 -87.33 -87.33))
+    (local.set $sum (v128.const f32x4 0 0 0 0))
+    (block $done
+      (loop $vec
+        (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $x (f32x4.sub (v128.load (local.get $p)) (local.get $vmax)))
+        (local.set $t (f32x4.relaxed_madd (f32x4.pmax (local.get $x) (local.get $lo))
+          (local.get $log2e) (local.get $shift)))
+        (local.set $n (f32x4.sub (local.get $t) (local.get $shift)))
+        (local.set $r (f32x4.relaxed_nmadd (local.get $n) (local.get $ln2hi)
+          (f32x4.pmax (local.get $x) (local.get $lo))))
+        (local.set $r (f32x4.relaxed_nmadd (local.get $n) (local.get $ln2lo) (local.get $r)))
+        (local.set $q (f32x4.relaxed_madd (local.get $r) (local.get $c7) (local.get $c6)))
+        (local.set $q (f32x4.relaxed_madd (local.get $q) (local.get $r) (local.get $c5)))
+        (local.set $q (f32x4.relaxed_madd (local.get $q) (local.get $r) (local.get $c4)))
+        (local.set $q (f32x4.relaxed_madd (local.get $q) (local.get $r) (local.get $c3)))
+        (local.set $q (f32x4.relaxed_madd (local.get $q) (local.get $r) (local.get $c2)))
+        (local.set $q (f32x4.relaxed_madd (local.get $q) (local.get $r) (local.get $one)))
+        (local.set $q (f32x4.relaxed_madd (local.get $q) (local.get $r) (local.get $one)))
+        (local.set $q (f32x4.mul (local.get $q)
+          (i32x4.shl (i32x4.add (local.get $t) (local.get $bias)) (i32.const 23))))
+        (local.set $q (v128.andnot (local.get $q) (f32x4.lt (local.get $x) (local.get $under))))
+        (v128.store (local.get $p) (local.get $q))
+        (local.set $sum (f32x4.add (local.get $sum) (local.get $q)))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (br $vec)))
+    (local.get $sum))
 
   ;; Fused scale + mask + softmax, in place, over `rows` rows of `cols` scores (row stride
   ;; ld): x = s·scale; blocked keys (mask byte 0; mask = 0 means no mask, row stride mrs
@@ -330,7 +416,7 @@
                       (v128.load32_zero (i32.add (local.get $m) (local.get $j)))))
                     (v128.const i32x4 0 0 0 0))))))
             (v128.store (local.get $p) (local.get $x))
-            (local.set $vmax (f32x4.max (local.get $vmax) (local.get $x)))
+            (local.set $vmax (f32x4.pmax (local.get $vmax) (local.get $x)))
             (local.set $j (i32.add (local.get $j) (i32.const 4)))
             (br $v1)))
         (block $s1_done
@@ -385,15 +471,9 @@
                 (local.set $vsum (v128.const f32x4 0 0 0 0))
                 (local.set $sum (f32.const 0))
                 (local.set $j (i32.const 0))
-                (block $v2_done
-                  (loop $v2
-                    (br_if $v2_done (i32.ge_s (local.get $j) (local.get $c4)))
-                    (local.set $p (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
-                    (local.set $e (call $exp4 (f32x4.sub (v128.load (local.get $p)) (local.get $vmax))))
-                    (v128.store (local.get $p) (local.get $e))
-                    (local.set $vsum (f32x4.add (local.get $vsum) (local.get $e)))
-                    (local.set $j (i32.add (local.get $j) (i32.const 4)))
-                    (br $v2)))
+                (local.set $vsum (call $exp_sub_sum (local.get $row)
+                  (i32.add (local.get $row) (i32.shl (local.get $c4) (i32.const 2))) (local.get $vmax)))
+                (local.set $j (local.get $c4))
                 (block $s2_done
                   (loop $s2
                     (br_if $s2_done (i32.ge_s (local.get $j) (local.get $cols)))
@@ -541,7 +621,7 @@
                       (v128.load32_zero (i32.add (local.get $m) (local.get $j)))))
                     (v128.const i32x4 0 0 0 0))))))
             (v128.store (local.get $p) (local.get $x))
-            (local.set $vmax (f32x4.max (local.get $vmax) (local.get $x)))
+            (local.set $vmax (f32x4.pmax (local.get $vmax) (local.get $x)))
             (local.set $j (i32.add (local.get $j) (i32.const 4)))
             (br $v1)))
         (block $s1_done
@@ -576,15 +656,9 @@
             (local.set $vsum (v128.const f32x4 0 0 0 0))
             (local.set $sum (f32.const 0))
             (local.set $j (i32.const 0))
-            (block $v2_done
-              (loop $v2
-                (br_if $v2_done (i32.ge_s (local.get $j) (local.get $c4)))
-                (local.set $p (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
-                (local.set $e (call $exp4 (f32x4.sub (v128.load (local.get $p)) (local.get $vmax))))
-                (v128.store (local.get $p) (local.get $e))
-                (local.set $vsum (f32x4.add (local.get $vsum) (local.get $e)))
-                (local.set $j (i32.add (local.get $j) (i32.const 4)))
-                (br $v2)))
+            (local.set $vsum (call $exp_sub_sum (local.get $row)
+              (i32.add (local.get $row) (i32.shl (local.get $c4) (i32.const 2))) (local.get $vmax)))
+            (local.set $j (local.get $c4))
             (block $s2_done
               (loop $s2
                 (br_if $s2_done (i32.ge_s (local.get $j) (local.get $cols)))

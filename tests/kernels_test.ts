@@ -35,6 +35,9 @@ import { causalMask, paddingMask } from "../lib/attention/masks.ts";
 import { Rng } from "../lib/tensor/rng.ts";
 import { Tensor } from "../lib/tensor/tensor.ts";
 import { matmul } from "../lib/tensor/matmul.ts";
+import { add, div, sub } from "../lib/tensor/elementwise.ts";
+import { relu } from "../lib/layers/activations.ts";
+import { layerNorm } from "../lib/layers/layer_norm.ts";
 
 /** Deterministic values in [-1, 1) from a seed (xorshift). */
 function randoms(n: number, seed: number): Float32Array {
@@ -553,4 +556,53 @@ Deno.test("kernels split across worker threads give the single-thread bits", asy
     setThreads(navigator.hardwareConcurrency);
     await shutdownWorkers();
   }
+});
+
+Deno.test("elementwise and layer fast paths agree with plain loops", async (t) => {
+  await t.step("row broadcast on either side, with leading 1s, ragged widths", () => {
+    for (const [rows, w] of [[1, 1], [3, 7], [5, 130]]) {
+      const x = new Tensor(randoms(rows * w, w), [1, rows, w]);
+      const row = randoms(w, rows + 1);
+      for (const rowShape of [[w], [1, w], [1, 1, w]]) {
+        const r = new Tensor(row, rowShape);
+        const sums = [add(x, r), add(r, x)], diffs = [sub(x, r), sub(r, x)], q = div(r, x);
+        for (let i = 0; i < rows * w; i++) {
+          const a = x.data[i], b = row[i % w];
+          assert.equal(sums[0].data[i], Math.fround(a + b));
+          assert.equal(sums[1].data[i], Math.fround(b + a));
+          assert.equal(diffs[0].data[i], Math.fround(a - b));
+          assert.equal(diffs[1].data[i], Math.fround(b - a));
+          assert.equal(q.data[i], Math.fround(b / a));
+        }
+        assert.deepEqual(sums[0].shape, [1, rows, w]);
+      }
+    }
+  });
+  await t.step("relu keeps NaN and maps -0 and -Infinity to +0", () => {
+    const x = Float32Array.of(-1, 2, -0, 0, NaN, -Infinity, Infinity, 1e-40, -1e-40, -NaN);
+    const y = relu(new Tensor(x, [10])).data;
+    assert.deepEqual([...y], [0, 2, 0, 0, NaN, 0, Infinity, Math.fround(1e-40), 0, NaN]);
+    assert.ok(y.every((v) => !Object.is(v, -0)));
+    // a view into a larger buffer is read from its own offset
+    const view = new Float32Array(Float32Array.of(5, -3, 4).buffer, 4, 2);
+    assert.deepEqual([...relu(new Tensor(view, [2])).data], [0, 4]);
+  });
+  await t.step("layerNorm with and without affine parameters", () => {
+    const d = 33, x = new Tensor(randoms(4 * d, 3), [4, d]);
+    const weight = new Tensor(randoms(d, 4), [d]), bias = new Tensor(randoms(d, 5), [d]);
+    for (const opts of [{}, { weight }, { bias }, { weight, bias }]) {
+      const y = layerNorm(x, opts).data;
+      for (let r = 0; r < 4; r++) {
+        let mean = 0, sq = 0;
+        for (let i = 0; i < d; i++) mean += x.data[r * d + i] / d;
+        for (let i = 0; i < d; i++) sq += (x.data[r * d + i] - mean) ** 2 / d;
+        for (let i = 0; i < d; i++) {
+          let e = (x.data[r * d + i] - mean) / Math.sqrt(sq + 1e-5);
+          if ("weight" in opts) e *= weight.data[i];
+          if ("bias" in opts) e += bias.data[i];
+          assert.ok(Math.abs(y[r * d + i] - e) <= 1e-5 * Math.abs(e) + 1e-6, `row ${r} col ${i}`);
+        }
+      }
+    }
+  });
 });

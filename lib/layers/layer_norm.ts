@@ -61,6 +61,7 @@ export function layerNorm(x: Tensor, options: LayerNormOptions = {}): Tensor {
   const eps = _finiteAtLeast(options.eps ?? 1e-5, 0, "layerNorm", "eps");
   const src = x.data;
   const out = new Float32Array(src.length);
+  const g = gamma ? gamma.data : null, b = beta ? beta.data : null;
   for (let row = 0; row < src.length; row += d) {
     // 1) mean, 2) biased variance around it, both in float64
     let sum = 0;
@@ -73,11 +74,16 @@ export function layerNorm(x: Tensor, options: LayerNormOptions = {}): Tensor {
     }
     // 3) normalise, 4) scale and shift
     const inv = 1 / Math.sqrt(sq / d + eps);
-    for (let i = 0; i < d; i++) {
-      let y = (src[row + i] - mean) * inv;
-      if (gamma) y *= gamma.data[i];
-      if (beta) y += beta.data[i];
-      out[row + i] = y;
+    if (g && b) {
+      // the common affine case without per-element branches
+      for (let i = 0; i < d; i++) out[row + i] = (src[row + i] - mean) * inv * g[i] + b[i];
+    } else {
+      for (let i = 0; i < d; i++) {
+        let y = (src[row + i] - mean) * inv;
+        if (g) y *= g[i];
+        if (b) y += b[i];
+        out[row + i] = y;
+      }
     }
   }
   return new Tensor(out, x.shape);

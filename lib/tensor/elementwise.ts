@@ -24,12 +24,34 @@ function binary(
   } else if (bd.length === 1 && ad.length === n) {
     const y = bd[0];
     for (let i = 0; i < n; i++) out[i] = f(ad[i], y);
+  } else if (ad.length === n && isTrailing(tb.shape, shape)) {
+    // b is one row repeated (a bias [D] on [..., D]): no index tables
+    const w = bd.length;
+    for (let r = 0; r < n; r += w) for (let j = 0; j < w; j++) out[r + j] = f(ad[r + j], bd[j]);
+  } else if (bd.length === n && isTrailing(ta.shape, shape)) {
+    const w = ad.length;
+    for (let r = 0; r < n; r += w) for (let j = 0; j < w; j++) out[r + j] = f(ad[j], bd[r + j]);
   } else {
     const ia = broadcastIndex(ta.shape, shape);
     const ib = broadcastIndex(tb.shape, shape);
     for (let i = 0; i < n; i++) out[i] = f(ad[ia[i]], bd[ib[i]]);
   }
   return new Tensor(out, shape);
+}
+
+/**
+ * True when `small` broadcasts against `shape` as whole trailing rows: its
+ * shape, leading 1s dropped, equals the end of `shape` (e.g. [D] or [1, D] on [N, T, D]).
+ */
+function isTrailing(small: readonly number[], shape: readonly number[]): boolean {
+  let lead = 0;
+  while (lead < small.length && small[lead] === 1) lead++;
+  const rest = small.length - lead;
+  if (rest === 0 || rest > shape.length) return false;
+  for (let i = 0; i < rest; i++) {
+    if (small[lead + i] !== shape[shape.length - rest + i]) return false;
+  }
+  return true;
 }
 
 /**

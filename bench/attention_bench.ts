@@ -19,6 +19,7 @@ import { randn, Tensor } from "../lib/tensor/tensor.ts";
 import { multiHeadAttention } from "../lib/models/multi_head_attention.ts";
 import { encoderLayer } from "../lib/models/encoder_layer.ts";
 import { naiveAttention, naiveEncoderLayer, naiveMatmul, naiveMha } from "./_naive.ts";
+import { poolSize, setThreads } from "../lib/kernels/threads.ts";
 
 // tfjs-wasm's .wasm files live in Deno's npm cache (read permission needed).
 const denoDir = Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`;
@@ -37,6 +38,19 @@ globalThis.addEventListener("unload", () => {
 
 const rng = new Rng(42);
 const ours = "attention-lab";
+/** Threads the library uses by default here (main + workers), for the one-thread rows. */
+const threads = poolSize();
+/** `attention-lab` forced onto one thread (the switch is outside the timed region). */
+function oneThread(group: string, fn: () => void, opts = {}) {
+  if (threads <= 1) return;
+  Deno.bench({ name: `${ours} (1 thread)`, group, ...opts }, (b) => {
+    setThreads(1);
+    b.start();
+    fn();
+    b.end();
+    setThreads(threads);
+  });
+}
 const heavy = (n: number) => (n >= 2048 ? { n: 3, warmup: 1 } : {});
 
 type TfFn = () => tf.Tensor;
@@ -65,9 +79,9 @@ for (const n of [128, 512, 2048]) {
   for (const causal of [false, true]) {
     const group = `W1 sdpa n=${n} d=64${causal ? " causal" : ""}`;
     const opt = heavy(n);
-    Deno.bench({ name: ours, group, baseline: true, ...opt }, () => {
-      use(scaledDotProductAttention(q, k, v, causal ? { mask } : {}).output.data);
-    });
+    const run = () => use(scaledDotProductAttention(q, k, v, causal ? { mask } : {}).output.data);
+    Deno.bench({ name: ours, group, baseline: true, ...opt }, run);
+    oneThread(group, run, opt);
     Deno.bench({ name: "naive JS loops", group, ...opt }, () => {
       use(naiveAttention(q.data, k.data, v.data, n, d, d, 0, causal));
     });
@@ -164,9 +178,9 @@ for (const n of [128, 512]) {
   const x = randn([1, n, E], rng);
   const tx = tf.tensor2d(x.data, [n, E]);
   const f1 = weight(E, F), f2 = weight(F, E);
-  Deno.bench({ name: ours, group, baseline: true }, () => {
-    use(layer.forward(x).output.data);
-  });
+  const run = () => use(layer.forward(x).output.data);
+  Deno.bench({ name: ours, group, baseline: true }, run);
+  oneThread(group, run);
   Deno.bench({ name: "naive JS loops", group }, () => {
     use(naiveEncoderLayer(x.data, { ...plainW, f1: f1.data, f2: f2.data }, n, E, H, F));
   });
@@ -179,12 +193,13 @@ for (const n of [128, 512]) {
   }
 }
 
-// M: the raw matmul kernel, 512³ (one core)
+// M: the raw matmul kernel, 512³, on all threads (default) and on one core
 {
   const group = "M matmul 512x512x512";
   const a = randn([512, 512], rng), b = randn([512, 512], rng);
   const ta = tf.tensor2d(a.data, [512, 512]), tb = tf.tensor2d(b.data, [512, 512]);
   Deno.bench({ name: ours, group, baseline: true }, () => use(matmul(a, b).data));
+  oneThread(group, () => use(matmul(a, b).data));
   Deno.bench({ name: "naive JS loops", group, n: 3, warmup: 1 }, () => {
     use(naiveMatmul(a.data, b.data, 512, 512, 512));
   });
@@ -201,6 +216,7 @@ for (const n of [128, 512]) {
   Deno.bench({ name: ours, group, baseline: true, n: 2, warmup: 0 }, () => {
     use(tiledAttention(q, k, v).output.data);
   });
+  oneThread(group, () => use(tiledAttention(q, k, v).output.data), { n: 2, warmup: 0 });
   const mask = causalMask(n);
   Deno.bench({ name: `${ours} causal`, group, n: 2, warmup: 0 }, () => {
     use(tiledAttention(q, k, v, { mask }).output.data);

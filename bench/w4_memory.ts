@@ -1,8 +1,9 @@
 /**
- * Peak resident memory of W4: tiledAttention at n = 16384, d = 64, sampled
- * as Deno.memoryUsage().rss before and right after the call (its scratch and
- * output are still live then, so this is the peak of the run; the scores alone
- * would take n²·4 B = 1 GiB). Prints JSON.
+ * Peak resident memory of W4: tiledAttention at n = 16384, d = 64 in a fresh
+ * process, as Deno.memoryUsage().rss right after the call. That is the peak of
+ * the run: WebAssembly memory never shrinks and the inputs and output are still
+ * live (/proc/self/status's VmHWM would be exact, but Deno lets only
+ * --allow-all read it). The scores alone would take n²·4 B = 1 GiB. Prints JSON.
  *
  * @module
  */
@@ -10,6 +11,7 @@
 import { tiledAttention } from "../lib/attention/tiled.ts";
 import { Rng } from "../lib/tensor/rng.ts";
 import { randn } from "../lib/tensor/tensor.ts";
+import { poolSize } from "../lib/kernels/threads.ts";
 
 const n = 16384, d = 64;
 const rng = new Rng(1);
@@ -25,6 +27,8 @@ console.log(JSON.stringify({
   ms,
   rssBeforeMiB: before / 2 ** 20,
   rssPeakMiB: peak / 2 ** 20,
+  peakRssMiB: peak / 2 ** 20,
+  threads: poolSize(),
   scoresWouldBeMiB: (n * n * 4) / 2 ** 20,
   check: output.data[0] + output.data[output.data.length - 1],
 }));

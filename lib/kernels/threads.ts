@@ -124,7 +124,16 @@ export function setThreads(n: number): void {
   wanted = Math.min(n, MAX_THREADS);
 }
 
-/** Threads a parallel call will use now (1 when the pool is off or unavailable). */
+/**
+ * Threads a parallel call will use now (1 when the pool is off or unavailable).
+ *
+ * @example At least one
+ * ```ts
+ * import { poolSize } from "./threads.ts";
+ * import assert from "node:assert/strict";
+ * assert.ok(poolSize() >= 1);
+ * ```
+ */
 export function poolSize(): number {
   return broken ? 1 : wanted;
 }
@@ -238,10 +247,20 @@ export function runTasks(tasks: readonly Task[], runLocal: (t: Task) => void): v
  * Stops and terminates the workers (the next large call starts them again).
  * Workers never keep a process alive; tests call this to start from a clean state.
  *
- * @example Stopping an idle pool is harmless
+ * @example Stop the pool after a forced two-thread product
  * ```ts
  * import { shutdownWorkers } from "./threads.ts";
+ * import { setParallelMinWork } from "./simd.ts";
+ * import { matmul } from "../tensor/matmul.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import assert from "node:assert/strict";
+ * setParallelMinWork(0); // split even this small product (4 row blocks of 4)
+ * const n = 16;
+ * const a = tensor(Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => i + j)));
+ * const c = matmul(a, a);
+ * setParallelMinWork(1 << 22);
  * await shutdownWorkers();
+ * assert.equal(c.get(15, 15), 8440); // Σ_j (15 + j)², j = 0..15
  * ```
  */
 export async function shutdownWorkers(): Promise<void> {

@@ -289,20 +289,12 @@ export class Seq2Seq extends Module {
     };
   }
 
-  /**
-   * Greedy decoding: feed the start token, then always the most likely next
-   * token, until every sequence has produced `endToken` or `maxLen` tokens.
-   * With the KV cache (default) each step runs the decoder on one new position;
-   * without it each step re-runs the whole prefix. Both give the same tokens.
-   *
-   * @throws {RangeError} Bad token ids, or `maxLen` beyond the positional table.
-   */
-  greedyDecode(src: TokenIds, options: GreedyDecodeOptions): GreedyDecodeResult {
-    const fn = "Seq2Seq.greedyDecode";
+  /** Checks the options every decoding strategy shares; errors name `fn`. */
+  #checkDecoding(fn: string, options: GreedyDecodeOptions): void {
     if (!options || typeof options !== "object") {
       throw new TypeError(`${fn}: options { maxLen, startToken, endToken } are required`);
     }
-    const { maxLen, startToken, endToken, useCache = true } = options;
+    const { maxLen, startToken, endToken } = options;
     if (!Number.isSafeInteger(maxLen) || maxLen <= 0 || maxLen > this.config.maxLen) {
       throw new RangeError(
         `${fn}: maxLen must be an integer in [1, ${this.config.maxLen}] (the positional table), got ${
@@ -317,6 +309,20 @@ export class Seq2Seq extends Module {
         );
       }
     }
+  }
+
+  /**
+   * Greedy decoding: feed the start token, then always the most likely next
+   * token, until every sequence has produced `endToken` or `maxLen` tokens.
+   * With the KV cache (default) each step runs the decoder on one new position;
+   * without it each step re-runs the whole prefix. Both give the same tokens.
+   *
+   * @throws {RangeError} Bad token ids, or `maxLen` beyond the positional table.
+   */
+  greedyDecode(src: TokenIds, options: GreedyDecodeOptions): GreedyDecodeResult {
+    const fn = "Seq2Seq.greedyDecode";
+    this.#checkDecoding(fn, options);
+    const { maxLen, startToken, endToken, useCache = true } = options;
     const enc = this.encode(src);
     const b = enc.memory.shape[0];
     const decoder = this.transformer.decoder;
@@ -406,26 +412,10 @@ export class Seq2Seq extends Module {
    */
   beamSearch(src: TokenIds, options: BeamSearchOptions): Beam[] {
     const fn = "Seq2Seq.beamSearch";
-    if (!options || typeof options !== "object") {
-      throw new TypeError(`${fn}: options { beamSize, maxLen, startToken, endToken } are required`);
-    }
+    this.#checkDecoding(fn, options);
     const { beamSize, maxLen, startToken, endToken, lengthPenalty = 0.6 } = options;
     if (!Number.isSafeInteger(beamSize) || beamSize <= 0) {
       throw new RangeError(`${fn}: beamSize must be a positive integer, got ${String(beamSize)}`);
-    }
-    if (!Number.isSafeInteger(maxLen) || maxLen <= 0 || maxLen > this.config.maxLen) {
-      throw new RangeError(
-        `${fn}: maxLen must be an integer in [1, ${this.config.maxLen}] (the positional table), got ${
-          String(maxLen)
-        }`,
-      );
-    }
-    for (const [name, id] of [["startToken", startToken], ["endToken", endToken]] as const) {
-      if (!Number.isInteger(id) || id < 0 || id >= this.config.tgtVocab) {
-        throw new RangeError(
-          `${fn}: ${name}=${String(id)} is outside [0, tgtVocab=${this.config.tgtVocab})`,
-        );
-      }
     }
     if (typeof lengthPenalty !== "number" || !Number.isFinite(lengthPenalty) || lengthPenalty < 0) {
       throw new RangeError(

@@ -33,7 +33,22 @@ interface KernelExports {
   ): void;
   pack_b(src: number, ld: number, k: number, n: number, dst: number): void;
   pack_bt(src: number, ld: number, n: number, k: number, dst: number): void;
+  pack_a(src: number, ld: number, m: number, k: number, dst: number): void;
   mask_limits(mask: number, mrs: number, rows: number, cols: number, out: number): void;
+  gemm_pa(
+    a: number,
+    astride: number,
+    bp: number,
+    pstride: number,
+    c: number,
+    ldc: number,
+    mb: number,
+    np: number,
+    k: number,
+    lim: number,
+    mode: number,
+    acc: number,
+  ): void;
   softmax(
     s: number,
     ld: number,
@@ -176,6 +191,18 @@ function split(units: number, threads: number, cost?: (i: number) => number): nu
   return bounds;
 }
 
+/** Packs A [m, k] at `raw` into interleaved 4-row blocks at `dst` (pack_a), split by blocks. */
+function packRows(raw: number, m: number, k: number, dst: number, threads: number): void {
+  const mb = (m + 3) >> 2;
+  const bounds = split(mb, threads);
+  const tasks: Task[] = [];
+  for (let t = 0; t < bounds.length - 1; t++) {
+    const i0 = bounds[t], rows = Math.min(4 * bounds[t + 1], m) - 4 * i0;
+    tasks.push({ op: OP_PACK, args: [2, raw + i0 * 16 * k, k, rows, k, dst + i0 * 16 * k] });
+  }
+  run(tasks);
+}
+
 /**
  * Packs B at `raw` (`[k, n]`, or `[n, k]` when `transposed`) into 8-column
  * panels at `dst`, the panels split across `threads`.
@@ -236,6 +263,7 @@ export function gemmWasm(
   load();
   const mb = (m + 3) >> 2, np = (n + 7) >> 3, ldc = np * 8;
   const arena = new Arena();
+  const paRaw = arena.take(m * k * 4);
   const pa = arena.take(mb * 4 * k * 4);
   const pbRaw = arena.take(k * n * 4);
   const pb = arena.take(np * k * 32);
@@ -243,9 +271,9 @@ export function gemmWasm(
   const pbias = bias ? arena.take(ldc * 4) : 0;
   reserve(arena.top);
   const threads = threadsFor(m * n * k, mb);
-  // A [m, k] -> rows padded to a multiple of 4 with zeros
-  f32.set(a.subarray(aOffset, aOffset + m * k), pa >> 2);
-  f32.fill(0, (pa >> 2) + m * k, (pa >> 2) + mb * 4 * k);
+  // A [m, k] -> row blocks of 4 interleaved rows (zeros past m), for gemm_pa
+  f32.set(a.subarray(aOffset, aOffset + m * k), paRaw >> 2);
+  packRows(paRaw, m, k, pa, threads);
   // B [k, n] (or [n, k]) -> panels of 8 columns, each k×8
   f32.set(b.subarray(bOffset, bOffset + k * n), pbRaw >> 2);
   packPanels(pbRaw, n, k, transposeB, pb, threads);
@@ -344,6 +372,7 @@ export function attentionWasm(p: WasmAttentionArgs): void {
   const mb = (tq + 3) >> 2, npk = (tk + 7) >> 3, npv = (dv + 7) >> 3;
   const lds = npk * 8, ldo = npv * 8;
   const arena = new Arena();
+  const pqRaw = arena.take(tq * dk * 4);
   const pq = arena.take(mb * 4 * dk * 4);
   const pkRaw = arena.take(tk * dk * 4);
   const pk = arena.take(npk * dk * 32);
@@ -357,15 +386,17 @@ export function attentionWasm(p: WasmAttentionArgs): void {
   reserve(arena.top);
   const hooks = p.prepare !== null || p.after !== null;
   const threads = hooks ? 1 : threadsFor(tq * tk * (dk + dv), mb);
-  // 1) Q [tq, dk] with zero rows up to 4·mb; Kᵀ and V packed in 8-column panels
-  f32.set(p.q.subarray(p.qOffset, p.qOffset + tq * dk), pq >> 2);
-  f32.fill(0, (pq >> 2) + tq * dk, (pq >> 2) + mb * 4 * dk);
+  // 1) Q [tq, dk] in interleaved 4-row blocks (zeros past tq); Kᵀ and V packed in
+  //    8-column panels
+  f32.set(p.q.subarray(p.qOffset, p.qOffset + tq * dk), pqRaw >> 2);
   f32.set(p.k.subarray(p.kOffset, p.kOffset + tk * dk), pkRaw >> 2);
   f32.set(p.v.subarray(p.vOffset, p.vOffset + tk * dv), pvRaw >> 2);
   if (threads > 1) {
+    packRows(pqRaw, tq, dk, pq, threads);
     packPanels(pkRaw, tk, dk, true, pk, threads);
     packPanels(pvRaw, dv, tk, false, pv, threads);
   } else {
+    w.pack_a(pqRaw, dk, tq, dk, pq);
     w.pack_bt(pkRaw, dk, tk, dk, pk);
     w.pack_b(pvRaw, dv, tk, dv, pv);
   }
@@ -411,7 +442,7 @@ export function attentionWasm(p: WasmAttentionArgs): void {
     run(tasks);
   } else {
     // 2) scores [4mb, dk] x [dk, lds] -> [4mb, lds]
-    w.gemm(pq, dk, pk, dk * 32, ps, lds, mb, npk, dk, lim, 0, 0);
+    w.gemm_pa(pq, 4 * dk, pk, dk * 32, ps, lds, mb, npk, dk, lim, 0, 0);
     // 3) softmax(scores·scale + mask) per row
     if (p.prepare) {
       p.prepare(f32, ps >> 2, lds);
@@ -467,6 +498,7 @@ export function flashAttentionWasm(p: WasmFlashArgs): void {
   const threads = threadsFor(tq * tk * (dk + dv), nqb);
   const rowMask = p.mask !== null && p.mask.rowStride !== 0;
   const arena = new Arena();
+  const pqRaw = arena.take(tq * dk * 4);
   const pq = arena.take(mb * 4 * dk * 4);
   const pkRaw = arena.take(tk * dk * 4);
   const pk = arena.take(npk * dk * 32);
@@ -482,10 +514,10 @@ export function flashAttentionWasm(p: WasmFlashArgs): void {
     if (p.mask && (rowMask || t === 0)) pm.push(arena.take((rowMask ? bqb * 4 * tk : tk) + 64));
   }
   reserve(arena.top);
-  f32.set(p.q.subarray(p.qOffset, p.qOffset + tq * dk), pq >> 2);
-  f32.fill(0, (pq >> 2) + tq * dk, (pq >> 2) + mb * 4 * dk);
+  f32.set(p.q.subarray(p.qOffset, p.qOffset + tq * dk), pqRaw >> 2);
   f32.set(p.k.subarray(p.kOffset, p.kOffset + tk * dk), pkRaw >> 2);
   f32.set(p.v.subarray(p.vOffset, p.vOffset + tk * dv), pvRaw >> 2);
+  packRows(pqRaw, tq, dk, pq, threads);
   packPanels(pkRaw, tk, dk, true, pk, threads);
   packPanels(pvRaw, dv, tk, false, pv, threads);
   const task = (t: number, qb0: number, qstep: number, mask: number, lim: number): Task => ({

@@ -160,10 +160,42 @@ function runLocal(t: Task): void {
 
 const OP_GEMM = 0, OP_ATTENTION = 1, OP_PACK = 2, OP_FLASH = 3;
 
-/** Runs `tasks` (one per thread) in parallel, or in order when there is one. */
-function run(tasks: Task[]): void {
-  if (tasks.length === 1) runLocal(tasks[0]);
-  else runTasks(tasks, runLocal);
+/**
+ * Runs `tasks` (one per thread) in parallel, or in order when there is one.
+ * `first` runs on this thread right after the workers are woken, before its
+ * own task (it overlaps their work).
+ */
+function run(tasks: Task[], first?: () => void): void {
+  if (tasks.length === 1) {
+    first?.();
+    runLocal(tasks[0]);
+  } else {
+    runTasks(tasks, (t) => {
+      first?.();
+      runLocal(t);
+    });
+  }
+}
+
+/**
+ * From this many bytes, a fresh output array is touched (zero-filled) by the
+ * main thread while the workers already compute: the first write to each page
+ * of new memory costs a page fault (measured: 11.4 ms to fill a new 16 MiB
+ * array against 1.7 ms to overwrite one), and chunks taken from a shared
+ * counter let the workers absorb that time. Callers' arrays are overwritten anyway.
+ */
+const PREFAULT_MIN_BYTES = 1 << 20;
+
+/** Zero-fills `dst[offset, offset + n)` when it is big enough to be worth pre-faulting. */
+function prefault(dst: Float32Array, offset: number, n: number): () => void {
+  return () => {
+    if (n * 4 >= PREFAULT_MIN_BYTES) dst.fill(0, offset, offset + n);
+  };
+}
+
+/** `threads` copies of one task whose chunks come from a shared counter. */
+function shared(task: Task, threads: number): Task[] {
+  return Array.from({ length: threads }, () => task);
 }
 
 /**
@@ -269,6 +301,7 @@ export function gemmWasm(
   const pb = arena.take(np * k * 32);
   const pc = arena.take(mb * 4 * ldc * 4);
   const pbias = bias ? arena.take(ldc * 4) : 0;
+  const counter = arena.take(4);
   reserve(arena.top);
   const threads = threadsFor(m * n * k, mb);
   // A [m, k] -> row blocks of 4 interleaved rows (zeros past m), for gemm_pa
@@ -281,17 +314,10 @@ export function gemmWasm(
     f32.set(bias.subarray(biasOffset, biasOffset + n), pbias >> 2);
     f32.fill(0, (pbias >> 2) + n, (pbias >> 2) + ldc);
   }
-  // [4mb, k] x [k, 8np] -> [4mb, 8np] (+ bias), one range of row blocks per thread
-  const bounds = split(mb, threads);
-  const tasks: Task[] = [];
-  for (let t = 0; t < threads; t++) {
-    const i0 = bounds[t], rows = bounds[t + 1] - i0;
-    tasks.push({
-      op: OP_GEMM,
-      args: [pa + i0 * 16 * k, k, pb, pc + i0 * 16 * ldc, ldc, rows, np, k, KC, NC, pbias],
-    });
-  }
-  run(tasks);
+  // [4mb, k] x [k, 8np] -> [4mb, 8np] (+ bias), chunks of row blocks from a shared counter
+  i32[counter >> 2] = 0;
+  const task = { op: OP_GEMM, args: [pa, counter, pb, pc, ldc, mb, np, k, KC, NC, pbias] };
+  run(shared(task, threads), threads > 1 ? prefault(c, cOffset, m * n) : undefined);
   copyRows(c, cOffset, pc >> 2, ldc, m, n);
 }
 
@@ -362,8 +388,9 @@ export interface WasmAttentionArgs {
  * [tq, tk] = Q·Kᵀ, skipping 4×8 tiles past each row block's last allowed key;
  * (3) fused scale + mask + softmax; (4) output [tq, dv] = weights·V with dot
  * products cut at the same limit. Without JavaScript hooks (bias, raw scores,
- * dropout), steps 2-4 run as one `attention_rows` call per thread on its own
- * range of query rows (ranges balanced by the key limits under a causal mask).
+ * dropout), steps 2-4 run as one `attention_rows` call shared by the threads,
+ * which take chunks of 16 query rows from an atomic counter (so a causal
+ * mask's uneven rows and a core busy with other work balance themselves).
  * Needs {@link wasmReady}.
  */
 export function attentionWasm(p: WasmAttentionArgs): void {
@@ -383,6 +410,7 @@ export function attentionWasm(p: WasmAttentionArgs): void {
   const maskBytes = p.mask ? (p.mask.rowStride === 0 ? tk : tq * tk) : 0;
   const pm = arena.take(maskBytes);
   const pl = arena.take(mb * 4);
+  const counter = arena.take(4);
   reserve(arena.top);
   const hooks = p.prepare !== null || p.after !== null;
   const threads = hooks ? 1 : threadsFor(tq * tk * (dk + dv), mb);
@@ -411,35 +439,35 @@ export function attentionWasm(p: WasmAttentionArgs): void {
     }
   }
   if (!hooks) {
-    // 2-4) per thread: rows [4·i0, 4·i1) of scores, softmax and output
-    const bounds = split(mb, threads, lim ? (i) => i32[(lim >> 2) + i] + 8 : undefined);
-    const tasks: Task[] = [];
-    for (let t = 0; t < threads; t++) {
-      const i0 = bounds[t], i1 = bounds[t + 1];
-      tasks.push({
-        op: OP_ATTENTION,
-        args: [
-          pq + i0 * 16 * dk,
-          dk,
-          pk,
-          ps + i0 * 16 * lds,
-          lds,
-          pv,
-          po + i0 * 16 * ldo,
-          ldo,
-          i1 - i0,
-          npk,
-          npv,
-          Math.min(4 * i1, tq) - 4 * i0,
-          tk,
-          p.scale,
-          mask ? mask + 4 * i0 * mrs : 0,
-          mrs,
-          lim ? lim + 4 * i0 : 0,
-        ],
-      });
-    }
-    run(tasks);
+    // 2-4) chunks of rows from a shared counter: scores, softmax and output
+    i32[counter >> 2] = 0;
+    const task = {
+      op: OP_ATTENTION,
+      args: [
+        pq,
+        dk,
+        pk,
+        ps,
+        lds,
+        pv,
+        po,
+        ldo,
+        mb,
+        npk,
+        npv,
+        tq,
+        tk,
+        p.scale,
+        mask,
+        mrs,
+        lim,
+        counter,
+      ],
+    };
+    run(
+      shared(task, threads),
+      threads > 1 ? prefault(p.weights, p.weightsOffset, tq * tk) : undefined,
+    );
   } else {
     // 2) scores [4mb, dk] x [dk, lds] -> [4mb, lds]
     w.gemm_pa(pq, 4 * dk, pk, dk * 32, ps, lds, mb, npk, dk, lim, 0, 0);

@@ -35,7 +35,7 @@ export interface Task {
  */
 export const OPS: readonly (readonly [string, string])[] = [
   ["gemm_blocked", "iiiiiiiiiii"],
-  ["attention_rows", "iiiiiiiiiiiii" + "f" + "iii"],
+  ["attention_rows", "iiiiiiiiiiiii" + "f" + "iiii"],
   ["pack", "iiiiii"],
   ["flash_rows", "iiiiiiiiiiiiiiiii" + "f" + "iiii"],
 ];
@@ -204,6 +204,8 @@ export function ensureWorkers(memory: WebAssembly.Memory, bytes: Uint8Array): nu
 /**
  * Runs `tasks[0]` on this thread through `runLocal` and `tasks[1..]` on the
  * workers (at most {@link ensureWorkers}'s count), returning when all are done.
+ * Tasks may be one call shared by all threads that takes its chunks from an
+ * atomic counter (dynamic scheduling).
  */
 export function runTasks(tasks: readonly Task[], runLocal: (t: Task) => void): void {
   const c = control!, f = controlF32!;

@@ -357,7 +357,7 @@
         (local.set $j (i32.add (local.get $j) (i32.const 8)))
         (br $panels))))
 
-;; Packs Bᵀ where B is given as [n, k] (row stride ld), e.g. the keys of Q·Kᵀ or a Linear
+  ;; Packs Bᵀ where B is given as [n, k] (row stride ld), e.g. the keys of Q·Kᵀ or a Linear
   ;; weight [out, in]: panel j, row p holds B[8j .. 8j+7, p]. Full panels go 4 values of k
   ;; at a time (two 4×4 transposes by shuffles); the ragged last panel and k tail are scalar.
   (func $pack_bt (export "pack_bt")
@@ -479,7 +479,7 @@
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $row))))
 
-;; exp(x) for x <= 0 (the shifted softmax logits), four lanes: x = n·ln2 + r with
+  ;; exp(x) for x <= 0 (the shifted softmax logits), four lanes: x = n·ln2 + r with
   ;; |r| <= ln2/2, exp(r) by a degree-7 Taylor polynomial (relative error < 2e-8 before
   ;; float32 rounding), times 2^n built in the exponent bits. n = round(x·log2 e) comes from
   ;; adding 1.5·2^23 (the float's low bits then hold n as an integer), which is cheaper than
@@ -514,7 +514,7 @@
     (v128.bitselect (v128.const f32x4 0 0 0 0) (local.get $p)
       (f32x4.lt (local.get $x) (v128.const f32x4 -87.33 -87.33 -87.33 -87.33))))
 
-;; In place x <- exp(x - max) over the floats in [p, end) (a multiple of 4 apart); returns
+  ;; In place x <- exp(x - max) over the floats in [p, end) (a multiple of 4 apart); returns
   ;; the four lane sums. $exp4's steps inlined with its constants in locals: V8 rebuilds a
   ;; v128.const at every use, which made a call per vector cost ~3x the arithmetic.
   (func $exp_sub_sum (param $p i32) (param $end i32) (param $vmax v128) (result v128)
@@ -691,79 +691,119 @@
                     (br $s3)))))))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rowloop))))
-  ;; C[4*mb, 8*np] = A[4*mb, k] . B (+ bias) over the whole k, A packed by pack_a (gemm_pa;
-  ;; the second parameter is unused): k in slices of kcb accumulated
+
+  ;; C[4*mb, 8*np] = A[4*mb, k] . B (+ bias) over the whole k, A packed by pack_a. Row
+  ;; blocks go in chunks of 8 (32 rows) taken from the shared i32 at `counter` (set to 0
+  ;; first) by every thread running this same call. Per chunk: k in slices of kcb accumulated
   ;; into C and the panels in groups of ncb, so a 4-row block of A and the B slice stay in
   ;; cache while A streams. B packed as `gemm` reads it (panel stride k*32 bytes). bias = 0,
   ;; or a pointer to 8*np floats added to every row at the end (a Linear layer's b).
-  ;; One thread's share of a product is a range of row blocks: callers offset a and c.
   (func $gemm_blocked (export "gemm_blocked")
-    (param $a i32) (param $unused i32) (param $bp i32) (param $c i32) (param $ldc i32)
+    (param $a i32) (param $counter i32) (param $bp i32) (param $c i32) (param $ldc i32)
     (param $mb i32) (param $np i32) (param $k i32) (param $kcb i32) (param $ncb i32)
     (param $bias i32)
     (local $k0 i32) (local $j0 i32) (local $kc i32) (local $nc i32) (local $i i32) (local $j i32)
-    (local $row i32) (local $end i32) (local $bv i32)
-    (loop $kslices
-      (local.set $kc (select (local.get $kcb) (i32.sub (local.get $k) (local.get $k0))
-        (i32.lt_s (local.get $kcb) (i32.sub (local.get $k) (local.get $k0)))))
-      (local.set $j0 (i32.const 0))
-      (block $n_done
-        (loop $nblocks
-          (br_if $n_done (i32.ge_s (local.get $j0) (local.get $np)))
-          (local.set $nc (select (local.get $ncb) (i32.sub (local.get $np) (local.get $j0))
-            (i32.lt_s (local.get $ncb) (i32.sub (local.get $np) (local.get $j0)))))
-          (call $gemm_pa
-            (i32.add (local.get $a) (i32.shl (local.get $k0) (i32.const 4)))
-            (i32.shl (local.get $k) (i32.const 2))
-            (i32.add (local.get $bp) (i32.shl (i32.add (i32.mul (local.get $j0) (local.get $k))
-              (local.get $k0)) (i32.const 5)))
-            (i32.shl (local.get $k) (i32.const 5))
-            (i32.add (local.get $c) (i32.shl (local.get $j0) (i32.const 5)))
-            (local.get $ldc) (local.get $mb) (local.get $nc) (local.get $kc)
-            (i32.const 0) (i32.const 0) (i32.gt_s (local.get $k0) (i32.const 0)))
-          (local.set $j0 (i32.add (local.get $j0) (local.get $ncb)))
-          (br $nblocks)))
-      (local.set $k0 (i32.add (local.get $k0) (local.get $kcb)))
-      (br_if $kslices (i32.lt_s (local.get $k0) (local.get $k))))
-    (if (local.get $bias)
-      (then
-        (local.set $end (i32.shl (local.get $np) (i32.const 5)))
-        (block $r_done
-          (loop $rows
-            (br_if $r_done (i32.ge_s (local.get $i) (i32.shl (local.get $mb) (i32.const 2))))
-            (local.set $row (i32.add (local.get $c)
-              (i32.shl (i32.mul (local.get $i) (local.get $ldc)) (i32.const 2))))
-            (local.set $j (i32.const 0))
-            (block $c_done
-              (loop $cols
-                (br_if $c_done (i32.ge_s (local.get $j) (local.get $end)))
-                (local.set $bv (i32.add (local.get $row) (local.get $j)))
-                (v128.store (local.get $bv) (f32x4.add (v128.load (local.get $bv))
-                  (v128.load (i32.add (local.get $bias) (local.get $j)))))
-                (local.set $j (i32.add (local.get $j) (i32.const 16)))
-                (br $cols)))
-            (local.set $i (i32.add (local.get $i) (i32.const 1)))
-            (br $rows))))))
+    (local $row i32) (local $end i32) (local $bv i32) (local $i0 i32) (local $nb i32)
+    (local $ca i32) (local $cc i32)
+    (block $all_done
+      (loop $chunks
+        (local.set $i0 (i32.atomic.rmw.add (local.get $counter) (i32.const 8)))
+        (br_if $all_done (i32.ge_s (local.get $i0) (local.get $mb)))
+        (local.set $nb (i32.sub (local.get $mb) (local.get $i0)))
+        (if (i32.gt_s (local.get $nb) (i32.const 8)) (then (local.set $nb (i32.const 8))))
+        ;; this chunk's A blocks (16·k bytes each) and C rows
+        (local.set $ca (i32.add (local.get $a) (i32.mul (local.get $i0) (i32.shl (local.get $k) (i32.const 4)))))
+        (local.set $cc (i32.add (local.get $c)
+          (i32.shl (i32.mul (i32.shl (local.get $i0) (i32.const 2)) (local.get $ldc)) (i32.const 2))))
+        (local.set $k0 (i32.const 0))
+        (loop $kslices
+          (local.set $kc (select (local.get $kcb) (i32.sub (local.get $k) (local.get $k0))
+            (i32.lt_s (local.get $kcb) (i32.sub (local.get $k) (local.get $k0)))))
+          (local.set $j0 (i32.const 0))
+          (block $n_done
+            (loop $nblocks
+              (br_if $n_done (i32.ge_s (local.get $j0) (local.get $np)))
+              (local.set $nc (select (local.get $ncb) (i32.sub (local.get $np) (local.get $j0))
+                (i32.lt_s (local.get $ncb) (i32.sub (local.get $np) (local.get $j0)))))
+              (call $gemm_pa
+                (i32.add (local.get $ca) (i32.shl (local.get $k0) (i32.const 4)))
+                (i32.shl (local.get $k) (i32.const 2))
+                (i32.add (local.get $bp) (i32.shl (i32.add (i32.mul (local.get $j0) (local.get $k))
+                  (local.get $k0)) (i32.const 5)))
+                (i32.shl (local.get $k) (i32.const 5))
+                (i32.add (local.get $cc) (i32.shl (local.get $j0) (i32.const 5)))
+                (local.get $ldc) (local.get $nb) (local.get $nc) (local.get $kc)
+                (i32.const 0) (i32.const 0) (i32.gt_s (local.get $k0) (i32.const 0)))
+              (local.set $j0 (i32.add (local.get $j0) (local.get $ncb)))
+              (br $nblocks)))
+          (local.set $k0 (i32.add (local.get $k0) (local.get $kcb)))
+          (br_if $kslices (i32.lt_s (local.get $k0) (local.get $k))))
+        (if (local.get $bias)
+          (then
+            (local.set $end (i32.shl (local.get $np) (i32.const 5)))
+            (local.set $i (i32.const 0))
+            (block $r_done
+              (loop $rows
+                (br_if $r_done (i32.ge_s (local.get $i) (i32.shl (local.get $nb) (i32.const 2))))
+                (local.set $row (i32.add (local.get $cc)
+                  (i32.shl (i32.mul (local.get $i) (local.get $ldc)) (i32.const 2))))
+                (local.set $j (i32.const 0))
+                (block $c_done
+                  (loop $cols
+                    (br_if $c_done (i32.ge_s (local.get $j) (local.get $end)))
+                    (local.set $bv (i32.add (local.get $row) (local.get $j)))
+                    (v128.store (local.get $bv) (f32x4.add (v128.load (local.get $bv))
+                      (v128.load (i32.add (local.get $bias) (local.get $j)))))
+                    (local.set $j (i32.add (local.get $j) (i32.const 16)))
+                    (br $cols)))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $rows)))))
+        (br $chunks))))
 
-  ;; One thread's rows of attention: scores = Q·Kᵀ for row blocks of Q at pq (packed by pack_a;
-  ;; Kᵀ packed at pk),
-  ;; then the fused scale + mask + softmax on `rows` rows, then out = weights·V (V packed at pv;
-  ;; the weights are read in place: repacking them for gemm_pa cost more than it saved, 36 vs
-  ;; 32 ms at n = 2048).
-  ;; lim as in `gemm` (0 or per-row-block key limits); mask/mrs as in `softmax`.
+  ;; Rows of attention in chunks of 4 row blocks (16 rows), taken from the shared i32 at
+  ;; `counter` (set to 0 first) by every thread that runs this same call, so a core slowed by
+  ;; other work just takes fewer chunks; a chunk's scores stay in cache from Q·Kᵀ through
+  ;; softmax to weights·V (at n = 2048 a thread's whole [rows, tk] block does not). Per chunk:
+  ;; scores = Q·Kᵀ (Q packed by pack_a at pq, Kᵀ packed at pk), the fused scale + mask +
+  ;; softmax on its real rows (of `rows` = tq), then out = weights·V (V packed at pv; the
+  ;; weights are read in place: repacking them for gemm_pa cost more than it saved, 36 vs
+  ;; 32 ms at n = 2048). lim as in `gemm` (0 or per-row-block key limits); mask/mrs as in
+  ;; `softmax`.
   (func (export "attention_rows")
     (param $pq i32) (param $dk i32) (param $pk i32) (param $ps i32) (param $lds i32)
     (param $pv i32) (param $po i32) (param $ldo i32) (param $mb i32) (param $npk i32)
     (param $npv i32) (param $rows i32) (param $tk i32) (param $scale f32) (param $mask i32)
-    (param $mrs i32) (param $lim i32)
-    (call $gemm_pa (local.get $pq) (i32.shl (local.get $dk) (i32.const 2)) (local.get $pk) (i32.shl (local.get $dk) (i32.const 5))
-      (local.get $ps) (local.get $lds) (local.get $mb) (local.get $npk) (local.get $dk)
-      (local.get $lim) (i32.const 0) (i32.const 0))
-    (call $softmax (local.get $ps) (local.get $lds) (local.get $rows) (local.get $tk)
-      (local.get $scale) (local.get $mask) (local.get $mrs))
-    (call $gemm (local.get $ps) (local.get $lds) (local.get $pv) (i32.shl (local.get $tk) (i32.const 5))
-      (local.get $po) (local.get $ldo) (local.get $mb) (local.get $npv) (local.get $tk)
-      (local.get $lim) (i32.const 1) (i32.const 0)))
+    (param $mrs i32) (param $lim i32) (param $counter i32)
+    (local $c i32) (local $nb i32) (local $r i32) (local $s i32) (local $l i32)
+    (block $done
+      (loop $chunks
+        ;; the next chunk nobody has taken (threads running this same call share the counter)
+        (local.set $c (i32.atomic.rmw.add (local.get $counter) (i32.const 4)))
+        (br_if $done (i32.ge_s (local.get $c) (local.get $mb)))
+        (local.set $nb (i32.sub (local.get $mb) (local.get $c)))
+        (if (i32.gt_s (local.get $nb) (i32.const 4)) (then (local.set $nb (i32.const 4))))
+        (local.set $r (i32.sub (local.get $rows) (i32.shl (local.get $c) (i32.const 2))))
+        (if (i32.gt_s (local.get $r) (i32.shl (local.get $nb) (i32.const 2)))
+          (then (local.set $r (i32.shl (local.get $nb) (i32.const 2)))))
+        (local.set $s (i32.add (local.get $ps)
+          (i32.shl (i32.mul (i32.shl (local.get $c) (i32.const 2)) (local.get $lds)) (i32.const 2))))
+        (local.set $l (select (i32.add (local.get $lim) (i32.shl (local.get $c) (i32.const 2)))
+          (i32.const 0) (local.get $lim)))
+        (call $gemm_pa
+          (i32.add (local.get $pq) (i32.shl (i32.mul (i32.shl (local.get $c) (i32.const 2)) (local.get $dk)) (i32.const 2)))
+          (i32.shl (local.get $dk) (i32.const 2)) (local.get $pk) (i32.shl (local.get $dk) (i32.const 5))
+          (local.get $s) (local.get $lds) (local.get $nb) (local.get $npk) (local.get $dk)
+          (local.get $l) (i32.const 0) (i32.const 0))
+        (call $softmax (local.get $s) (local.get $lds) (local.get $r) (local.get $tk)
+          (local.get $scale)
+          (select (i32.add (local.get $mask) (i32.mul (i32.shl (local.get $c) (i32.const 2)) (local.get $mrs)))
+            (i32.const 0) (local.get $mask))
+          (local.get $mrs))
+        (call $gemm (local.get $s) (local.get $lds) (local.get $pv) (i32.shl (local.get $tk) (i32.const 5))
+          (i32.add (local.get $po) (i32.shl (i32.mul (i32.shl (local.get $c) (i32.const 2)) (local.get $ldo)) (i32.const 2)))
+          (local.get $ldo) (local.get $nb) (local.get $npv) (local.get $tk)
+          (local.get $l) (i32.const 1) (i32.const 0))
+        (br $chunks))))
 
   ;; A packing job split by panels or row blocks: op 0 packs B [k, n] (pack_b), op 1 packs
   ;; Bᵀ (pack_bt), op 2 packs A [n, k] for gemm_pa (pack_a; n rows).

@@ -113,6 +113,9 @@ Deno.test("gemm kernels agree with gemmReference", async (t) => {
     [65, 33, 9],
     [37, 300, 41], // k spans two 256-deep passes
     [9, 70, 200], // n spans two 16-panel blocks
+    [6, 7, 9], // one full 6-row block of the product tile
+    [12, 20, 16],
+    [50, 33, 17], // 8 blocks of 6 and a ragged one: two chunks of the shared counter
   ];
   for (const [m, k, n] of shapes) {
     for (const transposeB of [false, true]) {

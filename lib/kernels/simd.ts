@@ -223,14 +223,25 @@ function split(units: number, threads: number, cost?: (i: number) => number): nu
   return bounds;
 }
 
-/** Packs A [m, k] at `raw` into interleaved 4-row blocks at `dst` (pack_a), split by blocks. */
-function packRows(raw: number, m: number, k: number, dst: number, threads: number): void {
-  const mb = (m + 3) >> 2;
-  const bounds = split(mb, threads);
+/**
+ * Packs A [m, k] at `raw` into interleaved blocks of `r` rows at `dst`
+ * (pack_a for r = 4, pack_a6 for r = 6), split by blocks.
+ */
+function packRows(
+  raw: number,
+  m: number,
+  k: number,
+  dst: number,
+  threads: number,
+  r: 4 | 6 = 4,
+): void {
+  const mb = Math.ceil(m / r);
+  const bounds = split(mb, Math.min(threads, mb));
   const tasks: Task[] = [];
   for (let t = 0; t < bounds.length - 1; t++) {
-    const i0 = bounds[t], rows = Math.min(4 * bounds[t + 1], m) - 4 * i0;
-    tasks.push({ op: OP_PACK, args: [2, raw + i0 * 16 * k, k, rows, k, dst + i0 * 16 * k] });
+    const i0 = bounds[t], rows = Math.min(r * bounds[t + 1], m) - r * i0;
+    const at = i0 * r * k * 4;
+    tasks.push({ op: OP_PACK, args: [r === 6 ? 3 : 2, raw + at, k, rows, k, dst + at] });
   }
   run(tasks);
 }
@@ -293,20 +304,21 @@ export function gemmWasm(
   biasOffset = 0,
 ): void {
   load();
-  const mb = (m + 3) >> 2, np = (n + 7) >> 3, ldc = np * 8;
+  // row blocks of 6: the 6×8 register tile of gemm6
+  const mb = Math.ceil(m / 6), np = (n + 7) >> 3, ldc = np * 8;
   const arena = new Arena();
   const paRaw = arena.take(m * k * 4);
-  const pa = arena.take(mb * 4 * k * 4);
+  const pa = arena.take(mb * 6 * k * 4);
   const pbRaw = arena.take(k * n * 4);
   const pb = arena.take(np * k * 32);
-  const pc = arena.take(mb * 4 * ldc * 4);
+  const pc = arena.take(mb * 6 * ldc * 4);
   const pbias = bias ? arena.take(ldc * 4) : 0;
   const counter = arena.take(4);
   reserve(arena.top);
   const threads = threadsFor(m * n * k, mb);
-  // A [m, k] -> row blocks of 4 interleaved rows (zeros past m), for gemm_pa
+  // A [m, k] -> row blocks of 6 interleaved rows (zeros past m), for gemm6
   f32.set(a.subarray(aOffset, aOffset + m * k), paRaw >> 2);
-  packRows(paRaw, m, k, pa, threads);
+  packRows(paRaw, m, k, pa, threads, 6);
   // B [k, n] (or [n, k]) -> panels of 8 columns, each k×8
   f32.set(b.subarray(bOffset, bOffset + k * n), pbRaw >> 2);
   packPanels(pbRaw, n, k, transposeB, pb, threads);
@@ -314,7 +326,7 @@ export function gemmWasm(
     f32.set(bias.subarray(biasOffset, biasOffset + n), pbias >> 2);
     f32.fill(0, (pbias >> 2) + n, (pbias >> 2) + ldc);
   }
-  // [4mb, k] x [k, 8np] -> [4mb, 8np] (+ bias), chunks of row blocks from a shared counter
+  // [6mb, k] x [k, 8np] -> [6mb, 8np] (+ bias), chunks of row blocks from a shared counter
   i32[counter >> 2] = 0;
   const task = { op: OP_GEMM, args: [pa, counter, pb, pc, ldc, mb, np, k, KC, NC, pbias] };
   run(shared(task, threads), threads > 1 ? prefault(c, cOffset, m * n) : undefined);

@@ -269,6 +269,174 @@
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $rows))))
 
+  ;; The product micro-kernel for matmul and linear: C[6*mb, 8*np] (=|+=) A . B with A packed
+  ;; by pack_a6 (row block i: k groups of 6 floats at a + i*astride*4 bytes) and B as for
+  ;; gemm. 6×8 register tile: 12 accumulators + 2 B vectors + 1 splat = 15 v128 values, what
+  ;; V8 can keep in the 15 allocatable XMM registers (xmm15 is its scratch; 8×8 would spill).
+  (func $gemm6 (export "gemm6")
+    (param $a i32) (param $astride i32) (param $bp i32) (param $pstride i32) (param $c i32)
+    (param $ldc i32) (param $mb i32) (param $np i32) (param $k i32) (param $acc i32)
+    (local $i i32) (local $j i32) (local $pa i32) (local $qa i32) (local $end i32) (local $pb i32)
+    (local $pc i32) (local $ldcb i32)
+    (local $b0 v128) (local $b1 v128) (local $x v128)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128) (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128) (local $c40 v128) (local $c41 v128) (local $c50 v128) (local $c51 v128)
+    (local.set $ldcb (i32.shl (local.get $ldc) (i32.const 2)))
+    (block $rows_done
+      (loop $rows
+        (br_if $rows_done (i32.ge_u (local.get $i) (local.get $mb)))
+        (local.set $pa (i32.add (local.get $a) (i32.shl (i32.mul (local.get $i) (local.get $astride)) (i32.const 2))))
+        (local.set $j (i32.const 0))
+        (block $cols_done
+          (loop $cols
+            (br_if $cols_done (i32.ge_u (local.get $j) (local.get $np)))
+            (local.set $pc (i32.add (i32.add (local.get $c)
+              (i32.mul (i32.mul (local.get $i) (i32.const 6)) (local.get $ldcb))) (i32.shl (local.get $j) (i32.const 5))))
+            (if (local.get $acc)
+              (then
+            (local.set $c00 (v128.load offset=0 (i32.add (local.get $pc) (i32.mul (i32.const 0) (local.get $ldcb)))))
+            (local.set $c01 (v128.load offset=16 (i32.add (local.get $pc) (i32.mul (i32.const 0) (local.get $ldcb)))))
+            (local.set $c10 (v128.load offset=0 (i32.add (local.get $pc) (i32.mul (i32.const 1) (local.get $ldcb)))))
+            (local.set $c11 (v128.load offset=16 (i32.add (local.get $pc) (i32.mul (i32.const 1) (local.get $ldcb)))))
+            (local.set $c20 (v128.load offset=0 (i32.add (local.get $pc) (i32.mul (i32.const 2) (local.get $ldcb)))))
+            (local.set $c21 (v128.load offset=16 (i32.add (local.get $pc) (i32.mul (i32.const 2) (local.get $ldcb)))))
+            (local.set $c30 (v128.load offset=0 (i32.add (local.get $pc) (i32.mul (i32.const 3) (local.get $ldcb)))))
+            (local.set $c31 (v128.load offset=16 (i32.add (local.get $pc) (i32.mul (i32.const 3) (local.get $ldcb)))))
+            (local.set $c40 (v128.load offset=0 (i32.add (local.get $pc) (i32.mul (i32.const 4) (local.get $ldcb)))))
+            (local.set $c41 (v128.load offset=16 (i32.add (local.get $pc) (i32.mul (i32.const 4) (local.get $ldcb)))))
+            (local.set $c50 (v128.load offset=0 (i32.add (local.get $pc) (i32.mul (i32.const 5) (local.get $ldcb)))))
+            (local.set $c51 (v128.load offset=16 (i32.add (local.get $pc) (i32.mul (i32.const 5) (local.get $ldcb))))))
+              (else
+            (local.set $c00 (v128.const i32x4 0 0 0 0))
+            (local.set $c01 (v128.const i32x4 0 0 0 0))
+            (local.set $c10 (v128.const i32x4 0 0 0 0))
+            (local.set $c11 (v128.const i32x4 0 0 0 0))
+            (local.set $c20 (v128.const i32x4 0 0 0 0))
+            (local.set $c21 (v128.const i32x4 0 0 0 0))
+            (local.set $c30 (v128.const i32x4 0 0 0 0))
+            (local.set $c31 (v128.const i32x4 0 0 0 0))
+            (local.set $c40 (v128.const i32x4 0 0 0 0))
+            (local.set $c41 (v128.const i32x4 0 0 0 0))
+            (local.set $c50 (v128.const i32x4 0 0 0 0))
+            (local.set $c51 (v128.const i32x4 0 0 0 0))))
+            (local.set $pb (i32.add (local.get $bp) (i32.mul (local.get $j) (local.get $pstride))))
+            (local.set $qa (local.get $pa))
+            (local.set $end (i32.add (local.get $pa) (i32.mul (local.get $k) (i32.const 24))))
+            (block $k2_done
+              (loop $k2loop
+                (br_if $k2_done (i32.gt_u (i32.add (local.get $qa) (i32.const 48)) (local.get $end)))
+            (local.set $b0 (v128.load offset=0 (local.get $pb)))
+            (local.set $b1 (v128.load offset=16 (local.get $pb)))
+            (local.set $x (v128.load32_splat offset=0 (local.get $qa)))
+            (local.set $c00 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c00)))
+            (local.set $c01 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c01)))
+            (local.set $x (v128.load32_splat offset=4 (local.get $qa)))
+            (local.set $c10 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c10)))
+            (local.set $c11 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c11)))
+            (local.set $x (v128.load32_splat offset=8 (local.get $qa)))
+            (local.set $c20 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c20)))
+            (local.set $c21 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c21)))
+            (local.set $x (v128.load32_splat offset=12 (local.get $qa)))
+            (local.set $c30 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c30)))
+            (local.set $c31 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c31)))
+            (local.set $x (v128.load32_splat offset=16 (local.get $qa)))
+            (local.set $c40 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c40)))
+            (local.set $c41 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c41)))
+            (local.set $x (v128.load32_splat offset=20 (local.get $qa)))
+            (local.set $c50 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c50)))
+            (local.set $c51 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c51)))
+            (local.set $b0 (v128.load offset=32 (local.get $pb)))
+            (local.set $b1 (v128.load offset=48 (local.get $pb)))
+            (local.set $x (v128.load32_splat offset=24 (local.get $qa)))
+            (local.set $c00 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c00)))
+            (local.set $c01 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c01)))
+            (local.set $x (v128.load32_splat offset=28 (local.get $qa)))
+            (local.set $c10 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c10)))
+            (local.set $c11 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c11)))
+            (local.set $x (v128.load32_splat offset=32 (local.get $qa)))
+            (local.set $c20 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c20)))
+            (local.set $c21 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c21)))
+            (local.set $x (v128.load32_splat offset=36 (local.get $qa)))
+            (local.set $c30 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c30)))
+            (local.set $c31 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c31)))
+            (local.set $x (v128.load32_splat offset=40 (local.get $qa)))
+            (local.set $c40 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c40)))
+            (local.set $c41 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c41)))
+            (local.set $x (v128.load32_splat offset=44 (local.get $qa)))
+            (local.set $c50 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c50)))
+            (local.set $c51 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c51)))
+            (local.set $pb (i32.add (local.get $pb) (i32.const 64)))
+            (local.set $qa (i32.add (local.get $qa) (i32.const 48)))
+            (br $k2loop)))
+            (if (i32.lt_u (local.get $qa) (local.get $end))
+              (then
+            (local.set $b0 (v128.load offset=0 (local.get $pb)))
+            (local.set $b1 (v128.load offset=16 (local.get $pb)))
+            (local.set $x (v128.load32_splat offset=0 (local.get $qa)))
+            (local.set $c00 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c00)))
+            (local.set $c01 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c01)))
+            (local.set $x (v128.load32_splat offset=4 (local.get $qa)))
+            (local.set $c10 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c10)))
+            (local.set $c11 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c11)))
+            (local.set $x (v128.load32_splat offset=8 (local.get $qa)))
+            (local.set $c20 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c20)))
+            (local.set $c21 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c21)))
+            (local.set $x (v128.load32_splat offset=12 (local.get $qa)))
+            (local.set $c30 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c30)))
+            (local.set $c31 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c31)))
+            (local.set $x (v128.load32_splat offset=16 (local.get $qa)))
+            (local.set $c40 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c40)))
+            (local.set $c41 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c41)))
+            (local.set $x (v128.load32_splat offset=20 (local.get $qa)))
+            (local.set $c50 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c50)))
+            (local.set $c51 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c51)))
+))
+        (v128.store offset=0 (i32.add (local.get $pc) (i32.mul (i32.const 0) (local.get $ldcb))) (local.get $c00))
+        (v128.store offset=16 (i32.add (local.get $pc) (i32.mul (i32.const 0) (local.get $ldcb))) (local.get $c01))
+        (v128.store offset=0 (i32.add (local.get $pc) (i32.mul (i32.const 1) (local.get $ldcb))) (local.get $c10))
+        (v128.store offset=16 (i32.add (local.get $pc) (i32.mul (i32.const 1) (local.get $ldcb))) (local.get $c11))
+        (v128.store offset=0 (i32.add (local.get $pc) (i32.mul (i32.const 2) (local.get $ldcb))) (local.get $c20))
+        (v128.store offset=16 (i32.add (local.get $pc) (i32.mul (i32.const 2) (local.get $ldcb))) (local.get $c21))
+        (v128.store offset=0 (i32.add (local.get $pc) (i32.mul (i32.const 3) (local.get $ldcb))) (local.get $c30))
+        (v128.store offset=16 (i32.add (local.get $pc) (i32.mul (i32.const 3) (local.get $ldcb))) (local.get $c31))
+        (v128.store offset=0 (i32.add (local.get $pc) (i32.mul (i32.const 4) (local.get $ldcb))) (local.get $c40))
+        (v128.store offset=16 (i32.add (local.get $pc) (i32.mul (i32.const 4) (local.get $ldcb))) (local.get $c41))
+        (v128.store offset=0 (i32.add (local.get $pc) (i32.mul (i32.const 5) (local.get $ldcb))) (local.get $c50))
+        (v128.store offset=16 (i32.add (local.get $pc) (i32.mul (i32.const 5) (local.get $ldcb))) (local.get $c51))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $cols)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rows))))
+
+  ;; Packs A [m, k] (row stride ld) for gemm6: row block i (rows 6i..6i+5, zeros past m)
+  ;; becomes k groups of the 6 rows' values at dst + i*k*24 bytes.
+  (func $pack_a6 (export "pack_a6")
+    (param $src i32) (param $ld i32) (param $m i32) (param $k i32) (param $dst i32)
+    (local $i i32) (local $p i32) (local $r i32) (local $s i32) (local $ldb i32) (local $rows i32)
+    (local.set $ldb (i32.shl (local.get $ld) (i32.const 2)))
+    (block $done
+      (loop $blocks
+        (br_if $done (i32.ge_s (local.get $i) (local.get $m)))
+        (local.set $rows (i32.sub (local.get $m) (local.get $i)))
+        (local.set $s (i32.add (local.get $src) (i32.mul (local.get $i) (local.get $ldb))))
+        (local.set $p (i32.const 0))
+        (block $k_done
+          (loop $kloop
+            (br_if $k_done (i32.ge_s (local.get $p) (local.get $k)))
+            (local.set $r (i32.const 0))
+            (loop $lanes
+              (f32.store (i32.add (local.get $dst) (i32.shl (local.get $r) (i32.const 2)))
+                (if (result f32) (i32.lt_s (local.get $r) (local.get $rows))
+                  (then (f32.load (i32.add (i32.add (local.get $s) (i32.shl (local.get $p) (i32.const 2)))
+                    (i32.mul (local.get $r) (local.get $ldb)))))
+                  (else (f32.const 0))))
+              (local.set $r (i32.add (local.get $r) (i32.const 1)))
+              (br_if $lanes (i32.lt_s (local.get $r) (i32.const 6))))
+            (local.set $dst (i32.add (local.get $dst) (i32.const 24)))
+            (local.set $p (i32.add (local.get $p) (i32.const 1)))
+            (br $kloop)))
+        (local.set $i (i32.add (local.get $i) (i32.const 6)))
+        (br $blocks))))
+
   ;; Packs A [m, k] (row stride ld) for gemm_pa: row block i (rows 4i..4i+3, rows past m as
   ;; zeros) becomes k groups of the 4 rows' values, at dst + i*k*16 bytes. Full blocks go 4
   ;; values of k at a time through a 4×4 transpose; the rest is scalar.
@@ -692,8 +860,8 @@
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rowloop))))
 
-  ;; C[4*mb, 8*np] = A[4*mb, k] . B (+ bias) over the whole k, A packed by pack_a. Row
-  ;; blocks go in chunks of 8 (32 rows) taken from the shared i32 at `counter` (set to 0
+  ;; C[6*mb, 8*np] = A[6*mb, k] . B (+ bias) over the whole k with the 6×8 tile (gemm6; A
+  ;; packed by pack_a6). Row blocks of 6 go in chunks of 6 (36 rows) taken from the shared i32 at `counter` (set to 0
   ;; first) by every thread running this same call. Per chunk: k in slices of kcb accumulated
   ;; into C and the panels in groups of ncb, so a 4-row block of A and the B slice stay in
   ;; cache while A streams. B packed as `gemm` reads it (panel stride k*32 bytes). bias = 0,
@@ -707,14 +875,14 @@
     (local $ca i32) (local $cc i32)
     (block $all_done
       (loop $chunks
-        (local.set $i0 (i32.atomic.rmw.add (local.get $counter) (i32.const 8)))
+        (local.set $i0 (i32.atomic.rmw.add (local.get $counter) (i32.const 6)))
         (br_if $all_done (i32.ge_s (local.get $i0) (local.get $mb)))
         (local.set $nb (i32.sub (local.get $mb) (local.get $i0)))
-        (if (i32.gt_s (local.get $nb) (i32.const 8)) (then (local.set $nb (i32.const 8))))
-        ;; this chunk's A blocks (16·k bytes each) and C rows
-        (local.set $ca (i32.add (local.get $a) (i32.mul (local.get $i0) (i32.shl (local.get $k) (i32.const 4)))))
+        (if (i32.gt_s (local.get $nb) (i32.const 6)) (then (local.set $nb (i32.const 6))))
+        ;; this chunk's A blocks (24·k bytes each) and C rows
+        (local.set $ca (i32.add (local.get $a) (i32.mul (local.get $i0) (i32.mul (local.get $k) (i32.const 24)))))
         (local.set $cc (i32.add (local.get $c)
-          (i32.shl (i32.mul (i32.shl (local.get $i0) (i32.const 2)) (local.get $ldc)) (i32.const 2))))
+          (i32.shl (i32.mul (i32.mul (local.get $i0) (i32.const 6)) (local.get $ldc)) (i32.const 2))))
         (local.set $k0 (i32.const 0))
         (loop $kslices
           (local.set $kc (select (local.get $kcb) (i32.sub (local.get $k) (local.get $k0))
@@ -725,15 +893,15 @@
               (br_if $n_done (i32.ge_s (local.get $j0) (local.get $np)))
               (local.set $nc (select (local.get $ncb) (i32.sub (local.get $np) (local.get $j0))
                 (i32.lt_s (local.get $ncb) (i32.sub (local.get $np) (local.get $j0)))))
-              (call $gemm_pa
-                (i32.add (local.get $ca) (i32.shl (local.get $k0) (i32.const 4)))
-                (i32.shl (local.get $k) (i32.const 2))
+              (call $gemm6
+                (i32.add (local.get $ca) (i32.mul (local.get $k0) (i32.const 24)))
+                (i32.mul (local.get $k) (i32.const 6))
                 (i32.add (local.get $bp) (i32.shl (i32.add (i32.mul (local.get $j0) (local.get $k))
                   (local.get $k0)) (i32.const 5)))
                 (i32.shl (local.get $k) (i32.const 5))
                 (i32.add (local.get $cc) (i32.shl (local.get $j0) (i32.const 5)))
                 (local.get $ldc) (local.get $nb) (local.get $nc) (local.get $kc)
-                (i32.const 0) (i32.const 0) (i32.gt_s (local.get $k0) (i32.const 0)))
+                (i32.gt_s (local.get $k0) (i32.const 0)))
               (local.set $j0 (i32.add (local.get $j0) (local.get $ncb)))
               (br $nblocks)))
           (local.set $k0 (i32.add (local.get $k0) (local.get $kcb)))
@@ -744,7 +912,7 @@
             (local.set $i (i32.const 0))
             (block $r_done
               (loop $rows
-                (br_if $r_done (i32.ge_s (local.get $i) (i32.shl (local.get $nb) (i32.const 2))))
+                (br_if $r_done (i32.ge_s (local.get $i) (i32.mul (local.get $nb) (i32.const 6))))
                 (local.set $row (i32.add (local.get $cc)
                   (i32.shl (i32.mul (local.get $i) (local.get $ldc)) (i32.const 2))))
                 (local.set $j (i32.const 0))
@@ -806,15 +974,18 @@
         (br $chunks))))
 
   ;; A packing job split by panels or row blocks: op 0 packs B [k, n] (pack_b), op 1 packs
-  ;; Bᵀ (pack_bt), op 2 packs A [n, k] for gemm_pa (pack_a; n rows).
+  ;; Bᵀ (pack_bt), op 2 packs A [n, k] for gemm_pa (pack_a; n rows), op 3 for gemm6 (pack_a6).
   (func (export "pack") (param $op i32) (param $src i32) (param $ld i32) (param $n i32)
     (param $k i32) (param $dst i32)
+    (if (i32.eq (local.get $op) (i32.const 3))
+      (then (call $pack_a6 (local.get $src) (local.get $ld) (local.get $n) (local.get $k) (local.get $dst)))
+      (else
     (if (i32.eq (local.get $op) (i32.const 2))
       (then (call $pack_a (local.get $src) (local.get $ld) (local.get $n) (local.get $k) (local.get $dst)))
       (else
         (if (local.get $op)
           (then (call $pack_bt (local.get $src) (local.get $ld) (local.get $n) (local.get $k) (local.get $dst)))
-          (else (call $pack_b (local.get $src) (local.get $ld) (local.get $k) (local.get $n) (local.get $dst)))))))
+          (else (call $pack_b (local.get $src) (local.get $ld) (local.get $k) (local.get $n) (local.get $dst)))))))))
 
   ;; The online-softmax step of FlashAttention on one tile of scores s [rows, cols] (row stride
   ;; lds): x = s·scale, masked keys -> -inf; per row, m' = max(m, max x), p = exp(x - m') in

@@ -1,14 +1,19 @@
 /**
  * Drivers for the WebAssembly SIMD128 kernels of `wasm/kernels.wat`: they copy
- * operands into the module's linear memory, pack B (transposing K once for
- * Q·Kᵀ), call the register-blocked 4×8 micro-kernel and the fused
+ * operands into the module's linear memory, pack them (A in interleaved row
+ * blocks, B in 8-column panels, transposing K or a Linear weight once per
+ * call), call the register-blocked micro-kernels (6×8 for products, 4×8 in
+ * attention, where row blocks of 4 carry the causal key limits) and the fused
  * scale + mask + softmax, and copy results back. The module is compiled lazily
  * and synchronously from bytes embedded in `wasm/kernels_wasm.ts`: no
  * permission, no I/O. Where WebAssembly SIMD is unavailable, {@link wasmReady}
  * returns false and callers keep the JavaScript kernels.
  *
- * Linear memory is one scratch arena reused by every call (bump allocation from
- * 0, grown when a call needs more), so hot paths allocate nothing.
+ * Linear memory is shared with the worker threads of `threads.ts` (an
+ * unshared memory where the host refuses shared ones) and is one scratch arena
+ * reused by every call (bump allocation after the threads' control block,
+ * grown when a call needs more), so hot paths allocate nothing. Large calls
+ * are split across threads (see {@link PARALLEL_MIN_WORK}).
  *
  * @module
  */

@@ -64,12 +64,14 @@ const memory = values.input
   ? null
   : JSON.parse((await run(["run", "--allow-read", "bench/w4_memory.ts"])).trim());
 
+// Deno 2.9 lets only --allow-all read /proc/cpuinfo and /proc/loadavg (with the task's
+// --allow-read the read fails: round 1 printed "AMD EPYC (0 logical cores)"). So: the model
+// name as `deno bench` reports it, cores from the runtime, and family/model/stepping and
+// AVX-512 only when /proc/cpuinfo is readable (`deno run -A bench/report.ts`).
 const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
 /** One field of the first processor in /proc/cpuinfo. */
 const field = (name: string) =>
   new RegExp(`^${name}\\s*:\\s*(.*)$`, "m").exec(cpuinfo)?.[1]?.trim();
-// The full model name as the kernel reports it (a VM may report only "AMD EPYC"), with
-// family/model/stepping to tell generations apart; cores from the runtime itself.
 const family = [field("cpu family"), field("model"), field("stepping")];
 const cpu = (field("model name") ?? json.cpu ?? "unknown") +
   (family.every((x) => x !== undefined)
@@ -77,9 +79,12 @@ const cpu = (field("model name") ?? json.cpu ?? "unknown") +
     : "");
 const cores = navigator.hardwareConcurrency;
 const flags = field("flags") ?? "";
-const load = await Deno.readTextFile("/proc/loadavg").then((l) =>
-  l.split(" ").slice(0, 3).join(" ")
-).catch(() => "unknown");
+let load = "not readable (needs --allow-sys)";
+try {
+  load = Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
+} catch {
+  // no --allow-sys: say so in the header
+}
 const ms = (ns: number) => (ns / 1e6).toFixed(ns < 1e6 ? 3 : ns < 1e8 ? 2 : 0);
 
 const lines: string[] = [

@@ -57,6 +57,11 @@ export {
 } from "./lib/attention/scaled_dot_product.ts";
 export { additiveAttention, type AdditiveAttentionOptions } from "./lib/attention/additive.ts";
 export {
+  tiledAttention,
+  type TiledAttentionOptions,
+  type TiledAttentionResult,
+} from "./lib/attention/tiled.ts";
+export {
   causalMask,
   type CausalMaskOptions,
   combineMasks,

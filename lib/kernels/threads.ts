@@ -34,7 +34,7 @@ export interface Task {
  * order of `Task.op`.
  */
 export const OPS: readonly (readonly [string, string])[] = [
-  ["gemm_blocked", "iiiiiiiiiii"],
+  ["gemm_blocked", "iiiiiiiiiiiii"],
   ["attention_rows", "iiiiiiiiiiiii" + "f" + "iiiiii"],
   ["pack", "iiiiii"],
   ["flash_rows", "iiiiiiiiiiiiiiiii" + "f" + "iiii"],

@@ -461,18 +461,21 @@ export function attentionWasm(p: WasmAttentionArgs): void {
   const hooks = p.prepare !== null || p.after !== null;
   const threads = hooks ? 1 : threadsFor(tq * tk * (dk + dv), mb);
   // 1) Q [tq, dk] in interleaved 4-row blocks (zeros past tq); Kᵀ and V packed in
-  //    8-column panels
-  f32.set(p.q.subarray(p.qOffset, p.qOffset + tq * dk), pqRaw >> 2);
+  //    8-column panels. On several threads a worker packs K while this thread copies Q
+  //    and V in and packs them (one round trip).
   f32.set(p.k.subarray(p.kOffset, p.kOffset + tk * dk), pkRaw >> 2);
-  f32.set(p.v.subarray(p.vOffset, p.vOffset + tk * dv), pvRaw >> 2);
-  if (threads > 1) {
-    packRows(pqRaw, tq, dk, pq, threads);
-    packPanels(pkRaw, tk, dk, true, pk, threads);
-    packPanels(pvRaw, dv, tk, false, pv, threads);
-  } else {
+  const packQv = () => {
+    f32.set(p.q.subarray(p.qOffset, p.qOffset + tq * dk), pqRaw >> 2);
     w.pack_a(pqRaw, dk, tq, dk, pq);
-    w.pack_bt(pkRaw, dk, tk, dk, pk);
+    f32.set(p.v.subarray(p.vOffset, p.vOffset + tk * dv), pvRaw >> 2);
     w.pack_b(pvRaw, dv, tk, dv, pv);
+  };
+  if (threads > 1) {
+    const packK = { op: OP_PACK, args: [1, pkRaw, dk, tk, dk, pk] };
+    runTasks([packK, packK], packQv);
+  } else {
+    w.pack_bt(pkRaw, dk, tk, dk, pk);
+    packQv();
   }
   let mask = 0, mrs = 0, lim = 0;
   if (p.mask) {

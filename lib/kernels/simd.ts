@@ -297,41 +297,19 @@ export function gemmWasm(
   reserve(arena.top);
   const threads = threadsFor(m * n * k, mb);
   // A [m, k] -> row blocks of 6 interleaved rows (zeros past m), for gemm6
-  // B [k, n] (or [n, k]) -> panels of 8 columns, each k×8. On several threads the
-  //    packing takes one round trip: a worker packs the far end of the larger operand
-  //    (about half of all the floats) while this thread packs the rest.
+  // B [k, n] (or [n, k]) -> panels of 8 columns, each k×8. On several threads a
+  //    worker packs A while this thread copies B in and packs it (one round trip).
   f32.set(a.subarray(aOffset, aOffset + m * k), paRaw >> 2);
-  f32.set(b.subarray(bOffset, bOffset + k * n), pbRaw >> 2);
-  const blocks = (i0: number, i1: number): Task => {
-    const at = i0 * 6 * k * 4;
-    return { op: OP_PACK, args: [3, paRaw + at, k, Math.min(6 * i1, m) - 6 * i0, k, pa + at] };
-  };
-  const panels = (j0: number, j1: number): Task => {
-    const src = pbRaw + (transposeB ? 8 * j0 * k * 4 : 8 * j0 * 4);
-    const cols = Math.min(8 * j1, n) - 8 * j0;
-    return {
-      op: OP_PACK,
-      args: [transposeB ? 1 : 0, src, transposeB ? k : n, cols, k, pb + j0 * k * 32],
-    };
+  const packA = { op: OP_PACK, args: [3, paRaw, k, m, k, pa] };
+  const packB = () => {
+    f32.set(b.subarray(bOffset, bOffset + k * n), pbRaw >> 2);
+    kernels!.pack(transposeB ? 1 : 0, pbRaw, transposeB ? k : n, n, k, pb);
   };
   if (threads > 1) {
-    const half = (m * k + k * n) / 2;
-    let theirs: Task, mine: Task[];
-    if (k * n >= half) {
-      const x = np - Math.max(1, Math.min(np, Math.round((np * half) / (k * n))));
-      theirs = panels(x, np);
-      mine = [blocks(0, mb), panels(0, x)];
-    } else {
-      const y = mb - Math.max(1, Math.min(mb, Math.round((mb * half) / (m * k))));
-      theirs = blocks(y, mb);
-      mine = [blocks(0, y), panels(0, np)];
-    }
-    runTasks([theirs, theirs], () => {
-      for (const t of mine) if (t.args[3] > 0) runLocal(t);
-    });
+    runTasks([packA, packA], packB);
   } else {
-    runLocal(blocks(0, mb));
-    runLocal(panels(0, np));
+    runLocal(packA);
+    packB();
   }
   if (bias) {
     f32.set(bias.subarray(biasOffset, biasOffset + n), pbias >> 2);

@@ -461,21 +461,18 @@ export function attentionWasm(p: WasmAttentionArgs): void {
   const hooks = p.prepare !== null || p.after !== null;
   const threads = hooks ? 1 : threadsFor(tq * tk * (dk + dv), mb);
   // 1) Q [tq, dk] in interleaved 4-row blocks (zeros past tq); Kᵀ and V packed in
-  //    8-column panels. On several threads a worker packs K while this thread copies Q
-  //    and V in and packs them (one round trip).
+  //    8-column panels
+  f32.set(p.q.subarray(p.qOffset, p.qOffset + tq * dk), pqRaw >> 2);
   f32.set(p.k.subarray(p.kOffset, p.kOffset + tk * dk), pkRaw >> 2);
-  const packQv = () => {
-    f32.set(p.q.subarray(p.qOffset, p.qOffset + tq * dk), pqRaw >> 2);
-    w.pack_a(pqRaw, dk, tq, dk, pq);
-    f32.set(p.v.subarray(p.vOffset, p.vOffset + tk * dv), pvRaw >> 2);
-    w.pack_b(pvRaw, dv, tk, dv, pv);
-  };
+  f32.set(p.v.subarray(p.vOffset, p.vOffset + tk * dv), pvRaw >> 2);
   if (threads > 1) {
-    const packK = { op: OP_PACK, args: [1, pkRaw, dk, tk, dk, pk] };
-    runTasks([packK, packK], packQv);
+    packRows(pqRaw, tq, dk, pq, threads);
+    packPanels(pkRaw, tk, dk, true, pk, threads);
+    packPanels(pvRaw, dv, tk, false, pv, threads);
   } else {
+    w.pack_a(pqRaw, dk, tq, dk, pq);
     w.pack_bt(pkRaw, dk, tk, dk, pk);
-    packQv();
+    w.pack_b(pvRaw, dv, tk, dv, pv);
   }
   let mask = 0, mrs = 0, lim = 0;
   if (p.mask) {

@@ -165,10 +165,37 @@ function runLocal(t: Task): void {
 
 const OP_GEMM = 0, OP_ATTENTION = 1, OP_PACK = 2, OP_FLASH = 3;
 
-/** Runs `tasks` (one per thread) in parallel, or in order when there is one. */
-function run(tasks: Task[]): void {
-  if (tasks.length === 1) runLocal(tasks[0]);
-  else runTasks(tasks, runLocal);
+/**
+ * Runs `tasks` (one per thread) in parallel, or in order when there is one.
+ * `first` runs on this thread right after the workers are woken, before its
+ * own task (it overlaps their work).
+ */
+function run(tasks: Task[], first?: () => void): void {
+  if (tasks.length === 1) {
+    first?.();
+    runLocal(tasks[0]);
+  } else {
+    runTasks(tasks, (t) => {
+      first?.();
+      runLocal(t);
+    });
+  }
+}
+
+/**
+ * From this many bytes, a fresh output array is touched (zero-filled) by the
+ * main thread while the workers already compute: the first write to each page
+ * of new memory costs a page fault (measured: 11.4 ms to fill a new 16 MiB
+ * array against 1.7 ms to overwrite one), and chunks taken from a shared
+ * counter let the workers absorb that time. Callers' arrays are overwritten anyway.
+ */
+const PREFAULT_MIN_BYTES = 1 << 20;
+
+/** Zero-fills `dst[offset, offset + n)` when it is big enough to be worth pre-faulting. */
+function prefault(dst: Float32Array, offset: number, n: number): () => void {
+  return () => {
+    if (n * 4 >= PREFAULT_MIN_BYTES) dst.fill(0, offset, offset + n);
+  };
 }
 
 /** `threads` copies of one task whose chunks come from a shared counter. */
@@ -292,77 +319,23 @@ export function gemmWasm(
   const pc = arena.take(mb * 6 * ldc * 4);
   const pbias = bias ? arena.take(ldc * 4) : 0;
   const counter = arena.take(4);
-  const nChunks = Math.ceil(mb / 6);
-  const flags = arena.take(nChunks);
   reserve(arena.top);
   const threads = threadsFor(m * n * k, mb);
   // A [m, k] -> row blocks of 6 interleaved rows (zeros past m), for gemm6
-  // B [k, n] (or [n, k]) -> panels of 8 columns, each k×8. On several threads a
-  //    worker packs A while this thread copies B in and packs it (one round trip).
   f32.set(a.subarray(aOffset, aOffset + m * k), paRaw >> 2);
-  const packA = { op: OP_PACK, args: [3, paRaw, k, m, k, pa] };
-  const packB = () => {
-    f32.set(b.subarray(bOffset, bOffset + k * n), pbRaw >> 2);
-    kernels!.pack(transposeB ? 1 : 0, pbRaw, transposeB ? k : n, n, k, pb);
-  };
-  if (threads > 1) {
-    runTasks([packA, packA], packB);
-  } else {
-    runLocal(packA);
-    packB();
-  }
+  packRows(paRaw, m, k, pa, threads, 6);
+  // B [k, n] (or [n, k]) -> panels of 8 columns, each k×8
+  f32.set(b.subarray(bOffset, bOffset + k * n), pbRaw >> 2);
+  packPanels(pbRaw, n, k, transposeB, pb, threads);
   if (bias) {
     f32.set(bias.subarray(biasOffset, biasOffset + n), pbias >> 2);
     f32.fill(0, (pbias >> 2) + n, (pbias >> 2) + ldc);
   }
   // [6mb, k] x [k, 8np] -> [6mb, 8np] (+ bias), chunks of row blocks from a shared counter
-  //    (this thread copies finished chunks of 36 rows into C between its own chunks)
   i32[counter >> 2] = 0;
-  const args = [pa, counter, pb, pc, ldc, mb, np, k, KC, NC, pbias];
-  runCopying(OP_GEMM, args, threads, flags, nChunks, (ch) => {
-    const r0 = ch * 36, r1 = Math.min(m, r0 + 36);
-    copyRows(c, cOffset + r0 * n, (pc >> 2) + r0 * ldc, ldc, r1 - r0, n);
-  });
-}
-
-/**
- * Runs a chunked kernel (`attention_rows`, `gemm_blocked`: `args` without their
- * last two, `flags` and `limit`) on `threads` threads sharing a counter. This
- * thread takes one chunk at a time and, between chunks, calls `copy(c)` once
- * for every chunk c whose flag byte the kernel has set (an atomic store after
- * the chunk's results), so copying results out of the arena, and the first
- * writes to a fresh array's pages, overlap the other threads' work, and its own
- * chunks are copied while still in cache. Every chunk is copied on return.
- */
-function runCopying(
-  op: number,
-  args: number[],
-  threads: number,
-  flags: number,
-  nChunks: number,
-  copy: (c: number) => void,
-): void {
-  u8.fill(0, flags, flags + nChunks);
-  const all = [...args, flags, 0];
-  const copied = new Uint8Array(nChunks);
-  let low = 0;
-  const drain = () => {
-    for (let c = low; c < nChunks; c++) {
-      if (copied[c] === 0 && Atomics.load(u8, flags + c) !== 0) {
-        copy(c);
-        copied[c] = 1;
-      }
-      if (c === low && copied[c] !== 0) low++;
-    }
-  };
-  const local = () => {
-    const kernel = kernels![OPS[op][0]] as unknown as (...a: number[]) => number;
-    const mine = [...args, flags, 1];
-    while (kernel(...mine) > 0) drain();
-  };
-  if (threads > 1) runTasks(shared({ op, args: all }, threads), local);
-  else local();
-  drain();
+  const task = { op: OP_GEMM, args: [pa, counter, pb, pc, ldc, mb, np, k, KC, NC, pbias] };
+  run(shared(task, threads), threads > 1 ? prefault(c, cOffset, m * n) : undefined);
+  copyRows(c, cOffset, pc >> 2, ldc, m, n);
 }
 
 /** Copies `rows` rows of `cols` floats from the arena (row stride ld) into `dst`. */
@@ -491,36 +464,49 @@ export function attentionWasm(p: WasmAttentionArgs): void {
     //    writes to a fresh array's pages overlap the other threads' work, and its own
     //    chunks are copied while still in cache.
     i32[counter >> 2] = 0;
-    runCopying(
-      OP_ATTENTION,
-      [
-        pq,
-        dk,
-        pk,
-        ps,
-        lds,
-        pv,
-        po,
-        ldo,
-        mb,
-        npk,
-        npv,
-        tq,
-        tk,
-        p.scale,
-        mask,
-        mrs,
-        lim,
-        counter,
-      ],
-      threads,
+    u8.fill(0, flags, flags + nChunks);
+    const args = [
+      pq,
+      dk,
+      pk,
+      ps,
+      lds,
+      pv,
+      po,
+      ldo,
+      mb,
+      npk,
+      npv,
+      tq,
+      tk,
+      p.scale,
+      mask,
+      mrs,
+      lim,
+      counter,
       flags,
-      nChunks,
-      (c) => {
-        const r0 = c * 16, r1 = Math.min(tq, r0 + 16);
-        copyRows(p.weights, p.weightsOffset + r0 * tk, (ps >> 2) + r0 * lds, lds, r1 - r0, tk);
-      },
-    );
+      0,
+    ];
+    const copied = new Uint8Array(nChunks);
+    let low = 0;
+    const drain = () => {
+      for (let c = low; c < nChunks; c++) {
+        if (copied[c] === 0 && Atomics.load(u8, flags + c) !== 0) {
+          const r0 = c * 16, r1 = Math.min(tq, r0 + 16);
+          copyRows(p.weights, p.weightsOffset + r0 * tk, (ps >> 2) + r0 * lds, lds, r1 - r0, tk);
+          copied[c] = 1;
+        }
+        if (c === low && copied[c] !== 0) low++;
+      }
+    };
+    const local = () => {
+      const mine = args.slice();
+      mine[mine.length - 1] = 1;
+      while ((w.attention_rows(...mine) as unknown as number) > 0) drain();
+    };
+    if (threads > 1) runTasks(shared({ op: OP_ATTENTION, args }, threads), local);
+    else local();
+    drain();
   } else {
     // 2) scores [4mb, dk] x [dk, lds] -> [4mb, lds]
     w.gemm_pa(pq, 4 * dk, pk, dk * 32, ps, lds, mb, npk, dk, lim, 0, 0);

@@ -34,7 +34,7 @@ export interface Task {
  * order of `Task.op`.
  */
 export const OPS: readonly (readonly [string, string])[] = [
-  ["gemm_blocked", "iiiiiiiiiiiii"],
+  ["gemm_blocked", "iiiiiiiiiii"],
   ["attention_rows", "iiiiiiiiiiiii" + "f" + "iiiiii"],
   ["pack", "iiiiii"],
   ["flash_rows", "iiiiiiiiiiiiiiiii" + "f" + "iiii"],

@@ -865,20 +865,16 @@
   ;; first) by every thread running this same call. Per chunk: k in slices of kcb accumulated
   ;; into C and the panels in groups of ncb, so a 4-row block of A and the B slice stay in
   ;; cache while A streams. B packed as `gemm` reads it (panel stride k*32 bytes). bias = 0,
-  ;; or a pointer to 8*np floats added to every row at the end (a Linear layer's b). flags and
-  ;; limit as in `attention_rows`: chunk i0/6 sets the byte flags[i0/6] to 1 when done (flags
-  ;; not 0); limit > 0 stops after that many chunks. Returns the number of chunks taken.
+  ;; or a pointer to 8*np floats added to every row at the end (a Linear layer's b).
   (func $gemm_blocked (export "gemm_blocked")
     (param $a i32) (param $counter i32) (param $bp i32) (param $c i32) (param $ldc i32)
     (param $mb i32) (param $np i32) (param $k i32) (param $kcb i32) (param $ncb i32)
-    (param $bias i32) (param $flags i32) (param $limit i32) (result i32)
+    (param $bias i32)
     (local $k0 i32) (local $j0 i32) (local $kc i32) (local $nc i32) (local $i i32) (local $j i32)
     (local $row i32) (local $end i32) (local $bv i32) (local $i0 i32) (local $nb i32)
-    (local $ca i32) (local $cc i32) (local $taken i32)
+    (local $ca i32) (local $cc i32)
     (block $all_done
       (loop $chunks
-        (br_if $all_done (i32.and (i32.gt_s (local.get $limit) (i32.const 0))
-          (i32.ge_s (local.get $taken) (local.get $limit))))
         (local.set $i0 (i32.atomic.rmw.add (local.get $counter) (i32.const 6)))
         (br_if $all_done (i32.ge_s (local.get $i0) (local.get $mb)))
         (local.set $nb (i32.sub (local.get $mb) (local.get $i0)))
@@ -930,12 +926,7 @@
                     (br $cols)))
                 (local.set $i (i32.add (local.get $i) (i32.const 1)))
                 (br $rows)))))
-        (if (local.get $flags)
-          (then (i32.atomic.store8 (i32.add (local.get $flags) (i32.div_u (local.get $i0) (i32.const 6)))
-            (i32.const 1))))
-        (local.set $taken (i32.add (local.get $taken) (i32.const 1)))
-        (br $chunks)))
-    (local.get $taken))
+        (br $chunks))))
 
   ;; Rows of attention in chunks of 4 row blocks (16 rows), taken from the shared i32 at
   ;; `counter` (set to 0 first) by every thread that runs this same call, so a core slowed by

@@ -522,33 +522,6 @@ Deno.test("kernels split across worker threads give the single-thread bits", asy
         }
       }
     });
-    await t.step("attention weights copied out chunk by chunk, at an offset", () => {
-      for (const kind of ["none", "causal", "padding"] as MaskKind[]) {
-        for (const [tq, tk, dk, dv] of [[300, 257, 64, 64], [17, 600, 32, 8]]) {
-          const make = attentionArgs(tq, tk, dk, dv, tq + 3 * tk, kind);
-          const at = 5;
-          const [one, two] = onOneAndTwoThreads(() => {
-            const a = make(new Float32Array(tq * dv), new Float32Array(at + tq * tk + 3), null);
-            a.weights.fill(NaN);
-            attentionKernel({ ...a, weightsOffset: at });
-            return a;
-          });
-          const what = `tq=${tq} tk=${tk} dk=${dk} dv=${dv} mask=${kind}`;
-          assert.deepEqual(two.weights, one.weights, `weights ${what}`);
-          for (const w of [one.weights, two.weights]) {
-            assert.ok(Number.isNaN(w[at - 1]) && Number.isNaN(w[at + tq * tk]), what);
-          }
-          const ref = make(new Float32Array(tq * dv), new Float32Array(tq * tk), null);
-          attentionReference(ref);
-          checkClose(
-            `2 threads weights ${what}`,
-            two.weights.subarray(at, at + tq * tk),
-            ref.weights,
-          );
-          checkClose(`2 threads output ${what}`, two.out, ref.out);
-        }
-      }
-    });
     await t.step("FlashAttention query blocks, ragged shapes, masks and block sizes", () => {
       for (const kind of ["none", "causal", "random", "padding", "empty-rows"] as MaskKind[]) {
         for (const [tq, tk, dk, dv] of [[9, 5, 3, 2], [37, 45, 16, 24], [130, 70, 64, 40]]) {

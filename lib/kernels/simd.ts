@@ -428,8 +428,6 @@ export function attentionWasm(p: WasmAttentionArgs): void {
   const pm = arena.take(maskBytes);
   const pl = arena.take(mb * 4);
   const counter = arena.take(4);
-  const nChunks = (mb + 3) >> 2;
-  const flags = arena.take(nChunks);
   reserve(arena.top);
   const hooks = p.prepare !== null || p.after !== null;
   const threads = hooks ? 1 : threadsFor(tq * tk * (dk + dv), mb);
@@ -458,55 +456,35 @@ export function attentionWasm(p: WasmAttentionArgs): void {
     }
   }
   if (!hooks) {
-    // 2-4) chunks of rows from a shared counter: scores, softmax and output. This thread
-    //    takes one chunk at a time and, between chunks, copies every finished chunk's
-    //    weights out to `p.weights` (flags set by the kernel), so the copy-out and the first
-    //    writes to a fresh array's pages overlap the other threads' work, and its own
-    //    chunks are copied while still in cache.
+    // 2-4) chunks of rows from a shared counter: scores, softmax and output
     i32[counter >> 2] = 0;
-    u8.fill(0, flags, flags + nChunks);
-    const args = [
-      pq,
-      dk,
-      pk,
-      ps,
-      lds,
-      pv,
-      po,
-      ldo,
-      mb,
-      npk,
-      npv,
-      tq,
-      tk,
-      p.scale,
-      mask,
-      mrs,
-      lim,
-      counter,
-      flags,
-      0,
-    ];
-    const copied = new Uint8Array(nChunks);
-    let low = 0;
-    const drain = () => {
-      for (let c = low; c < nChunks; c++) {
-        if (copied[c] === 0 && Atomics.load(u8, flags + c) !== 0) {
-          const r0 = c * 16, r1 = Math.min(tq, r0 + 16);
-          copyRows(p.weights, p.weightsOffset + r0 * tk, (ps >> 2) + r0 * lds, lds, r1 - r0, tk);
-          copied[c] = 1;
-        }
-        if (c === low && copied[c] !== 0) low++;
-      }
+    const task = {
+      op: OP_ATTENTION,
+      args: [
+        pq,
+        dk,
+        pk,
+        ps,
+        lds,
+        pv,
+        po,
+        ldo,
+        mb,
+        npk,
+        npv,
+        tq,
+        tk,
+        p.scale,
+        mask,
+        mrs,
+        lim,
+        counter,
+      ],
     };
-    const local = () => {
-      const mine = args.slice();
-      mine[mine.length - 1] = 1;
-      while ((w.attention_rows(...mine) as unknown as number) > 0) drain();
-    };
-    if (threads > 1) runTasks(shared({ op: OP_ATTENTION, args }, threads), local);
-    else local();
-    drain();
+    run(
+      shared(task, threads),
+      threads > 1 ? prefault(p.weights, p.weightsOffset, tq * tk) : undefined,
+    );
   } else {
     // 2) scores [4mb, dk] x [dk, lds] -> [4mb, lds]
     w.gemm_pa(pq, 4 * dk, pk, dk * 32, ps, lds, mb, npk, dk, lim, 0, 0);
@@ -520,8 +498,8 @@ export function attentionWasm(p: WasmAttentionArgs): void {
     if (p.after) p.after(f32, ps >> 2, lds);
     // 4) output [4mb, tk] x [tk, ldo] -> [4mb, ldo]
     w.gemm(ps, lds, pv, tk * 32, po, ldo, mb, npv, tk, lim, 1, 0);
-    copyRows(p.weights, p.weightsOffset, ps >> 2, lds, tq, tk);
   }
+  copyRows(p.weights, p.weightsOffset, ps >> 2, lds, tq, tk);
   copyRows(p.out, p.outOffset, po >> 2, ldo, tq, dv);
 }
 

@@ -35,7 +35,7 @@ export interface Task {
  */
 export const OPS: readonly (readonly [string, string])[] = [
   ["gemm_blocked", "iiiiiiiiiii"],
-  ["attention_rows", "iiiiiiiiiiiii" + "f" + "iiiiii"],
+  ["attention_rows", "iiiiiiiiiiiii" + "f" + "iiii"],
   ["pack", "iiiiii"],
   ["flash_rows", "iiiiiiiiiiiiiiiii" + "f" + "iiii"],
 ];

@@ -936,21 +936,15 @@
   ;; softmax on its real rows (of `rows` = tq), then out = weights·V (V packed at pv; the
   ;; weights are read in place: repacking them for gemm_pa cost more than it saved, 36 vs
   ;; 32 ms at n = 2048). lim as in `gemm` (0 or per-row-block key limits); mask/mrs as in
-  ;; `softmax`. When `flags` is not 0, chunk c/4 sets the byte flags[c/4] to 1 (an atomic
-  ;; store, after its weights are written) so the calling thread can copy finished rows out
-  ;; while the others compute; `limit` > 0 stops after that many chunks. Returns the number
-  ;; of chunks taken.
+  ;; `softmax`.
   (func (export "attention_rows")
     (param $pq i32) (param $dk i32) (param $pk i32) (param $ps i32) (param $lds i32)
     (param $pv i32) (param $po i32) (param $ldo i32) (param $mb i32) (param $npk i32)
     (param $npv i32) (param $rows i32) (param $tk i32) (param $scale f32) (param $mask i32)
-    (param $mrs i32) (param $lim i32) (param $counter i32) (param $flags i32) (param $limit i32)
-    (result i32)
-    (local $c i32) (local $nb i32) (local $r i32) (local $s i32) (local $l i32) (local $taken i32)
+    (param $mrs i32) (param $lim i32) (param $counter i32)
+    (local $c i32) (local $nb i32) (local $r i32) (local $s i32) (local $l i32)
     (block $done
       (loop $chunks
-        (br_if $done (i32.and (i32.gt_s (local.get $limit) (i32.const 0))
-          (i32.ge_s (local.get $taken) (local.get $limit))))
         ;; the next chunk nobody has taken (threads running this same call share the counter)
         (local.set $c (i32.atomic.rmw.add (local.get $counter) (i32.const 4)))
         (br_if $done (i32.ge_s (local.get $c) (local.get $mb)))
@@ -977,12 +971,7 @@
           (i32.add (local.get $po) (i32.shl (i32.mul (i32.shl (local.get $c) (i32.const 2)) (local.get $ldo)) (i32.const 2)))
           (local.get $ldo) (local.get $nb) (local.get $npv) (local.get $tk)
           (local.get $l) (i32.const 1) (i32.const 0))
-        (if (local.get $flags)
-          (then (i32.atomic.store8 (i32.add (local.get $flags) (i32.shr_u (local.get $c) (i32.const 2)))
-            (i32.const 1))))
-        (local.set $taken (i32.add (local.get $taken) (i32.const 1)))
-        (br $chunks)))
-    (local.get $taken))
+        (br $chunks))))
 
   ;; A packing job split by panels or row blocks: op 0 packs B [k, n] (pack_b), op 1 packs
   ;; Bᵀ (pack_bt), op 2 packs A [n, k] for gemm_pa (pack_a; n rows), op 3 for gemm6 (pack_a6).

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { MatrixView } from "../kernels/attention.ts";
+import type { AttentionInputs, MatrixView } from "../kernels/attention.ts";
 import { Mask } from "../tensor/mask.ts";
 import { broadcastIndex, broadcastShapes, formatShape, sizeOf } from "../tensor/shape.ts";
 import { checkTensor, type Tensor } from "../tensor/tensor.ts";
@@ -148,4 +148,43 @@ export function planAttention(
 /** Total number of batch elements. */
 export function batchSize(plan: AttentionPlan): number {
   return sizeOf(plan.batch);
+}
+
+/** The scale on Q·Kᵀ: `scale` if given (finite), else 1/√d_k. */
+export function resolveScale(fn: string, scale: number | undefined, dk: number): number {
+  const s = scale ?? 1 / Math.sqrt(dk);
+  if (typeof s !== "number" || !Number.isFinite(s)) {
+    throw new RangeError(`${fn}: scale must be a finite number, got ${String(scale)}`);
+  }
+  return s;
+}
+
+/** The kernel operands of batch element `t`: sub-array offsets, mask and bias views, output slot. */
+export function kernelInputs(
+  plan: AttentionPlan,
+  t: number,
+  query: Tensor,
+  key: Tensor,
+  value: Tensor,
+  scale: number,
+  out: Float32Array,
+): AttentionInputs {
+  const { tq, tk, dk, dv } = plan;
+  return {
+    q: query.data,
+    qOffset: plan.qIndex[t] * tq * dk,
+    k: key.data,
+    kOffset: plan.kIndex[t] * tk * dk,
+    v: value.data,
+    vOffset: plan.vIndex[t] * tk * dv,
+    tq,
+    tk,
+    dk,
+    dv,
+    scale,
+    mask: plan.maskView(t),
+    bias: plan.biasView(t),
+    out,
+    outOffset: t * tq * dv,
+  };
 }

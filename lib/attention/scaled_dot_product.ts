@@ -11,7 +11,7 @@ import type { Mask } from "../tensor/mask.ts";
 import type { Rng } from "../tensor/rng.ts";
 import { sizeOf } from "../tensor/shape.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import { planAttention } from "./_batch.ts";
+import { kernelInputs, planAttention, resolveScale } from "./_batch.ts";
 
 /** Options for {@link scaledDotProductAttention}. */
 export interface AttentionOptions {
@@ -116,10 +116,7 @@ function runAttention(
   }
   const plan = planAttention(fn, query, key, value, options.mask, options.bias);
   const { batch, tq, tk, dk, dv } = plan;
-  const scale = fixedScale ?? options.scale ?? 1 / Math.sqrt(dk);
-  if (typeof scale !== "number" || !Number.isFinite(scale)) {
-    throw new RangeError(`${fn}: scale must be a finite number, got ${String(options.scale)}`);
-  }
+  const scale = resolveScale(fn, fixedScale ?? options.scale, dk);
   const dropout = options.dropout ?? 0;
   if (typeof dropout !== "number" || !(dropout >= 0 && dropout < 1)) {
     throw new RangeError(`${fn}: dropout must be in [0, 1), got ${String(dropout)}`);
@@ -134,21 +131,7 @@ function runAttention(
   const uniform = dropout > 0 ? () => options.rng!.uniform() : null;
   for (let t = 0; t < n; t++) {
     attentionKernel({
-      q: query.data,
-      qOffset: plan.qIndex[t] * tq * dk,
-      k: key.data,
-      kOffset: plan.kIndex[t] * tk * dk,
-      v: value.data,
-      vOffset: plan.vIndex[t] * tk * dv,
-      tq,
-      tk,
-      dk,
-      dv,
-      scale,
-      mask: plan.maskView(t),
-      bias: plan.biasView(t),
-      out,
-      outOffset: t * tq * dv,
+      ...kernelInputs(plan, t, query, key, value, scale, out),
       weights,
       weightsOffset: t * tq * tk,
       scores,

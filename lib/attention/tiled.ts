@@ -10,7 +10,7 @@ import { flashAttentionKernel } from "../kernels/flash.ts";
 import type { Mask } from "../tensor/mask.ts";
 import { sizeOf } from "../tensor/shape.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import { planAttention } from "./_batch.ts";
+import { kernelInputs, planAttention, resolveScale } from "./_batch.ts";
 
 /** Options for {@link tiledAttention}. */
 export interface TiledAttentionOptions {
@@ -67,11 +67,8 @@ export function tiledAttention(
     throw new TypeError(`${fn}: options must be an object`);
   }
   const plan = planAttention(fn, query, key, value, options.mask, options.bias);
-  const { batch, tq, tk, dk, dv } = plan;
-  const scale = options.scale ?? 1 / Math.sqrt(dk);
-  if (typeof scale !== "number" || !Number.isFinite(scale)) {
-    throw new RangeError(`${fn}: scale must be a finite number, got ${String(options.scale)}`);
-  }
+  const { batch, tq, dk, dv } = plan;
+  const scale = resolveScale(fn, options.scale, dk);
   const blockSize = options.blockSize ?? 128;
   if (!Number.isInteger(blockSize) || blockSize < 1) {
     throw new RangeError(`${fn}: blockSize must be a positive integer, got ${String(blockSize)}`);
@@ -80,21 +77,7 @@ export function tiledAttention(
   const out = new Float32Array(n * tq * dv);
   for (let t = 0; t < n; t++) {
     flashAttentionKernel({
-      q: query.data,
-      qOffset: plan.qIndex[t] * tq * dk,
-      k: key.data,
-      kOffset: plan.kIndex[t] * tk * dk,
-      v: value.data,
-      vOffset: plan.vIndex[t] * tk * dv,
-      tq,
-      tk,
-      dk,
-      dv,
-      scale,
-      mask: plan.maskView(t),
-      bias: plan.biasView(t),
-      out,
-      outOffset: t * tq * dv,
+      ...kernelInputs(plan, t, query, key, value, scale, out),
       blockSize,
     });
   }

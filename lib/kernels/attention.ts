@@ -22,8 +22,8 @@ export interface MatrixView<T extends Float32Array | Uint8Array> {
   colStride: number;
 }
 
-/** Arguments of {@link attentionKernel}; shapes in the comments. */
-export interface AttentionKernelArgs {
+/** The operands every attention kernel reads and the output it writes; shapes in the comments. */
+export interface AttentionInputs {
   q: Float32Array; // [tq, dk] at qOffset
   qOffset: number;
   k: Float32Array; // [tk, dk] at kOffset
@@ -39,6 +39,10 @@ export interface AttentionKernelArgs {
   bias: MatrixView<Float32Array> | null;
   out: Float32Array; // [tq, dv] at outOffset
   outOffset: number;
+}
+
+/** Arguments of {@link attentionKernel}: the inputs plus the weights it returns. */
+export interface AttentionKernelArgs extends AttentionInputs {
   weights: Float32Array; // [tq, tk] at weightsOffset
   weightsOffset: number;
   /** When set, receives scores before masking and softmax: [tq, tk]. */

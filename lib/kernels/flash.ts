@@ -14,27 +14,12 @@
  * @module
  */
 
-import type { MatrixView } from "./attention.ts";
+import type { AttentionInputs, MatrixView } from "./attention.ts";
 import { gemm } from "./matmul.ts";
 import { flashAttentionWasm, wasmReady } from "./simd.ts";
 
-/** Arguments of {@link flashAttentionKernel}; shapes in the comments. */
-export interface FlashAttentionArgs {
-  q: Float32Array; // [tq, dk] at qOffset
-  qOffset: number;
-  k: Float32Array; // [tk, dk] at kOffset
-  kOffset: number;
-  v: Float32Array; // [tk, dv] at vOffset
-  vOffset: number;
-  tq: number;
-  tk: number;
-  dk: number;
-  dv: number;
-  scale: number;
-  mask: MatrixView<Uint8Array> | null;
-  bias: MatrixView<Float32Array> | null;
-  out: Float32Array; // [tq, dv] at outOffset
-  outOffset: number;
+/** Arguments of {@link flashAttentionKernel}: the attention inputs plus the tile size. */
+export interface FlashAttentionArgs extends AttentionInputs {
   /** Rows of Q and of K per tile. */
   blockSize: number;
 }

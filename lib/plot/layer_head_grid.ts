@@ -4,48 +4,19 @@
  * @module
  */
 
-import type { ColorScale } from "./color_scale.ts";
 import type { Figure } from "./figure.ts";
-import { _attentionAxes, _grid, _titles } from "./head_grid.ts";
+import { _attentionAxes, _grid, _titles, type HeadGridOptions } from "./head_grid.ts";
 import { _toHeads, type HeadsInput } from "./_matrix.ts";
 
-/** Options of {@link layerHeadGrid}. */
-export interface LayerHeadGridOptions {
-  /** Tokens for both axes (self-attention). `queryLabels`/`keyLabels` override it. */
-  labels?: readonly string[];
-  /** One token per query (rows). */
-  queryLabels?: readonly string[];
-  /** One token per key (columns). */
-  keyLabels?: readonly string[];
+/**
+ * Options of {@link layerHeadGrid}: those of {@link HeadGridOptions} (labels, colour
+ * scale, axis titles) without `columns` (one row per layer), plus layer names.
+ */
+export interface LayerHeadGridOptions extends Omit<HeadGridOptions, "columns"> {
   /** One name per layer. Default `"layer 0"`, `"layer 1"`, …. */
   layerLabels?: readonly string[];
   /** One name per head (of the layer with the most heads). Default `"head 0"`, …. */
   headLabels?: readonly string[];
-  /** Figure title. */
-  title?: string;
-  /**
-   * Value at the bottom of the shared colour scale. Default 0 for attention
-   * weights (every value in [0, 1]); else the smallest value, or `-max|v|`
-   * on the diverging scale.
-   */
-  zmin?: number;
-  /**
-   * Value at the top of the shared colour scale. Default 1 for attention
-   * weights; else the largest value, or `max|v|` on the diverging scale.
-   */
-  zmax?: number;
-  /**
-   * `"sequential"`, `"diverging"` or a plotly colour scale. Default: sequential
-   * for attention weights; for other values diverging and symmetric about 0
-   * when they have both signs, else sequential.
-   */
-  colorscale?: "sequential" | "diverging" | ColorScale;
-  /** Colour bar title. Default `"weight"` for attention weights, else `"value"`. */
-  colorbarTitle?: string;
-  /** X axis title. Default `"key"`. */
-  xTitle?: string;
-  /** Y axis title. Default `"query"`. */
-  yTitle?: string;
 }
 
 /**

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { AttentionInputs, MatrixView } from "../kernels/attention.ts";
+import type { AttentionInputs, MatrixView } from "../kernels/attention_inputs.ts";
 import { Mask } from "../tensor/mask.ts";
 import { broadcastIndex, broadcastShapes, formatShape, sizeOf } from "../tensor/shape.ts";
 import { checkTensor, type Tensor } from "../tensor/tensor.ts";

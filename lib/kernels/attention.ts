@@ -11,35 +11,9 @@
 import { gemm, type GemmArgs, gemmReference } from "./matmul.ts";
 import { attentionWasm, wasmReady } from "./simd.ts";
 import { softmaxRows, softmaxRowsReference } from "./softmax.ts";
+import type { AttentionInputs } from "./attention_inputs.ts";
 
-/** A `[Tq, Tk]` view into a broadcast mask or bias buffer. */
-export interface MatrixView<T extends Float32Array | Uint8Array> {
-  data: T;
-  offset: number;
-  /** Step between query rows: 0 when the mask is broadcast along Tq. */
-  rowStride: number;
-  /** Step between key columns: 0 when broadcast along Tk. */
-  colStride: number;
-}
-
-/** The operands every attention kernel reads and the output it writes; shapes in the comments. */
-export interface AttentionInputs {
-  q: Float32Array; // [tq, dk] at qOffset
-  qOffset: number;
-  k: Float32Array; // [tk, dk] at kOffset
-  kOffset: number;
-  v: Float32Array; // [tk, dv] at vOffset
-  vOffset: number;
-  tq: number;
-  tk: number;
-  dk: number;
-  dv: number;
-  scale: number;
-  mask: MatrixView<Uint8Array> | null;
-  bias: MatrixView<Float32Array> | null;
-  out: Float32Array; // [tq, dv] at outOffset
-  outOffset: number;
-}
+export type { AttentionInputs, MatrixView } from "./attention_inputs.ts";
 
 /** Arguments of {@link attentionKernel}: the inputs plus the weights it returns. */
 export interface AttentionKernelArgs extends AttentionInputs {

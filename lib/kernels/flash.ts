@@ -14,7 +14,7 @@
  * @module
  */
 
-import type { AttentionInputs, MatrixView } from "./attention.ts";
+import type { AttentionInputs, MatrixView } from "./attention_inputs.ts";
 import { gemm } from "./matmul.ts";
 import { flashAttentionWasm, wasmReady } from "./simd.ts";
 

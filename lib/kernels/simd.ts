@@ -20,6 +20,7 @@
 
 import { KERNELS_WASM_BASE64, KERNELS_WASM_UNSHARED_BASE64 } from "./wasm/kernels_wasm.ts";
 import { CONTROL_BYTES, ensureWorkers, OPS, poolSize, runTasks, type Task } from "./threads.ts";
+import type { WasmAttentionInputs } from "./attention_inputs.ts";
 
 interface KernelExports {
   gemm(
@@ -371,20 +372,7 @@ export function softmaxWasm(x: Float32Array, offset: number, rows: number, cols:
 }
 
 /** One attention problem for {@link attentionWasm}; see `AttentionKernelArgs`. */
-export interface WasmAttentionArgs {
-  q: Float32Array;
-  qOffset: number;
-  k: Float32Array;
-  kOffset: number;
-  v: Float32Array;
-  vOffset: number;
-  tq: number;
-  tk: number;
-  dk: number;
-  dv: number;
-  scale: number;
-  /** Contiguous key axis required (colStride 1); rowStride 0 or tk. */
-  mask: { data: Uint8Array; offset: number; rowStride: number } | null;
+export interface WasmAttentionArgs extends WasmAttentionInputs {
   /**
    * Called with the `[tq, tk]` score matrix (row stride `ld`, in `buf`) after the
    * scores gemm and before softmax when bias, raw scores or a strided mask
@@ -394,8 +382,6 @@ export interface WasmAttentionArgs {
   prepare: ((buf: Float32Array<ArrayBufferLike>, at: number, ld: number) => void) | null;
   /** Called on the softmax weights (row stride `ld`) before weights·V: dropout. */
   after: ((buf: Float32Array<ArrayBufferLike>, at: number, ld: number) => void) | null;
-  out: Float32Array;
-  outOffset: number;
   weights: Float32Array;
   weightsOffset: number;
 }
@@ -504,22 +490,7 @@ export function attentionWasm(p: WasmAttentionArgs): void {
 }
 
 /** One FlashAttention problem for {@link flashAttentionWasm}; see `FlashAttentionArgs`. */
-export interface WasmFlashArgs {
-  q: Float32Array;
-  qOffset: number;
-  k: Float32Array;
-  kOffset: number;
-  v: Float32Array;
-  vOffset: number;
-  tq: number;
-  tk: number;
-  dk: number;
-  dv: number;
-  scale: number;
-  /** Contiguous key axis required (colStride 1); rowStride 0 or tk. */
-  mask: { data: Uint8Array; offset: number; rowStride: number } | null;
-  out: Float32Array;
-  outOffset: number;
+export interface WasmFlashArgs extends WasmAttentionInputs {
   blockSize: number;
 }
 

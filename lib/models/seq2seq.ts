@@ -431,10 +431,13 @@ export class Seq2Seq extends Module {
     const penalty = (len: number) => ((5 + len) / 6) ** lengthPenalty;
     let live: { tokens: number[]; logProb: number }[] = [{ tokens: [], logProb: 0 }];
     const finished: Beam[] = [];
+    // K copies of the memory [K, S, D], made once per beam width (K only shrinks at the end).
+    const memories = new Map<number, Tensor>();
     for (let step = 0; step < maxLen && live.length > 0; step++) {
       // Every live hypothesis is one batch row: [K, step+1] ids against K copies of the memory.
       const k = live.length;
-      const memory = concat(Array(k).fill(enc.memory), 0); // [K, S, D]
+      let memory = memories.get(k);
+      if (!memory) memories.set(k, memory = concat(Array(k).fill(enc.memory), 0));
       const inputs = live.map((h) => [startToken, ...h.tokens]);
       // The source padding mask [1, 1, 1, S] broadcasts over the K rows.
       const dec = this.decode(inputs, memory, { srcMask: enc.srcMask });

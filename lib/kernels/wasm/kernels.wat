@@ -408,10 +408,16 @@
         (br $rows))))
 
   ;; Packs A [m, k] (row stride ld) for gemm6: row block i (rows 6i..6i+5, zeros past m)
-  ;; becomes k groups of the 6 rows' values at dst + i*k*24 bytes.
+  ;; becomes k groups of the 6 rows' values at dst + i*k*24 bytes. Full blocks go 4 values
+  ;; of k at a time (rows a..f: a 4×4 transpose of a..d by shuffles, e and f interleaved,
+  ;; then the six stores of [a0 b0 c0 d0][e0 f0 a1 b1][c1 d1 e1 f1][a2 ..]..); the ragged
+  ;; last block and the k tail are scalar.
   (func $pack_a6 (export "pack_a6")
     (param $src i32) (param $ld i32) (param $m i32) (param $k i32) (param $dst i32)
     (local $i i32) (local $p i32) (local $r i32) (local $s i32) (local $ldb i32) (local $rows i32)
+    (local $c i32)
+    (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128) (local $r4 v128) (local $r5 v128)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128) (local $u0 v128) (local $u1 v128)
     (local.set $ldb (i32.shl (local.get $ld) (i32.const 2)))
     (block $done
       (loop $blocks
@@ -419,6 +425,42 @@
         (local.set $rows (i32.sub (local.get $m) (local.get $i)))
         (local.set $s (i32.add (local.get $src) (i32.mul (local.get $i) (local.get $ldb))))
         (local.set $p (i32.const 0))
+        (if (i32.ge_s (local.get $rows) (i32.const 6))
+          (then
+            (block $v_done
+              (loop $v
+                (br_if $v_done (i32.gt_s (i32.add (local.get $p) (i32.const 4)) (local.get $k)))
+                (local.set $c (i32.add (local.get $s) (i32.shl (local.get $p) (i32.const 2))))
+                (local.set $r0 (v128.load (local.get $c)))
+                (local.set $c (i32.add (local.get $c) (local.get $ldb)))
+                (local.set $r1 (v128.load (local.get $c)))
+                (local.set $c (i32.add (local.get $c) (local.get $ldb)))
+                (local.set $r2 (v128.load (local.get $c)))
+                (local.set $c (i32.add (local.get $c) (local.get $ldb)))
+                (local.set $r3 (v128.load (local.get $c)))
+                (local.set $c (i32.add (local.get $c) (local.get $ldb)))
+                (local.set $r4 (v128.load (local.get $c)))
+                (local.set $c (i32.add (local.get $c) (local.get $ldb)))
+                (local.set $r5 (v128.load (local.get $c)))
+                ;; t0 = a0 b0 a1 b1, t1 = a2 b2 a3 b3, t2 = c0 d0 c1 d1, t3 = c2 d2 c3 d3,
+                ;; u0 = e0 f0 e1 f1, u1 = e2 f2 e3 f3
+                (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r0) (local.get $r1)))
+                (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r0) (local.get $r1)))
+                (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r2) (local.get $r3)))
+                (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r2) (local.get $r3)))
+                (local.set $u0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r4) (local.get $r5)))
+                (local.set $u1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r4) (local.get $r5)))
+                ;; [a0 b0 c0 d0] [e0 f0 a1 b1] [c1 d1 e1 f1]
+                (v128.store offset=0 (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+                (v128.store offset=16 (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 24 25 26 27 28 29 30 31 (local.get $u0) (local.get $t0)))
+                (v128.store offset=32 (local.get $dst) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t2) (local.get $u0)))
+                ;; [a2 b2 c2 d2] [e2 f2 a3 b3] [c3 d3 e3 f3]
+                (v128.store offset=48 (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+                (v128.store offset=64 (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 24 25 26 27 28 29 30 31 (local.get $u1) (local.get $t1)))
+                (v128.store offset=80 (local.get $dst) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t3) (local.get $u1)))
+                (local.set $dst (i32.add (local.get $dst) (i32.const 96)))
+                (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                (br $v)))))
         (block $k_done
           (loop $kloop
             (br_if $k_done (i32.ge_s (local.get $p) (local.get $k)))

@@ -51,6 +51,7 @@ export { logSoftmax, softmax } from "./lib/tensor/softmax.ts";
 // Attention
 export {
   type AttentionOptions,
+  type AttentionOutput,
   type AttentionResult,
   dotProductAttention,
   scaledDotProductAttention,
@@ -84,12 +85,19 @@ export {
   multiHeadAttention,
   type MultiHeadAttentionForwardOptions,
   type MultiHeadAttentionOptions,
+  type MultiHeadAttentionOutput,
   type MultiHeadAttentionResult,
   type MultiHeadAttentionTrace,
 } from "./lib/models/multi_head_attention.ts";
 export type { LayerConfig, ResolvedLayerConfig } from "./lib/models/_config.ts";
 export { TransformerLayer } from "./lib/models/transformer_layer.ts";
-export { EncoderLayer, encoderLayer, type EncoderLayerResult } from "./lib/models/encoder_layer.ts";
+export {
+  EncoderLayer,
+  encoderLayer,
+  type EncoderLayerForwardOptions,
+  type EncoderLayerOutput,
+  type EncoderLayerResult,
+} from "./lib/models/encoder_layer.ts";
 export {
   DecoderLayer,
   decoderLayer,

@@ -63,6 +63,14 @@ Deno.test("scaledDotProductAttention() matches PyTorch fixtures", async (t) => {
       assertClose(r.weights, f[`${name}.weights`], tol);
       assertClose(r.scores!, f[`${name}.scores`], { ...tol, equalNan: true });
       assert.ok(r.output.data.every(Number.isFinite), "output has no NaN or Inf");
+      const lean = scaledDotProductAttention(
+        f[`${name}.query`],
+        f[`${name}.key`],
+        f[`${name}.value`],
+        { mask: m, bias: f[`${name}.bias`], scale, needWeights: false },
+      );
+      assert.equal(lean.weights, undefined);
+      assertClose(lean.output, f[`${name}.output`], tol);
       report.push(
         `${name}: max abs ${maxAbsDiff(r.output, f[`${name}.output`]).toExponential(2)}, rel ${
           maxRelDiff(r.output, f[`${name}.output`]).toExponential(2)
@@ -320,5 +328,28 @@ Deno.test("additiveAttention() agrees with a float64 loop and masks", () => {
   assert.throws(
     () => additiveAttention(q, k, v, { wQuery: wKey, wKey, v: vec }),
     /wQuery must be \[hidden=7, Dq=4\], got \[7, 6\]/,
+  );
+});
+
+Deno.test("scaledDotProductAttention({ needWeights: false }) returns the same output, no weights", () => {
+  const rng = new Rng(11);
+  // sizes on both sides of the WebAssembly threshold, with a causal and a padding mask
+  for (const [tq, tk, d] of [[3, 5, 4], [70, 90, 32], [130, 130, 64]]) {
+    const q = randn([2, tq, d], rng), k = randn([2, tk, d], rng), v = randn([2, tk, d], rng);
+    for (const m of [undefined, causalMask(tq, tk), paddingMask([tk, tk - 2], tk)]) {
+      const full = scaledDotProductAttention(q, k, v, { mask: m });
+      const lean = scaledDotProductAttention(q, k, v, { mask: m, needWeights: false });
+      assert.equal(lean.weights, undefined);
+      assert.deepEqual(lean.output.shape, full.output.shape);
+      assert.deepEqual(lean.output.data, full.output.data, `tq=${tq} tk=${tk} d=${d}`);
+    }
+  }
+  const x = randn([4, 8], rng);
+  assert.throws(
+    // @ts-expect-error: a string is not a boolean
+    () => scaledDotProductAttention(x, x, x, { needWeights: "no" }),
+    (e: unknown) =>
+      e instanceof TypeError &&
+      /scaledDotProductAttention: needWeights must be a boolean/.test(e.message),
   );
 });

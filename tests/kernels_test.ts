@@ -234,7 +234,11 @@ function attentionArgs(
   seed: number,
   kind: MaskKind,
   extras: { bias?: boolean; scores?: boolean; dropout?: number } = {},
-): (out: Float32Array, weights: Float32Array, scores: Float32Array | null) => AttentionKernelArgs {
+): (
+  out: Float32Array,
+  weights: Float32Array | null,
+  scores: Float32Array | null,
+) => AttentionKernelArgs {
   const q = randoms(tq * dk, seed).map((v) => v * 3);
   const k = randoms(tk * dk, seed + 1);
   const v = randoms(tk * dv, seed + 2);
@@ -293,7 +297,17 @@ function compareAttention(
   );
   attentionKernel(fast);
   attentionReference(ref);
-  checkClose(`weights ${what}`, fast.weights, ref.weights);
+  checkClose(`weights ${what}`, fast.weights!, ref.weights!);
+  if (!extras.dropout) {
+    // without weights (needWeights: false) the output is bit-identical
+    const lean = make(
+      new Float32Array(tq * dv),
+      null,
+      extras.scores ? new Float32Array(tq * tk) : null,
+    );
+    attentionKernel(lean);
+    assert.deepEqual(lean.out, fast.out, `output without weights ${what}`);
+  }
   checkClose(`output ${what}`, fast.out, ref.out);
   if (extras.scores) checkClose(`scores ${what}`, fast.scores!, ref.scores!);
   if (!extras.dropout && !extras.scores) {
@@ -327,7 +341,7 @@ Deno.test("attentionKernel() and flashAttentionKernel() agree with attentionRefe
     const make = attentionArgs(64, 64, 32, 32, 9, "empty-rows");
     const a = make(new Float32Array(64 * 32), new Float32Array(64 * 64), null);
     attentionKernel(a);
-    for (let j = 0; j < 64; j++) assert.equal(a.weights[64 + j], 0);
+    for (let j = 0; j < 64; j++) assert.equal(a.weights![64 + j], 0);
     for (let d = 0; d < 32; d++) assert.equal(a.out[32 + d], 0);
   });
   await t.step("random shapes and masks (fast-check)", () => {
@@ -409,7 +423,7 @@ Deno.test("public matmul() and scaledDotProductAttention() use the fast kernels 
     const make = attentionArgs(130, 130, 64, 64, 7, "causal");
     const ref = make(new Float32Array(130 * 64), new Float32Array(130 * 130), null);
     attentionReference({ ...ref, q: q.data, k: q.data, v: q.data });
-    checkClose("weights", weights.data, ref.weights);
+    checkClose("weights", weights.data, ref.weights!);
     checkClose("output", output.data, ref.out);
   });
 });

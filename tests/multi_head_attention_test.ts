@@ -728,3 +728,26 @@ Deno.test("MultiHeadAttention properties", async (t) => {
     );
   });
 });
+
+Deno.test("MultiHeadAttention.forward({ needWeights: false }): same output, no weights", () => {
+  const rng = new Rng(21);
+  const mha = multiHeadAttention({ dModel: 64, numHeads: 4, numKvHeads: 2, seed: 3 });
+  const x = randn([2, 70, 64], rng), memory = randn([2, 90, 64], rng);
+  for (const mask of [undefined, paddingMask([90, 60], 90)]) {
+    const full = mha.forward(x, memory, memory, { mask });
+    const lean = mha.forward(x, memory, memory, { mask, needWeights: false });
+    assert.equal(lean.weights, undefined);
+    assert.deepEqual(lean.output.data, full.output.data);
+  }
+  // a trace still carries the scores
+  const traced = mha.forward(x, x, x, { needWeights: false, trace: true });
+  assert.equal(traced.weights, undefined);
+  assert.deepEqual(traced.trace!.scores.shape, [2, 4, 70, 70]);
+  assert.throws(
+    // @ts-expect-error: a number is not a boolean
+    () => mha.forward(x, x, x, { needWeights: 0 }),
+    (e: unknown) =>
+      e instanceof TypeError &&
+      /MultiHeadAttention.forward: needWeights must be a boolean/.test(e.message),
+  );
+});

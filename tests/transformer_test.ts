@@ -209,3 +209,25 @@ Deno.test("encoderLayer()/decoderLayer(): dropout only in training mode", () => 
   );
   assert.throws(() => dec.forward(x, x, { tgtMask: causalMask(2) }), /tgtMask=\[2, 2\]/);
 });
+
+Deno.test("EncoderLayer.forward({ needWeights: false }): same output, no weights", () => {
+  const rng = new Rng(5);
+  for (const normFirst of [false, true]) {
+    const layer = encoderLayer({ dModel: 32, numHeads: 4, dFF: 64, normFirst, seed: 2 });
+    layer.eval();
+    const x = randn([2, 40, 32], rng);
+    const mask = paddingMask([40, 25], 40);
+    const full = layer.forward(x, { mask });
+    const lean = layer.forward(x, { mask, needWeights: false });
+    assert.equal(lean.selfAttention, undefined);
+    assert.deepEqual(lean.output.data, full.output.data);
+  }
+  const layer = encoderLayer({ dModel: 8, numHeads: 2, dFF: 16 });
+  assert.throws(
+    // @ts-expect-error: a string is not a boolean
+    () => layer.forward(randn([1, 3, 8], rng), { needWeights: "false" }),
+    (e: unknown) =>
+      e instanceof TypeError &&
+      /EncoderLayer.forward: needWeights must be a boolean/.test(e.message),
+  );
+});

@@ -30,9 +30,17 @@ export interface AttentionOptions {
   rng?: Rng;
   /** Also return the scores Q·Kᵀ·scale + bias before masking and softmax. */
   returnScores?: boolean;
+  /**
+   * Return the attention weights; default true. With `false` (PyTorch's
+   * `need_weights=False`) the `[..., Tq, Tk]` weights stay in the kernel's
+   * scratch memory and `weights` is absent from the result: no Tq×Tk array is
+   * allocated or copied, which is most of the cost beyond the arithmetic at
+   * large Tq·Tk. The output is the same.
+   */
+  needWeights?: boolean;
 }
 
-/** What {@link scaledDotProductAttention} returns. */
+/** What {@link scaledDotProductAttention} returns (with `needWeights: false`, see {@link AttentionOutput}). */
 export interface AttentionResult {
   /** `[..., Tq, Dv]`: each query's weighted average of the values. */
   output: Tensor;
@@ -40,6 +48,12 @@ export interface AttentionResult {
   weights: Tensor;
   /** `[..., Tq, Tk]`: scaled scores plus bias, before the mask; only with `returnScores`. */
   scores?: Tensor;
+}
+
+/** What {@link scaledDotProductAttention} returns with `needWeights: false`: no weights. */
+export interface AttentionOutput extends Omit<AttentionResult, "weights"> {
+  /** Absent: the caller asked for no weights. */
+  weights?: undefined;
 }
 
 /**
@@ -69,13 +83,40 @@ export interface AttentionResult {
  * assert.deepEqual((weights.toArray() as number[][])[0], [1, 0]); // token 0 sees only itself
  * assert.deepEqual((output.toArray() as number[][])[0], [1, 0]);
  * ```
+ *
+ * @example Output only: `needWeights: false` skips the `[Tq, Tk]` weights
+ * ```ts
+ * import { scaledDotProductAttention } from "./scaled_dot_product.ts";
+ * import { randn } from "../tensor/tensor.ts";
+ * import { Rng } from "../tensor/rng.ts";
+ * import assert from "node:assert/strict";
+ * const rng = new Rng(0);
+ * const q = randn([64, 16], rng), k = randn([64, 16], rng), v = randn([64, 16], rng);
+ * const full = scaledDotProductAttention(q, k, v);
+ * const lean = scaledDotProductAttention(q, k, v, { needWeights: false });
+ * assert.equal(lean.weights, undefined);
+ * assert.deepEqual(lean.output.data, full.output.data);
+ * ```
  */
 export function scaledDotProductAttention(
   query: Tensor,
   key: Tensor,
   value: Tensor,
+  options: AttentionOptions & { needWeights: false },
+): AttentionOutput;
+/** {@link scaledDotProductAttention} returning the weights too (the default). */
+export function scaledDotProductAttention(
+  query: Tensor,
+  key: Tensor,
+  value: Tensor,
+  options?: AttentionOptions,
+): AttentionResult;
+export function scaledDotProductAttention(
+  query: Tensor,
+  key: Tensor,
+  value: Tensor,
   options: AttentionOptions = {},
-): AttentionResult {
+): AttentionResult | AttentionOutput {
   return runAttention("scaledDotProductAttention", query, key, value, options, undefined);
 }
 
@@ -98,8 +139,21 @@ export function dotProductAttention(
   query: Tensor,
   key: Tensor,
   value: Tensor,
+  options: Omit<AttentionOptions, "scale"> & { needWeights: false },
+): AttentionOutput;
+/** {@link dotProductAttention} returning the weights too (the default). */
+export function dotProductAttention(
+  query: Tensor,
+  key: Tensor,
+  value: Tensor,
+  options?: Omit<AttentionOptions, "scale">,
+): AttentionResult;
+export function dotProductAttention(
+  query: Tensor,
+  key: Tensor,
+  value: Tensor,
   options: Omit<AttentionOptions, "scale"> = {},
-): AttentionResult {
+): AttentionResult | AttentionOutput {
   return runAttention("dotProductAttention", query, key, value, options, 1);
 }
 
@@ -110,7 +164,7 @@ function runAttention(
   value: Tensor,
   options: AttentionOptions,
   fixedScale: number | undefined,
-): AttentionResult {
+): AttentionResult | AttentionOutput {
   if (options === null || typeof options !== "object") {
     throw new TypeError(`${fn}: options must be an object`);
   }
@@ -124,9 +178,13 @@ function runAttention(
   if (dropout > 0 && (!options.rng || typeof options.rng.uniform !== "function")) {
     throw new TypeError(`${fn}: dropout=${dropout} needs an rng (e.g. rng: new Rng(0))`);
   }
+  const needWeights = options.needWeights ?? true;
+  if (typeof needWeights !== "boolean") {
+    throw new TypeError(`${fn}: needWeights must be a boolean, got ${String(needWeights)}`);
+  }
   const n = sizeOf(batch);
   const out = new Float32Array(n * tq * dv);
-  const weights = new Float32Array(n * tq * tk);
+  const weights = needWeights ? new Float32Array(n * tq * tk) : null;
   const scores = options.returnScores ? new Float32Array(n * tq * tk) : null;
   const uniform = dropout > 0 ? () => options.rng!.uniform() : null;
   for (let t = 0; t < n; t++) {
@@ -140,10 +198,12 @@ function runAttention(
       uniform,
     });
   }
-  const result: AttentionResult = {
-    output: new Tensor(out, [...batch, tq, dv]),
-    weights: new Tensor(weights, [...batch, tq, tk]),
-  };
+  const result: AttentionResult | AttentionOutput = weights
+    ? {
+      output: new Tensor(out, [...batch, tq, dv]),
+      weights: new Tensor(weights, [...batch, tq, tk]),
+    }
+    : { output: new Tensor(out, [...batch, tq, dv]) };
   if (scores) result.scores = new Tensor(scores, [...batch, tq, tk]);
   return result;
 }

@@ -17,7 +17,8 @@ export type { AttentionInputs, MatrixView } from "./attention_inputs.ts";
 
 /** Arguments of {@link attentionKernel}: the inputs plus the weights it returns. */
 export interface AttentionKernelArgs extends AttentionInputs {
-  weights: Float32Array; // [tq, tk] at weightsOffset
+  /** Receives the softmax weights `[tq, tk]` at weightsOffset; null when the caller does not need them. */
+  weights: Float32Array | null;
   weightsOffset: number;
   /** When set, receives scores before masking and softmax: [tq, tk]. */
   scores: Float32Array | null;
@@ -48,7 +49,7 @@ export interface AttentionKernelArgs extends AttentionInputs {
 export function attentionKernel(a: AttentionKernelArgs): void {
   const { tq, tk, dk, dv, mask } = a;
   if (tq * tk * Math.max(dk, dv) < WASM_MIN_WORK || !wasmReady()) {
-    attentionSteps(a, gemm, softmaxRows);
+    attentionSteps(withWeights(a), gemm, softmaxRows);
     return;
   }
   // the kernel reads the mask itself when its key axis is contiguous
@@ -101,11 +102,20 @@ const WASM_MIN_WORK = 4096;
  * ```
  */
 export function attentionReference(a: AttentionKernelArgs): void {
-  attentionSteps(a, gemmReference, softmaxRowsReference);
+  attentionSteps(withWeights(a), gemmReference, softmaxRowsReference);
+}
+
+/** The JavaScript steps keep the weights between the two products: scratch when the caller passed none. */
+function withWeights(a: AttentionKernelArgs): AttentionKernelArgs & { weights: Float32Array } {
+  return a.weights ? a as AttentionKernelArgs & { weights: Float32Array } : {
+    ...a,
+    weights: new Float32Array(a.tq * a.tk),
+    weightsOffset: 0,
+  };
 }
 
 function attentionSteps(
-  a: AttentionKernelArgs,
+  a: AttentionKernelArgs & { weights: Float32Array },
   mm: (g: GemmArgs) => void,
   softmax: (x: Float32Array, offset: number, rows: number, cols: number) => void,
 ): void {

@@ -149,9 +149,26 @@ export function wasmReady(): boolean {
  * 1.3-1.8×. 2^22 (about 0.25 ms of one core) sits between.
  */
 export let PARALLEL_MIN_WORK = 1 << 22;
-/** Overrides {@link PARALLEL_MIN_WORK} (benchmarks and tests; 0 forces threads). */
+/** Overrides {@link PARALLEL_MIN_WORK} (benchmarks and tests; 0 forces threads, packing included). */
 export function setParallelMinWork(work: number): void {
   PARALLEL_MIN_WORK = work;
+}
+
+/**
+ * Packing is split across threads only from this many floats (operands
+ * together): it is one pass over memory, about 0.1 ms per million floats on the
+ * development machine, while each parallel step costs a wake-up of the workers
+ * (measured: packing W1's operands at n = 512 on two threads took 1.3 ms
+ * against 0.07 ms on one when the other core was busy).
+ */
+const PARALLEL_PACK_MIN = 1 << 22;
+
+/**
+ * Threads for packing `floats` floats when the product itself runs on `threads`
+ * (all of them when {@link setParallelMinWork}(0) forces threads, as the tests do).
+ */
+function packThreads(floats: number, threads: number): number {
+  return floats >= PARALLEL_PACK_MIN || PARALLEL_MIN_WORK === 0 ? threads : 1;
 }
 
 /** Threads for a call of `work` multiply-adds with `units` independent row blocks. */
@@ -323,11 +340,12 @@ export function gemmWasm(
   reserve(arena.top);
   const threads = threadsFor(m * n * k, mb);
   // A [m, k] -> row blocks of 6 interleaved rows (zeros past m), for gemm6
+  const packers = packThreads(m * k + k * n, threads);
   f32.set(a.subarray(aOffset, aOffset + m * k), paRaw >> 2);
-  packRows(paRaw, m, k, pa, threads, 6);
+  packRows(paRaw, m, k, pa, packers, 6);
   // B [k, n] (or [n, k]) -> panels of 8 columns, each k×8
   f32.set(b.subarray(bOffset, bOffset + k * n), pbRaw >> 2);
-  packPanels(pbRaw, n, k, transposeB, pb, threads);
+  packPanels(pbRaw, n, k, transposeB, pb, packers);
   if (bias) {
     f32.set(bias.subarray(biasOffset, biasOffset + n), pbias >> 2);
     f32.fill(0, (pbias >> 2) + n, (pbias >> 2) + ldc);
@@ -382,7 +400,8 @@ export interface WasmAttentionArgs extends WasmAttentionInputs {
   prepare: ((buf: Float32Array<ArrayBufferLike>, at: number, ld: number) => void) | null;
   /** Called on the softmax weights (row stride `ld`) before weights·V: dropout. */
   after: ((buf: Float32Array<ArrayBufferLike>, at: number, ld: number) => void) | null;
-  weights: Float32Array;
+  /** Receives the weights `[tq, tk]`; null: they stay in the scratch arena, never copied out. */
+  weights: Float32Array | null;
   weightsOffset: number;
 }
 
@@ -422,10 +441,11 @@ export function attentionWasm(p: WasmAttentionArgs): void {
   f32.set(p.q.subarray(p.qOffset, p.qOffset + tq * dk), pqRaw >> 2);
   f32.set(p.k.subarray(p.kOffset, p.kOffset + tk * dk), pkRaw >> 2);
   f32.set(p.v.subarray(p.vOffset, p.vOffset + tk * dv), pvRaw >> 2);
-  if (threads > 1) {
-    packRows(pqRaw, tq, dk, pq, threads);
-    packPanels(pkRaw, tk, dk, true, pk, threads);
-    packPanels(pvRaw, dv, tk, false, pv, threads);
+  const packers = packThreads(tq * dk + tk * (dk + dv), threads);
+  if (packers > 1) {
+    packRows(pqRaw, tq, dk, pq, packers);
+    packPanels(pkRaw, tk, dk, true, pk, packers);
+    packPanels(pvRaw, dv, tk, false, pv, packers);
   } else {
     w.pack_a(pqRaw, dk, tq, dk, pq);
     w.pack_bt(pkRaw, dk, tk, dk, pk);
@@ -469,7 +489,7 @@ export function attentionWasm(p: WasmAttentionArgs): void {
     };
     run(
       shared(task, threads),
-      threads > 1 ? prefault(p.weights, p.weightsOffset, tq * tk) : undefined,
+      threads > 1 && p.weights ? prefault(p.weights, p.weightsOffset, tq * tk) : undefined,
     );
   } else {
     // 2) scores [4mb, dk] x [dk, lds] -> [4mb, lds]
@@ -485,7 +505,7 @@ export function attentionWasm(p: WasmAttentionArgs): void {
     // 4) output [4mb, tk] x [tk, ldo] -> [4mb, ldo]
     w.gemm(ps, lds, pv, tk * 32, po, ldo, mb, npv, tk, lim, 1, 0);
   }
-  copyRows(p.weights, p.weightsOffset, ps >> 2, lds, tq, tk);
+  if (p.weights) copyRows(p.weights, p.weightsOffset, ps >> 2, lds, tq, tk);
   copyRows(p.out, p.outOffset, po >> 2, ldo, tq, dv);
 }
 
@@ -533,9 +553,10 @@ export function flashAttentionWasm(p: WasmFlashArgs): void {
   f32.set(p.q.subarray(p.qOffset, p.qOffset + tq * dk), pqRaw >> 2);
   f32.set(p.k.subarray(p.kOffset, p.kOffset + tk * dk), pkRaw >> 2);
   f32.set(p.v.subarray(p.vOffset, p.vOffset + tk * dv), pvRaw >> 2);
-  packRows(pqRaw, tq, dk, pq, threads);
-  packPanels(pkRaw, tk, dk, true, pk, threads);
-  packPanels(pvRaw, dv, tk, false, pv, threads);
+  const packers = packThreads(tq * dk + tk * (dk + dv), threads);
+  packRows(pqRaw, tq, dk, pq, packers);
+  packPanels(pkRaw, tk, dk, true, pk, packers);
+  packPanels(pvRaw, dv, tk, false, pv, packers);
   const task = (t: number, qb0: number, qstep: number, mask: number, lim: number): Task => ({
     op: OP_FLASH,
     args: [

@@ -27,6 +27,23 @@ export interface EncoderLayerResult {
   selfAttention: Tensor;
 }
 
+/** What {@link EncoderLayer.forward} returns with `needWeights: false`. */
+export interface EncoderLayerOutput extends Omit<EncoderLayerResult, "selfAttention"> {
+  /** Absent: the caller asked for no weights. */
+  selfAttention?: undefined;
+}
+
+/** Options of {@link EncoderLayer.forward}. */
+export interface EncoderLayerForwardOptions {
+  /** `true` = may attend, broadcast against `[B, H, S, S]`. */
+  mask?: Mask;
+  /**
+   * Return the self-attention weights; default true. `false` skips copying
+   * them out, as PyTorch's layer does (`need_weights=False`); same output.
+   */
+  needWeights?: boolean;
+}
+
 /**
  * A Transformer encoder layer under PyTorch `nn.TransformerEncoderLayer`'s names:
  * `self_attn.*`, `linear1.*`, `linear2.*`, `norm1.*`, `norm2.*`.
@@ -74,15 +91,30 @@ export class EncoderLayer extends TransformerLayer {
   /**
    * Runs the layer on `x [B, S, dModel]`.
    *
-   * @param options `mask`: `true` = may attend, broadcast against `[B, H, S, S]`.
+   * @param options `mask`: `true` = may attend, broadcast against `[B, H, S, S]`;
+   *   `needWeights: false` leaves `selfAttention` out.
    */
-  forward(x: Tensor, options: { mask?: Mask } = {}): EncoderLayerResult {
+  forward(
+    x: Tensor,
+    options: EncoderLayerForwardOptions & { needWeights: false },
+  ): EncoderLayerOutput;
+  /** {@link EncoderLayer.forward} returning the weights too (the default). */
+  forward(x: Tensor, options?: EncoderLayerForwardOptions): EncoderLayerResult;
+  forward(
+    x: Tensor,
+    options: EncoderLayerForwardOptions = {},
+  ): EncoderLayerResult | EncoderLayerOutput {
     const fn = "EncoderLayer.forward";
     const { batch, length } = checkSequence(x, this.config.dModel, fn, "x");
     checkMask(options.mask, [batch, this.config.numHeads, length, length], fn, "mask");
-    const selfAttention = (h: Tensor) => this.selfAttn.forward(h, h, h, { mask: options.mask });
+    const needWeights = options.needWeights ?? true;
+    if (typeof needWeights !== "boolean") {
+      throw new TypeError(`${fn}: needWeights must be a boolean, got ${String(needWeights)}`);
+    }
+    const selfAttention = (h: Tensor) =>
+      this.selfAttn.forward(h, h, h, { mask: options.mask, needWeights });
     const ff = (h: Tensor) => this.feedForward.forward(h);
-    let weights: Tensor;
+    let weights: Tensor | undefined;
     if (this.config.normFirst) {
       // x = x + SelfAttn(LN1(x));  x = x + FFN(LN2(x))
       const sa = selfAttention(this.norm1.forward(x));
@@ -96,7 +128,7 @@ export class EncoderLayer extends TransformerLayer {
       x = this.norm1.forward(add(x, this.dropout1.forward(sa.output)));
       x = this.norm2.forward(add(x, this.dropout2.forward(ff(x))));
     }
-    return { output: x, selfAttention: weights };
+    return weights ? { output: x, selfAttention: weights } : { output: x };
   }
 }
 

@@ -62,6 +62,12 @@ export interface MultiHeadAttentionForwardOptions {
   trace?: boolean;
   /** Return weights averaged over heads, `[B, Tq, Tk]` (PyTorch's default); default false: per head. */
   averageWeights?: boolean;
+  /**
+   * Return the attention weights; default true. `false` is PyTorch's
+   * `need_weights=False`: the per-head `[B, H, Tq, Tk]` weights are never
+   * copied out of the kernel and `weights` is absent. The output is the same.
+   */
+  needWeights?: boolean;
 }
 
 /** The intermediates of one {@link MultiHeadAttention.forward} call (unbatched calls drop the B axis). */
@@ -86,6 +92,12 @@ export interface MultiHeadAttentionResult {
   weights: Tensor;
   /** The intermediates; only with `trace: true`. */
   trace?: MultiHeadAttentionTrace;
+}
+
+/** What {@link MultiHeadAttention.forward} returns with `needWeights: false`: no weights. */
+export interface MultiHeadAttentionOutput extends Omit<MultiHeadAttentionResult, "weights"> {
+  /** Absent: the caller asked for no weights. */
+  weights?: undefined;
 }
 
 /**
@@ -410,8 +422,8 @@ export class MultiHeadAttention extends Module {
    * @param key `[B, Tk, kDim]` (`[Tk, kDim]`).
    * @param value `[B, Tk, vDim]` (`[Tk, vDim]`).
    * @param options Mask, score bias, KV cache, trace and head averaging.
-   * @returns `output [B, Tq, E]`, per-head `weights [B, H, Tq, Tk]` (B dropped when unbatched) and,
-   *   with `trace`, the intermediates.
+   * @returns `output [B, Tq, E]`, per-head `weights [B, H, Tq, Tk]` (B dropped when unbatched;
+   *   absent with `needWeights: false`) and, with `trace`, the intermediates.
    * @throws {RangeError} Inputs of the wrong rank or feature size, batch or sequence sizes that
    *   differ, a mask or bias that does not broadcast against `[B, H, Tq, Tk]`; the message names
    *   the expected and actual shapes.
@@ -440,11 +452,28 @@ export class MultiHeadAttention extends Module {
     query: Tensor,
     key: Tensor,
     value: Tensor,
+    options: MultiHeadAttentionForwardOptions & { needWeights: false },
+  ): MultiHeadAttentionOutput;
+  /** {@link MultiHeadAttention.forward} returning the weights too (the default). */
+  forward(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    options?: MultiHeadAttentionForwardOptions,
+  ): MultiHeadAttentionResult;
+  forward(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
     options: MultiHeadAttentionForwardOptions = {},
-  ): MultiHeadAttentionResult {
+  ): MultiHeadAttentionResult | MultiHeadAttentionOutput {
     const fn = "MultiHeadAttention.forward";
     if (options === null || typeof options !== "object") {
       throw new TypeError(`${fn}: options must be an object`);
+    }
+    const needWeights = options.needWeights ?? true;
+    if (typeof needWeights !== "boolean") {
+      throw new TypeError(`${fn}: needWeights must be a boolean, got ${String(needWeights)}`);
     }
     const { batched, batch, tq } = this.#checkInputs(query, key, value);
     const cache = options.cache;
@@ -498,6 +527,7 @@ export class MultiHeadAttention extends Module {
         dropout: this.training ? this.dropout : 0,
         rng: this.#rng,
         returnScores: options.trace === true,
+        needWeights,
       },
     );
 
@@ -509,8 +539,13 @@ export class MultiHeadAttention extends Module {
 
     // Unbatched results drop the B axis again: [1, ...] -> [...].
     const unbatch = (t: Tensor): Tensor => batched ? t : t.reshape(t.shape.slice(1));
-    const weights = options.averageWeights ? averageHeads(attention.weights) : attention.weights;
-    const result: MultiHeadAttentionResult = { output: unbatch(output), weights: unbatch(weights) };
+    const perHead: Tensor | undefined = attention.weights; // absent with needWeights: false
+    const result: MultiHeadAttentionResult | MultiHeadAttentionOutput = perHead
+      ? {
+        output: unbatch(output),
+        weights: unbatch(options.averageWeights ? averageHeads(perHead) : perHead),
+      }
+      : { output: unbatch(output) };
     if (options.trace) {
       result.trace = {
         query: unbatch(qHeads),

@@ -20,6 +20,7 @@ import { multiHeadAttention } from "../lib/models/multi_head_attention.ts";
 import { encoderLayer } from "../lib/models/encoder_layer.ts";
 import { naiveAttention, naiveEncoderLayer, naiveMatmul, naiveMha } from "./_naive.ts";
 import { poolSize, setThreads } from "../lib/kernels/threads.ts";
+import { encoderLayerModel, matmulModel, mhaModel, sdpaModel } from "./_onnx.ts";
 
 // tfjs-wasm's .wasm files live in Deno's npm cache (read permission needed).
 const denoDir = Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`;
@@ -53,7 +54,87 @@ function oneThread(group: string, fn: () => void, opts = {}) {
 }
 const heavy = (n: number) => (n >= 2048 ? { n: 3, warmup: 1 } : {});
 
+// onnxruntime-node (native C++, MLAS kernels), when it loads: it needs --allow-ffi for its
+// N-API addon and a prebuilt binary for this platform. Without it, its rows are left out.
+let ort: typeof import("onnxruntime-node") | undefined;
+try {
+  ort = await import("onnxruntime-node");
+} catch (error) {
+  console.error(`onnxruntime-node rows skipped: ${(error as Error).message ?? error}`);
+}
+
+/** Fails unless `got` matches `want` within `tol` everywhere (NaN fails). */
+function agree(what: string, got: ArrayLike<number>, want: ArrayLike<number>, tol = 1e-3) {
+  if (got.length !== want.length) {
+    throw new Error(`${what}: ${got.length} values, expected ${want.length}`);
+  }
+  let worst = 0;
+  for (let i = 0; i < got.length; i++) {
+    const diff = Math.abs(got[i] - want[i]);
+    if (!(diff <= worst)) worst = diff; // a NaN sticks
+  }
+  if (!(worst <= tol)) throw new Error(`${what}: max |difference| ${worst} > ${tol}`);
+}
+
+interface OrtPeer {
+  /** ONNX model bytes (bench/_onnx.ts), built on the first call. */
+  model: () => Uint8Array;
+  /** Graph inputs: name -> [data, dims]. */
+  inputs: Record<string, [Float32Array, number[]]>;
+  /** What the output must match within 1e-3, and whose it is (for the error). */
+  expected: () => ArrayLike<number> | Promise<ArrayLike<number>>;
+  against: string;
+  /** intra-op threads (default: as many as the library uses). */
+  threads?: number;
+}
+
+/**
+ * One onnxruntime-node peer. On its first call, outside the timed region, it builds the
+ * model, creates the session (CPU provider, all graph optimizations) and checks one output
+ * against `expected`, throwing if they differ. Timed: `session.run` and reading the output.
+ */
+function ortBench(group: string, peer: OrtPeer) {
+  if (!ort) return;
+  const rt = ort;
+  const intraOp = peer.threads ?? threads;
+  const name = intraOp === 1 && threads > 1 ? "onnxruntime-node (1 thread)" : "onnxruntime-node";
+  let session: import("onnxruntime-node").InferenceSession | undefined;
+  const feeds: Record<string, import("onnxruntime-node").Tensor> = {};
+  for (const [k, [data, dims]] of Object.entries(peer.inputs)) {
+    feeds[k] = new rt.Tensor("float32", data, dims);
+  }
+  const output = (r: Record<string, import("onnxruntime-node").Tensor>) =>
+    r[session!.outputNames[0]].data as Float32Array;
+  Deno.bench({ name, group }, async (b) => {
+    if (!session) {
+      session = await rt.InferenceSession.create(peer.model(), {
+        executionProviders: ["cpu"],
+        graphOptimizationLevel: "all",
+        intraOpNumThreads: intraOp,
+        interOpNumThreads: 1,
+        executionMode: "sequential",
+      });
+      agree(
+        `${group}: ${name} against ${peer.against}`,
+        output(await session.run(feeds)),
+        await peer.expected(),
+      );
+    }
+    b.start();
+    use(output(await session.run(feeds)));
+    b.end();
+  });
+}
+
 type TfFn = () => tf.Tensor;
+/** A tfjs result on the cpu backend, as the reference an onnxruntime-node peer must match. */
+async function tfValues(fn: TfFn): Promise<Float32Array> {
+  await tf.setBackend("cpu");
+  const out = tf.tidy(fn);
+  const data = out.dataSync() as Float32Array;
+  out.dispose();
+  return data;
+}
 /** One tfjs peer: switches backend outside the timed region, reads the result back. */
 function tfBench(group: string, backend: "cpu" | "wasm", name: string, fn: TfFn, opts = {}) {
   Deno.bench({ name, group, ...opts }, async (b) => {
@@ -98,6 +179,15 @@ for (const n of [128, 512, 2048]) {
       if (causal) s = tf.add(s, causalBias);
       return tf.matMul(tf.softmax(s), tv);
     }, opt);
+    const bias = causal ? causalBias.dataSync() as Float32Array : undefined;
+    const ortPeer: OrtPeer = {
+      model: () => sdpaModel(n, d, bias),
+      inputs: { q: [q.data, [n, d]], k: [k.data, [n, d]], v: [v.data, [n, d]] },
+      expected: () => scaledDotProductAttention(q, k, v, causal ? { mask } : {}).output.data,
+      against: ours,
+    };
+    ortBench(group, ortPeer);
+    if (n === 512 && threads > 1) ortBench(group, { ...ortPeer, threads: 1 });
   }
 }
 
@@ -159,6 +249,13 @@ for (const n of [128, 512]) {
       backend === "cpu" && n >= 512 ? { n: 3, warmup: 1 } : {},
     );
   }
+  // the same weights as the tfjs peers, so its output is checked against tfjs-cpu's
+  ortBench(group, {
+    model: () => mhaModel(plainW, n, E, H),
+    inputs: { x: [x.data, [n, E]] },
+    expected: () => tfValues(() => tfMha(tx, tfW, n, E, H)),
+    against: "tfjs-cpu",
+  });
   // the library's public ops composed by hand: projections by matmul, SDPA over heads
   Deno.bench({ name: "attention-lab ops (matmul + sdpa)", group }, () => {
     const x2 = new Tensor(x.data, [n, E]);
@@ -184,13 +281,20 @@ for (const n of [128, 512]) {
   Deno.bench({ name: "naive JS loops", group }, () => {
     use(naiveEncoderLayer(x.data, { ...plainW, f1: f1.data, f2: f2.data }, n, E, H, F));
   });
+  const tfLayer = () => {
+    const a = tfLayerNorm(tf.add(tx, tfMha(tx, tfW, n, E, H)));
+    const hdn = tf.relu(tf.matMul(a, f1.tf)); // [n, e] x [e, f] -> [n, f]
+    return tfLayerNorm(tf.add(a, tf.matMul(hdn, f2.tf))); // [n, f] x [f, e] -> [n, e]
+  };
   for (const backend of ["cpu", "wasm"] as const) {
-    tfBench(group, backend, `tfjs-${backend} (Kᵀ first)`, () => {
-      const a = tfLayerNorm(tf.add(tx, tfMha(tx, tfW, n, E, H)));
-      const hdn = tf.relu(tf.matMul(a, f1.tf)); // [n, e] x [e, f] -> [n, f]
-      return tfLayerNorm(tf.add(a, tf.matMul(hdn, f2.tf))); // [n, f] x [f, e] -> [n, e]
-    });
+    tfBench(group, backend, `tfjs-${backend} (Kᵀ first)`, tfLayer);
   }
+  ortBench(group, {
+    model: () => encoderLayerModel({ ...plainW, f1: f1.data, f2: f2.data }, n, E, H, F),
+    inputs: { x: [x.data, [n, E]] },
+    expected: () => tfValues(tfLayer),
+    against: "tfjs-cpu",
+  });
 }
 
 // M: the raw matmul kernel, 512³, on all threads (default) and on one core
@@ -206,6 +310,12 @@ for (const n of [128, 512]) {
   for (const backend of ["cpu", "wasm"] as const) {
     tfBench(group, backend, `tfjs-${backend}`, () => tf.matMul(ta, tb));
   }
+  ortBench(group, {
+    model: () => matmulModel(512, 512, 512),
+    inputs: { a: [a.data, [512, 512]], b: [b.data, [512, 512]] },
+    expected: () => matmul(a, b).data,
+    against: ours,
+  });
 }
 
 // W4: long-sequence tiled attention, n = 16384, d = 64 (never builds the 1 GiB scores)

@@ -17,6 +17,7 @@ import { softmaxRows, softmaxRowsReference } from "../lib/kernels/softmax.ts";
 import {
   attentionKernel,
   type AttentionKernelArgs,
+  attentionKernels,
   attentionReference,
   type MatrixView,
 } from "../lib/kernels/attention.ts";
@@ -274,6 +275,78 @@ function attentionArgs(
   };
 }
 
+/**
+ * `count` attention problems laid out one after another in shared q/k/v/out/weights
+ * buffers (so offsets matter), each with its own mask of `kind` (same layout), as
+ * the heads of one scaledDotProductAttention call.
+ */
+function attentionBatch(
+  count: number,
+  tq: number,
+  tk: number,
+  dk: number,
+  dv: number,
+  kind: MaskKind,
+  seed: number,
+  withWeights: boolean,
+): AttentionKernelArgs[] {
+  const q = randoms(count * tq * dk, seed).map((x) => x * 3);
+  const k = randoms(count * tk * dk, seed + 1), v = randoms(count * tk * dv, seed + 2);
+  const out = new Float32Array(count * tq * dv).fill(NaN);
+  const weights = withWeights ? new Float32Array(count * tq * tk).fill(NaN) : null;
+  return Array.from({ length: count }, (_, p) => ({
+    q,
+    qOffset: p * tq * dk,
+    k,
+    kOffset: p * tk * dk,
+    v,
+    vOffset: p * tk * dv,
+    tq,
+    tk,
+    dk,
+    dv,
+    scale: 1 / Math.sqrt(dk),
+    mask: maskFor(kind, tq, tk, seed + 7 * p),
+    bias: null,
+    out,
+    outOffset: p * tq * dv,
+    weights,
+    weightsOffset: p * tq * tk,
+    scores: null,
+    scoresOffset: 0,
+    dropout: 0,
+    uniform: null,
+  }));
+}
+
+/** Runs attentionKernels on a batch and checks every problem against attentionReference. */
+function checkBatch(batch: AttentionKernelArgs[], what: string): void {
+  attentionKernels(batch);
+  const { tq, tk, dv } = batch[0];
+  for (const [p, a] of batch.entries()) {
+    const ref = {
+      ...a,
+      out: new Float32Array(tq * dv),
+      outOffset: 0,
+      weights: new Float32Array(tq * tk),
+      weightsOffset: 0,
+    };
+    attentionReference(ref);
+    checkClose(
+      `output ${what} problem ${p}`,
+      a.out.subarray(p * tq * dv, (p + 1) * tq * dv),
+      ref.out,
+    );
+    if (a.weights) {
+      checkClose(
+        `weights ${what} problem ${p}`,
+        a.weights.subarray(p * tq * tk, (p + 1) * tq * tk),
+        ref.weights,
+      );
+    }
+  }
+}
+
 function compareAttention(
   tq: number,
   tk: number,
@@ -336,6 +409,35 @@ Deno.test("attentionKernel() and flashAttentionKernel() agree with attentionRefe
     compareAttention(33, 50, 20, 12, 6, "random", { scores: true });
     compareAttention(40, 40, 16, 16, 7, "none", { dropout: 0.25 });
     compareAttention(40, 40, 16, 16, 8, "padding", { bias: true, scores: true, dropout: 0.1 });
+  });
+  await t.step("batches of problems (heads) run together agree per problem", () => {
+    for (
+      const kind of ["none", "causal", "random", "padding", "column", "empty-rows"] as MaskKind[]
+    ) {
+      for (
+        const [count, tq, tk, dk, dv] of [[5, 37, 45, 16, 24], [3, 130, 70, 64, 40], [
+          8,
+          64,
+          64,
+          64,
+          64,
+        ], [2, 9, 5, 3, 2]]
+      ) {
+        for (const withWeights of [true, false]) {
+          const what =
+            `count=${count} tq=${tq} tk=${tk} dk=${dk} dv=${dv} mask=${kind} weights=${withWeights}`;
+          checkBatch(attentionBatch(count, tq, tk, dk, dv, kind, count + tq, withWeights), what);
+        }
+      }
+    }
+  });
+  await t.step("a batch gives the bits of one attentionKernel call per problem", () => {
+    const batch = attentionBatch(6, 100, 90, 32, 32, "padding", 5, true);
+    attentionKernels(batch);
+    const single = attentionBatch(6, 100, 90, 32, 32, "padding", 5, true);
+    for (const a of single) attentionKernel(a);
+    assert.deepEqual(batch[0].out, single[0].out);
+    assert.deepEqual(batch[0].weights, single[0].weights);
   });
   await t.step("fully masked rows give zero weights and zero output", () => {
     const make = attentionArgs(64, 64, 32, 32, 9, "empty-rows");
@@ -533,6 +635,24 @@ Deno.test("kernels split across worker threads give the single-thread bits", asy
           const ref = make(new Float32Array(tq * dv), new Float32Array(tq * tk), null);
           attentionReference(ref);
           checkClose(`2 threads output ${what}`, two.out, ref.out);
+        }
+      }
+    });
+    await t.step("batches of heads, ragged shapes and masks", () => {
+      for (const kind of ["none", "causal", "padding", "empty-rows"] as MaskKind[]) {
+        for (const [count, tq, tk, dk, dv] of [[5, 37, 45, 16, 24], [3, 130, 70, 64, 40]]) {
+          const [one, two] = onOneAndTwoThreads(() => {
+            const batch = attentionBatch(count, tq, tk, dk, dv, kind, tq + count, true);
+            attentionKernels(batch);
+            return batch[0];
+          });
+          const what = `count=${count} tq=${tq} tk=${tk} mask=${kind}`;
+          assert.deepEqual(two.out, one.out, `output ${what}`);
+          assert.deepEqual(two.weights, one.weights, `weights ${what}`);
+          checkBatch(
+            attentionBatch(count, tq, tk, dk, dv, kind, tq + count, true),
+            `2 threads ${what}`,
+          );
         }
       }
     });

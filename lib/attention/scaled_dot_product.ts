@@ -6,7 +6,7 @@
  * @module
  */
 
-import { attentionKernel } from "../kernels/attention.ts";
+import { attentionKernels } from "../kernels/attention.ts";
 import type { Mask } from "../tensor/mask.ts";
 import type { Rng } from "../tensor/rng.ts";
 import { sizeOf } from "../tensor/shape.ts";
@@ -187,17 +187,16 @@ function runAttention(
   const weights = needWeights ? new Float32Array(n * tq * tk) : null;
   const scores = options.returnScores ? new Float32Array(n * tq * tk) : null;
   const uniform = dropout > 0 ? () => options.rng!.uniform() : null;
-  for (let t = 0; t < n; t++) {
-    attentionKernel({
-      ...kernelInputs(plan, t, query, key, value, scale, out),
-      weights,
-      weightsOffset: t * tq * tk,
-      scores,
-      scoresOffset: t * tq * tk,
-      dropout,
-      uniform,
-    });
-  }
+  // one problem per batch element (heads included), run together
+  attentionKernels(Array.from({ length: n }, (_, t) => ({
+    ...kernelInputs(plan, t, query, key, value, scale, out),
+    weights,
+    weightsOffset: t * tq * tk,
+    scores,
+    scoresOffset: t * tq * tk,
+    dropout,
+    uniform,
+  })));
   const result: AttentionResult | AttentionOutput = weights
     ? {
       output: new Tensor(out, [...batch, tq, dv]),

@@ -9,7 +9,7 @@
  */
 
 import { gemm, type GemmArgs, gemmReference } from "./matmul.ts";
-import { attentionWasm, wasmReady } from "./simd.ts";
+import { attentionWasm, attentionWasmBatch, wasmReady } from "./simd.ts";
 import { softmaxRows, softmaxRowsReference } from "./softmax.ts";
 import type { AttentionInputs } from "./attention_inputs.ts";
 
@@ -76,6 +76,68 @@ export function attentionKernel(a: AttentionKernelArgs): void {
     weights: a.weights,
     weightsOffset: a.weightsOffset,
   });
+}
+
+/**
+ * Computes several attention problems (the batch elements and heads of one
+ * call): when they all take the plain WebAssembly path (real sizes; no bias,
+ * raw scores or dropout; a mask with a contiguous key axis), in one parallel
+ * call (`attentionWasmBatch` in `simd.ts`: (problem, row chunk) units shared by
+ * the threads); otherwise one {@link attentionKernel} call each. Same results
+ * as calling {@link attentionKernel} on each problem.
+ *
+ * @example Two heads at once
+ * ```ts
+ * import { attentionKernel, attentionKernels } from "./attention.ts";
+ * import assert from "node:assert/strict";
+ * const n = 64, d = 16;
+ * const q = Float32Array.from({ length: 2 * n * d }, (_, i) => Math.sin(i));
+ * const args = (out: Float32Array, h: number) => ({ q, qOffset: h * n * d, k: q,
+ *   kOffset: h * n * d, v: q, vOffset: h * n * d, tq: n, tk: n, dk: d, dv: d, scale: 0.25,
+ *   mask: null, bias: null, out, outOffset: h * n * d, weights: null, weightsOffset: 0,
+ *   scores: null, scoresOffset: 0, dropout: 0, uniform: null });
+ * const both = new Float32Array(2 * n * d), one = new Float32Array(2 * n * d);
+ * attentionKernels([args(both, 0), args(both, 1)]);
+ * attentionKernel(args(one, 0));
+ * attentionKernel(args(one, 1));
+ * assert.deepEqual(both, one);
+ * ```
+ */
+export function attentionKernels(list: readonly AttentionKernelArgs[]): void {
+  if (list.length > 1 && wasmReady() && list.every((a) => batchable(a, list[0]))) {
+    attentionWasmBatch(list.map((a) => ({
+      q: a.q,
+      qOffset: a.qOffset,
+      k: a.k,
+      kOffset: a.kOffset,
+      v: a.v,
+      vOffset: a.vOffset,
+      tq: a.tq,
+      tk: a.tk,
+      dk: a.dk,
+      dv: a.dv,
+      scale: a.scale,
+      mask: a.mask,
+      out: a.out,
+      outOffset: a.outOffset,
+      weights: a.weights,
+      weightsOffset: a.weightsOffset,
+    })));
+    return;
+  }
+  for (const a of list) attentionKernel(a);
+}
+
+/** True when `a` takes the plain WebAssembly path with the same sizes and mask layout as `first`. */
+function batchable(a: AttentionKernelArgs, first: AttentionKernelArgs): boolean {
+  const { tq, tk, dk, dv, mask } = a;
+  const plainMask = mask === null ||
+    (mask.colStride === 1 && (mask.rowStride === 0 || mask.rowStride === tk));
+  return plainMask && tq * tk * Math.max(dk, dv) >= WASM_MIN_WORK && a.bias === null &&
+    a.scores === null && !(a.dropout > 0 && a.uniform) && tq === first.tq && tk === first.tk &&
+    dk === first.dk && dv === first.dv && a.scale === first.scale &&
+    (mask === null) === (first.mask === null) &&
+    (mask === null || mask.rowStride === first.mask!.rowStride);
 }
 
 /** Below this many multiply-adds per product the JavaScript steps win. */

@@ -181,7 +181,7 @@ function runLocal(t: Task): void {
   kernels![OPS[t.op][0]](...t.args);
 }
 
-const OP_GEMM = 0, OP_ATTENTION = 1, OP_PACK = 2, OP_FLASH = 3;
+const OP_GEMM = 0, OP_ATTENTION = 1, OP_PACK = 2, OP_FLASH = 3, OP_ATTENTION_BATCH = 4;
 
 /**
  * Runs `tasks` (one per thread) in parallel, or in order when there is one.
@@ -507,6 +507,99 @@ export function attentionWasm(p: WasmAttentionArgs): void {
   }
   if (p.weights) copyRows(p.weights, p.weightsOffset, ps >> 2, lds, tq, tk);
   copyRows(p.out, p.outOffset, po >> 2, ldo, tq, dv);
+}
+
+/** One problem of {@link attentionWasmBatch}: the operands and where its weights go. */
+export interface WasmAttentionProblem extends WasmAttentionInputs {
+  /** Receives the weights `[tq, tk]`; null: not copied out. */
+  weights: Float32Array | null;
+  weightsOffset: number;
+}
+
+/** Arena bytes one {@link attentionWasmBatch} round may use; more problems go in further rounds. */
+const BATCH_ARENA_BYTES = 1 << 27;
+
+/**
+ * Many attention problems of the same sizes, scale and mask layout (the heads
+ * and batch elements of one `scaledDotProductAttention` call) in one parallel
+ * call: each problem packed as in {@link attentionWasm}, then `attention_batch`
+ * hands out (problem, 16-row chunk) units from a shared counter, so even heads
+ * too small to split on their own (one head at n = 128) keep both cores busy,
+ * and the per-call costs (waking the workers, the JavaScript around the kernel)
+ * are paid once. No JavaScript hooks: bias, raw scores and dropout take
+ * {@link attentionWasm}. Problems go in rounds of at most
+ * {@link BATCH_ARENA_BYTES} of scratch. Needs {@link wasmReady}.
+ */
+export function attentionWasmBatch(problems: readonly WasmAttentionProblem[]): void {
+  const w = load()!;
+  if (problems.length === 0) return;
+  const { tq, tk, dk, dv, scale } = problems[0];
+  const mb = (tq + 3) >> 2, npk = (tk + 7) >> 3, npv = (dv + 7) >> 3;
+  const lds = npk * 8, ldo = npv * 8, chunks = (mb + 3) >> 2;
+  const first = problems[0].mask;
+  const mrs = first && first.rowStride !== 0 ? tk : 0;
+  const maskBytes = first ? (mrs === 0 ? tk : tq * tk) : 0;
+  for (const p of problems) {
+    if (
+      p.tq !== tq || p.tk !== tk || p.dk !== dk || p.dv !== dv || p.scale !== scale ||
+      (p.mask === null) !== (first === null) ||
+      (p.mask !== null && (p.mask.rowStride === 0 ? 0 : tk) !== mrs)
+    ) {
+      throw new RangeError("attentionWasmBatch: problems differ in sizes, scale or mask layout");
+    }
+  }
+  const floats = tq * dk + mb * 4 * dk + tk * dk + npk * dk * 8 + tk * dv + npv * tk * 8 +
+    mb * 4 * lds + mb * 4 * ldo;
+  const perProblem = 4 * floats + maskBytes + mb * 4 + 11 * 64;
+  const round = Math.max(1, Math.floor(BATCH_ARENA_BYTES / perProblem));
+  for (let p0 = 0; p0 < problems.length; p0 += round) {
+    const part = problems.slice(p0, p0 + round);
+    const arena = new Arena();
+    const desc = arena.take(part.length * 28);
+    const counter = arena.take(4);
+    const slots = part.map(() => ({
+      pqRaw: arena.take(tq * dk * 4),
+      pq: arena.take(mb * 4 * dk * 4),
+      pkRaw: arena.take(tk * dk * 4),
+      pk: arena.take(npk * dk * 32),
+      pvRaw: arena.take(tk * dv * 4),
+      pv: arena.take(npv * tk * 32),
+      ps: arena.take(mb * 4 * lds * 4),
+      po: arena.take(mb * 4 * ldo * 4),
+      pm: arena.take(maskBytes),
+      pl: arena.take(mb * 4),
+    }));
+    reserve(arena.top);
+    // 1) per problem: Q in 4-row blocks, Kᵀ and V in 8-column panels, mask and its limits,
+    //    and the seven pointers attention_batch reads at desc + 28p
+    part.forEach((p, i) => {
+      const s = slots[i];
+      f32.set(p.q.subarray(p.qOffset, p.qOffset + tq * dk), s.pqRaw >> 2);
+      f32.set(p.k.subarray(p.kOffset, p.kOffset + tk * dk), s.pkRaw >> 2);
+      f32.set(p.v.subarray(p.vOffset, p.vOffset + tk * dv), s.pvRaw >> 2);
+      w.pack_a(s.pqRaw, dk, tq, dk, s.pq);
+      w.pack_bt(s.pkRaw, dk, tk, dk, s.pk);
+      w.pack_b(s.pvRaw, dv, tk, dv, s.pv);
+      let mask = 0, lim = 0;
+      if (p.mask) {
+        u8.set(p.mask.data.subarray(p.mask.offset, p.mask.offset + maskBytes), s.pm);
+        w.mask_limits(s.pm, mrs, tq, tk, s.pl);
+        mask = s.pm;
+        lim = s.pl;
+      }
+      i32.set([s.pq, s.pk, s.ps, s.pv, s.po, mask, lim], (desc >> 2) + 7 * i);
+    });
+    // 2) every (problem, chunk) unit: scores, softmax, weights·V
+    i32[counter >> 2] = 0;
+    const threads = threadsFor(part.length * tq * tk * (dk + dv), part.length * chunks);
+    const args = [desc, part.length, dk, lds, ldo, mb, npk, npv, tq, tk, scale, mrs, counter];
+    run(shared({ op: OP_ATTENTION_BATCH, args }, threads));
+    // 3) results out
+    part.forEach((p, i) => {
+      if (p.weights) copyRows(p.weights, p.weightsOffset, slots[i].ps >> 2, lds, tq, tk);
+      copyRows(p.out, p.outOffset, slots[i].po >> 2, ldo, tq, dv);
+    });
+  }
 }
 
 /** One FlashAttention problem for {@link flashAttentionWasm}; see `FlashAttentionArgs`. */

@@ -38,6 +38,7 @@ export const OPS: readonly (readonly [string, string])[] = [
   ["attention_rows", "iiiiiiiiiiiii" + "f" + "iiii"],
   ["pack", "iiiiii"],
   ["flash_rows", "iiiiiiiiiiiiiiiii" + "f" + "iiii"],
+  ["attention_batch", "iiiiiiiiii" + "f" + "ii"],
 ];
 
 /** Bytes at the start of linear memory kept for the control block; the arena starts after. */

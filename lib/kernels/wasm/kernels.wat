@@ -984,36 +984,75 @@
     (param $pv i32) (param $po i32) (param $ldo i32) (param $mb i32) (param $npk i32)
     (param $npv i32) (param $rows i32) (param $tk i32) (param $scale f32) (param $mask i32)
     (param $mrs i32) (param $lim i32) (param $counter i32)
-    (local $c i32) (local $nb i32) (local $r i32) (local $s i32) (local $l i32)
+    (local $c i32)
     (block $done
       (loop $chunks
         ;; the next chunk nobody has taken (threads running this same call share the counter)
         (local.set $c (i32.atomic.rmw.add (local.get $counter) (i32.const 4)))
         (br_if $done (i32.ge_s (local.get $c) (local.get $mb)))
-        (local.set $nb (i32.sub (local.get $mb) (local.get $c)))
-        (if (i32.gt_s (local.get $nb) (i32.const 4)) (then (local.set $nb (i32.const 4))))
-        (local.set $r (i32.sub (local.get $rows) (i32.shl (local.get $c) (i32.const 2))))
-        (if (i32.gt_s (local.get $r) (i32.shl (local.get $nb) (i32.const 2)))
-          (then (local.set $r (i32.shl (local.get $nb) (i32.const 2)))))
-        (local.set $s (i32.add (local.get $ps)
-          (i32.shl (i32.mul (i32.shl (local.get $c) (i32.const 2)) (local.get $lds)) (i32.const 2))))
-        (local.set $l (select (i32.add (local.get $lim) (i32.shl (local.get $c) (i32.const 2)))
-          (i32.const 0) (local.get $lim)))
-        (call $gemm_pa
-          (i32.add (local.get $pq) (i32.shl (i32.mul (i32.shl (local.get $c) (i32.const 2)) (local.get $dk)) (i32.const 2)))
-          (i32.shl (local.get $dk) (i32.const 2)) (local.get $pk) (i32.shl (local.get $dk) (i32.const 5))
-          (local.get $s) (local.get $lds) (local.get $nb) (local.get $npk) (local.get $dk)
-          (local.get $l) (i32.const 0) (i32.const 0))
-        (call $softmax (local.get $s) (local.get $lds) (local.get $r) (local.get $tk)
-          (local.get $scale)
-          (select (i32.add (local.get $mask) (i32.mul (i32.shl (local.get $c) (i32.const 2)) (local.get $mrs)))
-            (i32.const 0) (local.get $mask))
-          (local.get $mrs))
-        (call $gemm (local.get $s) (local.get $lds) (local.get $pv) (i32.shl (local.get $tk) (i32.const 5))
-          (i32.add (local.get $po) (i32.shl (i32.mul (i32.shl (local.get $c) (i32.const 2)) (local.get $ldo)) (i32.const 2)))
-          (local.get $ldo) (local.get $nb) (local.get $npv) (local.get $tk)
-          (local.get $l) (i32.const 1) (i32.const 0))
+        (call $attention_chunk (local.get $pq) (local.get $dk) (local.get $pk) (local.get $ps)
+          (local.get $lds) (local.get $pv) (local.get $po) (local.get $ldo) (local.get $mb)
+          (local.get $npk) (local.get $npv) (local.get $rows) (local.get $tk) (local.get $scale)
+          (local.get $mask) (local.get $mrs) (local.get $lim) (local.get $c))
         (br $chunks))))
+
+  ;; Many attention problems of the same sizes in one call (the heads and batch elements of
+  ;; scaledDotProductAttention): problem p's operands are seven i32 pointers at desc + 28p
+  ;; (pq, pk, ps, pv, po, mask, lim, each as in attention_rows; mask and lim 0 for none).
+  ;; Work units are (problem, chunk of 4 row blocks) pairs, taken one at a time from the
+  ;; shared i32 at `counter` (set to 0 first) by every thread running this same call, so
+  ;; small problems (one head at n = 128) still share both cores.
+  (func (export "attention_batch")
+    (param $desc i32) (param $nprob i32) (param $dk i32) (param $lds i32) (param $ldo i32)
+    (param $mb i32) (param $npk i32) (param $npv i32) (param $rows i32) (param $tk i32)
+    (param $scale f32) (param $mrs i32) (param $counter i32)
+    (local $u i32) (local $p i32) (local $cpp i32) (local $d i32)
+    (local.set $cpp (i32.shr_u (i32.add (local.get $mb) (i32.const 3)) (i32.const 2)))
+    (block $done
+      (loop $units
+        (local.set $u (i32.atomic.rmw.add (local.get $counter) (i32.const 1)))
+        (br_if $done (i32.ge_u (local.get $u) (i32.mul (local.get $nprob) (local.get $cpp))))
+        (local.set $p (i32.div_u (local.get $u) (local.get $cpp)))
+        (local.set $d (i32.add (local.get $desc) (i32.mul (local.get $p) (i32.const 28))))
+        (call $attention_chunk
+          (i32.load offset=0 (local.get $d)) (local.get $dk) (i32.load offset=4 (local.get $d))
+          (i32.load offset=8 (local.get $d)) (local.get $lds) (i32.load offset=12 (local.get $d))
+          (i32.load offset=16 (local.get $d)) (local.get $ldo) (local.get $mb) (local.get $npk)
+          (local.get $npv) (local.get $rows) (local.get $tk) (local.get $scale)
+          (i32.load offset=20 (local.get $d)) (local.get $mrs) (i32.load offset=24 (local.get $d))
+          (i32.shl (i32.sub (local.get $u) (i32.mul (local.get $p) (local.get $cpp))) (i32.const 2)))
+        (br $units))))
+
+  ;; One chunk of attention_rows: row blocks c .. c+3 (16 query rows; fewer at the end).
+  (func $attention_chunk
+    (param $pq i32) (param $dk i32) (param $pk i32) (param $ps i32) (param $lds i32)
+    (param $pv i32) (param $po i32) (param $ldo i32) (param $mb i32) (param $npk i32)
+    (param $npv i32) (param $rows i32) (param $tk i32) (param $scale f32) (param $mask i32)
+    (param $mrs i32) (param $lim i32) (param $c i32)
+    (local $nb i32) (local $r i32) (local $s i32) (local $l i32)
+    (local.set $nb (i32.sub (local.get $mb) (local.get $c)))
+    (if (i32.gt_s (local.get $nb) (i32.const 4)) (then (local.set $nb (i32.const 4))))
+    (local.set $r (i32.sub (local.get $rows) (i32.shl (local.get $c) (i32.const 2))))
+    (if (i32.gt_s (local.get $r) (i32.shl (local.get $nb) (i32.const 2)))
+      (then (local.set $r (i32.shl (local.get $nb) (i32.const 2)))))
+    (local.set $s (i32.add (local.get $ps)
+      (i32.shl (i32.mul (i32.shl (local.get $c) (i32.const 2)) (local.get $lds)) (i32.const 2))))
+    (local.set $l (select (i32.add (local.get $lim) (i32.shl (local.get $c) (i32.const 2)))
+      (i32.const 0) (local.get $lim)))
+    (call $gemm_pa
+      (i32.add (local.get $pq) (i32.shl (i32.mul (i32.shl (local.get $c) (i32.const 2)) (local.get $dk)) (i32.const 2)))
+      (i32.shl (local.get $dk) (i32.const 2)) (local.get $pk) (i32.shl (local.get $dk) (i32.const 5))
+      (local.get $s) (local.get $lds) (local.get $nb) (local.get $npk) (local.get $dk)
+      (local.get $l) (i32.const 0) (i32.const 0))
+    (call $softmax (local.get $s) (local.get $lds) (local.get $r) (local.get $tk)
+      (local.get $scale)
+      (select (i32.add (local.get $mask) (i32.mul (i32.shl (local.get $c) (i32.const 2)) (local.get $mrs)))
+        (i32.const 0) (local.get $mask))
+      (local.get $mrs))
+    (call $gemm (local.get $s) (local.get $lds) (local.get $pv) (i32.shl (local.get $tk) (i32.const 5))
+      (i32.add (local.get $po) (i32.shl (i32.mul (i32.shl (local.get $c) (i32.const 2)) (local.get $ldo)) (i32.const 2)))
+      (local.get $ldo) (local.get $nb) (local.get $npv) (local.get $tk)
+      (local.get $l) (i32.const 1) (i32.const 0)))
 
   ;; A packing job split by panels or row blocks: op 0 packs B [k, n] (pack_b), op 1 packs
   ;; Bᵀ (pack_bt), op 2 packs A [n, k] for gemm_pa (pack_a; n rows), op 3 for gemm6 (pack_a6).

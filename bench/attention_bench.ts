@@ -1,6 +1,8 @@
 /**
  * Attention Lab against its peers on the same machine, in one `deno bench` run.
- * Groups are workloads (W1..W4); `attention-lab` is each group's baseline.
+ * Groups are workloads (W1..W4); `attention-lab` is each group's baseline, computing the
+ * output only as the peers do (`needWeights: false`); `attention-lab (weights returned)` is
+ * the default call, which also hands back the attention weights.
  * See bench/README.md; `deno task bench:report` turns this into RESULTS.md.
  *
  * @module
@@ -39,6 +41,12 @@ globalThis.addEventListener("unload", () => {
 
 const rng = new Rng(42);
 const ours = "attention-lab";
+/**
+ * `attention-lab` rows compute what the peers compute, the output only
+ * (`needWeights: false`); this row is the default call, which also copies the
+ * attention weights out into a new array for plotting.
+ */
+const withWeights = `${ours} (weights returned)`;
 /** Threads the library uses by default here (main + workers), for the one-thread rows. */
 const threads = poolSize();
 /** `attention-lab` forced onto one thread (the switch is outside the timed region). */
@@ -160,9 +168,18 @@ for (const n of [128, 512, 2048]) {
   for (const causal of [false, true]) {
     const group = `W1 sdpa n=${n} d=64${causal ? " causal" : ""}`;
     const opt = heavy(n);
-    const run = () => use(scaledDotProductAttention(q, k, v, causal ? { mask } : {}).output.data);
+    // like the peers (and PyTorch's F.scaled_dot_product_attention): the output only
+    const run = () =>
+      use(
+        scaledDotProductAttention(q, k, v, { mask: causal ? mask : undefined, needWeights: false })
+          .output.data,
+      );
     Deno.bench({ name: ours, group, baseline: true, ...opt }, run);
     oneThread(group, run, opt);
+    // the default call, which also returns the [n, n] weights as a new array
+    Deno.bench({ name: withWeights, group, ...opt }, () => {
+      use(scaledDotProductAttention(q, k, v, causal ? { mask } : {}).output.data);
+    });
     Deno.bench({ name: "naive JS loops", group, ...opt }, () => {
       use(naiveAttention(q.data, k.data, v.data, n, d, d, 0, causal));
     });
@@ -235,6 +252,9 @@ for (const n of [128, 512]) {
   const x = randn([1, n, E], rng);
   const tx = tf.tensor2d(x.data, [n, E]);
   Deno.bench({ name: ours, group, baseline: true }, () => {
+    use(mha.forward(x, x, x, { needWeights: false }).output.data);
+  });
+  Deno.bench({ name: withWeights, group }, () => {
     use(mha.forward(x, x, x).output.data);
   });
   Deno.bench({ name: "naive JS loops", group, ...(n >= 512 ? { n: 3, warmup: 1 } : {}) }, () => {
@@ -275,9 +295,10 @@ for (const n of [128, 512]) {
   const x = randn([1, n, E], rng);
   const tx = tf.tensor2d(x.data, [n, E]);
   const f1 = weight(E, F), f2 = weight(F, E);
-  const run = () => use(layer.forward(x).output.data);
+  const run = () => use(layer.forward(x, { needWeights: false }).output.data);
   Deno.bench({ name: ours, group, baseline: true }, run);
   oneThread(group, run);
+  Deno.bench({ name: withWeights, group }, () => use(layer.forward(x).output.data));
   Deno.bench({ name: "naive JS loops", group }, () => {
     use(naiveEncoderLayer(x.data, { ...plainW, f1: f1.data, f2: f2.data }, n, E, H, F));
   });

@@ -100,6 +100,11 @@ const lines: string[] = [
   "FLOPs: SDPA 4·n²·d (the causal variants are charged the full 4·n²·d), MHA adds 8·n·dModel²,",
   "the encoder layer adds the FFN's 4·n·dModel·dFF, matmul 2·m·n·k.",
   "",
+  "**attention-lab** (the baseline) computes what the peers compute, the output only",
+  "(`needWeights: false`); **attention-lab (weights returned)** is the default call, which also",
+  "copies the attention weights into a new array. onnxruntime-node is native code (MLAS, AVX-512)",
+  "given the same graph through bench/_onnx.ts; the others are JavaScript or WebAssembly.",
+  "",
 ];
 const groups = [...new Set(entries.map((e) => e.group ?? ""))];
 for (const group of groups) {

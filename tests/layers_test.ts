@@ -17,6 +17,7 @@ import { Dropout, dropout } from "../lib/layers/dropout.ts";
 import { FeedForward, type FeedForwardActivation } from "../lib/layers/feed_forward.ts";
 import { AddNorm, addNorm } from "../lib/layers/add_norm.ts";
 import { Embedding, embedding } from "../lib/layers/embedding.ts";
+import { linear, linearStacked } from "../lib/layers/linear.ts";
 
 // ---------------------------------------------------------------------------
 // Float64 references, written from the formulas (not from the library).
@@ -538,6 +539,54 @@ Deno.test("embedding()", async (t) => {
     assert.deepEqual(
       new Embedding(3, 2, { seed: 4 }).weight.data,
       new Embedding(3, 2, { seed: 4 }).weight.data,
+    );
+  });
+});
+
+Deno.test("linearStacked() equals the concatenated linear() outputs", async (t) => {
+  const rng = new Rng(31);
+  // small shapes take the JavaScript kernel, the larger ones the WebAssembly one
+  const cases: [number, number, number[]][] = [
+    [3, 4, [2, 5]],
+    [37, 64, [64, 64, 64]],
+    [128, 96, [40, 8, 72]],
+  ];
+  for (const [rows, inF, outs] of cases) {
+    await t.step(`rows=${rows} in=${inF} outs=${outs}`, () => {
+      const x = randn([1, rows, inF], rng);
+      const ws = outs.map((o) => randn([o, inF], rng));
+      const bs = outs.map((o, i) => (i === 1 ? null : randn([o], rng)));
+      const y = linearStacked(x, ws, bs);
+      const total = outs.reduce((a, b) => a + b, 0);
+      assert.deepEqual(y.shape, [1, rows, total]);
+      const parts = ws.map((w, i) => linear(x, w, bs[i]));
+      // column block i of y is linear(x, W_i, b_i)
+      let col = 0;
+      for (const [i, p] of parts.entries()) {
+        for (let r = 0; r < rows; r++) {
+          for (let j = 0; j < outs[i]; j++) {
+            const got = y.data[r * total + col + j], want = p.data[r * outs[i] + j];
+            assert.ok(Math.abs(got - want) <= 1e-6 * (1 + Math.abs(want)), `${i} ${r} ${j}`);
+          }
+        }
+        col += outs[i];
+      }
+    });
+  }
+  await t.step("bad input names the rule", () => {
+    const x = randn([2, 4], rng);
+    assert.throws(
+      () => linearStacked(x, [randn([3, 4], rng), randn([3, 5], rng)], [null, null]),
+      /linearStacked: weights\[1\] must be \[out, 4\] like weights\[0\], got \[3, 5\]/,
+    );
+    assert.throws(
+      () => linearStacked(x, [randn([3, 4], rng)], [randn([2], rng)]),
+      /linearStacked: biases\[0\] must be \[3\] to match weights\[0\]=\[3, 4\], got \[2\]/,
+    );
+    assert.throws(() => linearStacked(x, [randn([3, 4], rng)], []), TypeError);
+    assert.throws(
+      () => linearStacked(randn([2, 5], rng), [randn([3, 4], rng)], [null]),
+      /linearStacked: x=\[2, 5\] must end in in_features=4/,
     );
   });
 });

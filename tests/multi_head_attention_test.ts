@@ -751,3 +751,20 @@ Deno.test("MultiHeadAttention.forward({ needWeights: false }): same output, no w
       /MultiHeadAttention.forward: needWeights must be a boolean/.test(e.message),
   );
 });
+
+Deno.test("self-attention's stacked Q/K/V product equals three separate projections", () => {
+  const rng = new Rng(41);
+  for (const bias of [true, false]) {
+    const mha = multiHeadAttention({ dModel: 64, numHeads: 4, bias, seed: 9 });
+    const x = randn([2, 50, 64], rng);
+    // the same values in another tensor: query !== key, so the projections run one by one
+    const y = new Tensor(x.data.slice(), x.shape);
+    const fused = mha.forward(x, x, x, { trace: true });
+    const apart = mha.forward(x, y, y, { trace: true });
+    for (const name of ["query", "key", "value"] as const) {
+      assertClose(fused.trace![name], apart.trace![name], { rtol: 1e-6, atol: 1e-7 });
+    }
+    assertClose(fused.output, apart.output, { rtol: 1e-6, atol: 1e-7 });
+    assertClose(fused.weights, apart.weights, { rtol: 1e-6, atol: 1e-7 });
+  }
+});

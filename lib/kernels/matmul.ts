@@ -8,7 +8,9 @@
  * @module
  */
 
-import { gemmWasm, wasmReady } from "./simd.ts";
+import { gemmWasm, gemmWasmStacked, type StackedPart, wasmReady } from "./simd.ts";
+
+export type { StackedPart } from "./simd.ts";
 
 /** One matrix product C = A·B (or A·Bᵀ) on sub-arrays of flat buffers. */
 export interface GemmArgs {
@@ -236,4 +238,55 @@ export function gemm(g: GemmArgs): void {
     gemmPacked(g);
     addBias(g);
   }
+}
+
+/**
+ * C[m, Σrows] = A[m, k] · Bᵀ (+ bias) with B `[n, k]` given as blocks of rows
+ * stacked along n (see `gemmWasmStacked` in `simd.ts`): the same numbers as
+ * {@link gemm} on the concatenated B and bias, without building them on the
+ * WebAssembly path. Small products concatenate and call {@link gemm}.
+ *
+ * @example Two stacked weights give the columns of both products
+ * ```ts
+ * import { gemm, gemmStacked } from "./matmul.ts";
+ * import assert from "node:assert/strict";
+ * const a = Float32Array.of(1, 2, 3, 4); // [2, 2]
+ * const w1 = Float32Array.of(1, 0), w2 = Float32Array.of(0, 1, 1, 1); // [1, 2] and [2, 2]
+ * const c = new Float32Array(6);
+ * gemmStacked(a, 0, [
+ *   { data: w1, offset: 0, rows: 1, bias: Float32Array.of(10) },
+ *   { data: w2, offset: 0, rows: 2, bias: null },
+ * ], c, 0, 2, 2);
+ * assert.deepEqual([...c], [11, 2, 3, 13, 4, 7]);
+ * const one = new Float32Array(6);
+ * gemm({ a, aOffset: 0, b: Float32Array.of(1, 0, 0, 1, 1, 1), bOffset: 0, c: one, cOffset: 0,
+ *   m: 2, k: 2, n: 3, transposeB: true, bias: Float32Array.of(10, 0, 0) });
+ * assert.deepEqual(c, one);
+ * ```
+ */
+export function gemmStacked(
+  a: Float32Array,
+  aOffset: number,
+  parts: readonly StackedPart[],
+  c: Float32Array,
+  cOffset: number,
+  m: number,
+  k: number,
+): void {
+  const n = parts.reduce((sum, p) => sum + p.rows, 0);
+  if (m === 0 || n === 0) return;
+  if (k > 0 && m * n * k >= WASM_MIN_WORK && wasmReady()) {
+    gemmWasmStacked(a, aOffset, parts, c, cOffset, m, k);
+    return;
+  }
+  // small: concatenate [n, k] and the bias, then the plain kernel
+  const b = new Float32Array(n * k);
+  const bias = parts.some((p) => p.bias) ? new Float32Array(n) : null;
+  let row = 0;
+  for (const p of parts) {
+    b.set(p.data.subarray(p.offset, p.offset + p.rows * k), row * k);
+    if (bias && p.bias) bias.set(p.bias.subarray(0, p.rows), row);
+    row += p.rows;
+  }
+  gemm({ a, aOffset, b, bOffset: 0, c, cOffset, m, k, n, transposeB: true, bias });
 }

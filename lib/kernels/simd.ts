@@ -326,6 +326,94 @@ export function gemmWasm(
   bias: Float32Array | null = null,
   biasOffset = 0,
 ): void {
+  gemmArena(
+    a,
+    aOffset,
+    c,
+    cOffset,
+    m,
+    k,
+    n,
+    transposeB,
+    (at) => f32.set(b.subarray(bOffset, bOffset + k * n), at >> 2),
+    bias ? (at) => f32.set(bias.subarray(biasOffset, biasOffset + n), at >> 2) : null,
+  );
+}
+
+/** One block of rows of a stacked `[n, k]` B for {@link gemmWasmStacked}. */
+export interface StackedPart {
+  /** `[rows, k]`, row-major, from `offset`. */
+  data: Float32Array;
+  offset: number;
+  rows: number;
+  /** Its `[rows]` slice of the bias, or null for zeros. */
+  bias: Float32Array | null;
+}
+
+/**
+ * C[m, Σrows] = A[m, k] · Bᵀ (+ bias) where B is given as blocks of rows
+ * stacked along n: a self-attention's three projections in one product (its
+ * W^Q, W^K, W^V, each `[E, E]`, as PyTorch's `in_proj_weight [3E, E]`) without
+ * concatenating them first. The blocks are copied one after the other into
+ * the kernel's scratch, where B is packed anyway; the product is
+ * {@link gemmWasm}'s. Needs {@link wasmReady}.
+ */
+export function gemmWasmStacked(
+  a: Float32Array,
+  aOffset: number,
+  parts: readonly StackedPart[],
+  c: Float32Array,
+  cOffset: number,
+  m: number,
+  k: number,
+): void {
+  const n = parts.reduce((sum, p) => sum + p.rows, 0);
+  const withBias = parts.some((p) => p.bias !== null);
+  gemmArena(
+    a,
+    aOffset,
+    c,
+    cOffset,
+    m,
+    k,
+    n,
+    true,
+    (at) => {
+      let row = 0;
+      for (const p of parts) {
+        f32.set(p.data.subarray(p.offset, p.offset + p.rows * k), (at >> 2) + row * k);
+        row += p.rows;
+      }
+    },
+    withBias
+      ? (at) => {
+        let j = 0;
+        for (const p of parts) {
+          if (p.bias) f32.set(p.bias.subarray(0, p.rows), (at >> 2) + j);
+          else f32.fill(0, (at >> 2) + j, (at >> 2) + j + p.rows);
+          j += p.rows;
+        }
+      }
+      : null,
+  );
+}
+
+/**
+ * The body of {@link gemmWasm}: `fillB(at)` writes B (`[k, n]`, or `[n, k]` when
+ * `transposeB`) at byte offset `at` of linear memory, `fillBias(at)` the `[n]` bias.
+ */
+function gemmArena(
+  a: Float32Array,
+  aOffset: number,
+  c: Float32Array,
+  cOffset: number,
+  m: number,
+  k: number,
+  n: number,
+  transposeB: boolean,
+  fillB: (at: number) => void,
+  fillBias: ((at: number) => void) | null,
+): void {
   load();
   // row blocks of 6: the 6×8 register tile of gemm6
   const mb = Math.ceil(m / 6), np = (n + 7) >> 3, ldc = np * 8;
@@ -335,7 +423,7 @@ export function gemmWasm(
   const pbRaw = arena.take(k * n * 4);
   const pb = arena.take(np * k * 32);
   const pc = arena.take(mb * 6 * ldc * 4);
-  const pbias = bias ? arena.take(ldc * 4) : 0;
+  const pbias = fillBias ? arena.take(ldc * 4) : 0;
   const counter = arena.take(4);
   reserve(arena.top);
   const threads = threadsFor(m * n * k, mb);
@@ -344,10 +432,10 @@ export function gemmWasm(
   f32.set(a.subarray(aOffset, aOffset + m * k), paRaw >> 2);
   packRows(paRaw, m, k, pa, packers, 6);
   // B [k, n] (or [n, k]) -> panels of 8 columns, each k×8
-  f32.set(b.subarray(bOffset, bOffset + k * n), pbRaw >> 2);
+  fillB(pbRaw);
   packPanels(pbRaw, n, k, transposeB, pb, packers);
-  if (bias) {
-    f32.set(bias.subarray(biasOffset, biasOffset + n), pbias >> 2);
+  if (fillBias) {
+    fillBias(pbias);
     f32.fill(0, (pbias >> 2) + n, (pbias >> 2) + ldc);
   }
   // [6mb, k] x [k, 8np] -> [6mb, 8np] (+ bias), chunks of row blocks from a shared counter

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { gemm } from "../kernels/matmul.ts";
+import { gemm, gemmStacked } from "../kernels/matmul.ts";
 import type { Rng } from "../tensor/rng.ts";
 import { formatShape, sizeOf } from "../tensor/shape.ts";
 import { checkTensor, rand, Tensor, zeros } from "../tensor/tensor.ts";
@@ -68,6 +68,89 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     transposeB: true,
     bias: bias ? bias.data : null,
   });
+  return new Tensor(out, [...lead, outF]);
+}
+
+/**
+ * Several affine maps of the same input in one product:
+ * $[y_1, …, y_n] = x[W_1; …; W_n]^\top + [b_1; …; b_n]$ for x `[..., in]`,
+ * weights `[out_i, in]` and biases `[out_i]` (or null). The result is
+ * `[..., Σ out_i]`, equal to concatenating `linear(x, W_i, b_i)` along the last
+ * axis, but x is read and packed once and the threads share one larger product
+ * (a self-attention's Q, K and V projections, as PyTorch's `in_proj_weight`).
+ *
+ * @throws {RangeError} When the weights are not 2-D with the same `in`, x does not
+ *   end in `in`, or a bias does not match its weight.
+ * @throws {TypeError} When the lists differ in length or hold non-tensors.
+ *
+ * @example The Q and K projections side by side
+ * ```ts
+ * import { linear, linearStacked } from "./linear.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import assert from "node:assert/strict";
+ * const x = tensor([[1, 2]]);
+ * const wq = tensor([[1, 0]]), wk = tensor([[0, 1], [1, 1]]);
+ * const y = linearStacked(x, [wq, wk], [tensor([0.5]), null]);
+ * assert.deepEqual(y.toArray(), [[1.5, 2, 3]]);
+ * assert.deepEqual(linear(x, wk).toArray(), [[2, 3]]);
+ * ```
+ */
+export function linearStacked(
+  x: Tensor,
+  weights: readonly Tensor[],
+  biases: readonly (Tensor | null)[],
+): Tensor {
+  const fn = "linearStacked";
+  checkTensor(x, fn, "x");
+  if (!Array.isArray(weights) || !Array.isArray(biases) || weights.length !== biases.length) {
+    throw new TypeError(`${fn}: weights and biases must be arrays of the same length`);
+  }
+  if (weights.length === 0) throw new RangeError(`${fn}: needs at least one weight`);
+  weights.forEach((w, i) => checkTensor(w, fn, `weights[${i}]`));
+  const inF = weights[0].shape[1];
+  for (const [i, w] of weights.entries()) {
+    if (w.rank !== 2 || w.shape[1] !== inF) {
+      throw new RangeError(
+        `${fn}: weights[${i}] must be [out, ${inF}] like weights[0], got ${formatShape(w.shape)}`,
+      );
+    }
+    const b = biases[i];
+    if (b !== null) {
+      checkTensor(b, fn, `biases[${i}]`);
+      if (b.rank !== 1 || b.shape[0] !== w.shape[0]) {
+        throw new RangeError(
+          `${fn}: biases[${i}] must be [${w.shape[0]}] to match weights[${i}]=${
+            formatShape(w.shape)
+          }, got ${formatShape(b.shape)}`,
+        );
+      }
+    }
+  }
+  if (x.rank < 1 || x.shape[x.rank - 1] !== inF) {
+    throw new RangeError(
+      `${fn}: x=${formatShape(x.shape)} must end in in_features=${inF} to match the weights`,
+    );
+  }
+  const lead = x.shape.slice(0, -1);
+  const rows = sizeOf(lead);
+  const outF = weights.reduce((sum, w) => sum + w.shape[0], 0);
+  const out = new Float32Array(rows * outF);
+  // [N, in] x [Σout, in]ᵀ (+ b) -> [N, Σout]; the weights are copied into the kernel's
+  // scratch one after the other, never concatenated here
+  gemmStacked(
+    x.data,
+    0,
+    weights.map((w, i) => ({
+      data: w.data,
+      offset: 0,
+      rows: w.shape[0],
+      bias: biases[i]?.data ?? null,
+    })),
+    out,
+    0,
+    rows,
+    inF,
+  );
   return new Tensor(out, [...lead, outF]);
 }
 

@@ -43,6 +43,48 @@ export function splitHeads(x: Tensor, numHeads: number): Tensor {
 }
 
 /**
+ * Splits `count` projections stacked along the feature axis into heads, each
+ * `[B, T, H·Dh] -> [B, H, T, Dh]` as {@link splitHeads} would: one permute
+ * `[B, T, count, H, Dh] -> [count, B, H, T, Dh]`, then one contiguous view per
+ * projection (they share one buffer).
+ *
+ * @param x A `[B, T, count·H·Dh]` tensor (e.g. Q, K, V side by side).
+ * @param count How many projections are stacked.
+ * @param numHeads H.
+ * @returns `count` tensors `[B, H, T, Dh]`.
+ * @throws {RangeError} When `x` is not 3-D or its last size is not a multiple of `count·numHeads`.
+ *
+ * @example Q and K of one head each
+ * ```ts
+ * import { splitHeads, splitStackedHeads } from "./_heads.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import assert from "node:assert/strict";
+ * const x = tensor([[[1, 2, 3, 4], [5, 6, 7, 8]]]); // [B=1, T=2, 2·1·2]
+ * const [q, k] = splitStackedHeads(x, 2, 1);
+ * assert.deepEqual(q.toArray(), splitHeads(tensor([[[1, 2], [5, 6]]]), 1).toArray());
+ * assert.deepEqual(k.toArray(), [[[[3, 4], [7, 8]]]]);
+ * ```
+ */
+export function splitStackedHeads(x: Tensor, count: number, numHeads: number): Tensor[] {
+  if (x.rank !== 3 || x.shape[2] % (count * numHeads) !== 0) {
+    throw new RangeError(
+      `splitStackedHeads: x must be [B, T, ${count}·H·Dh] with H=${numHeads}, got ${
+        formatShape(x.shape)
+      }`,
+    );
+  }
+  const [b, t, d] = x.shape;
+  const dh = d / (count * numHeads);
+  // [B, T, count·H·Dh] -> [B, T, count, H, Dh] -> [count, B, H, T, Dh]
+  const all = permute(x.reshape([b, t, count, numHeads, dh]), [2, 0, 3, 1, 4]);
+  const size = b * numHeads * t * dh;
+  return Array.from(
+    { length: count },
+    (_, i) => new Tensor(all.data.subarray(i * size, (i + 1) * size), [b, numHeads, t, dh]),
+  );
+}
+
+/**
  * Concatenates heads back into features: `[B, H, T, Dh] -> [B, T, H·Dh]`
  * (head h fills features `h·Dh .. (h+1)·Dh`).
  *

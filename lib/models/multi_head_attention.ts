@@ -19,12 +19,12 @@
 
 import { scaledDotProductAttention } from "../attention/scaled_dot_product.ts";
 import { copyInto, Module } from "../layers/module.ts";
-import { linear } from "../layers/linear.ts";
+import { linear, linearStacked } from "../layers/linear.ts";
 import { Mask } from "../tensor/mask.ts";
 import { Rng } from "../tensor/rng.ts";
 import { formatShape } from "../tensor/shape.ts";
 import { checkTensor, rand, Tensor, zeros } from "../tensor/tensor.ts";
-import { concatTime, mergeHeads, repeatHeads, splitHeads } from "./_heads.ts";
+import { concatTime, mergeHeads, repeatHeads, splitHeads, splitStackedHeads } from "./_heads.ts";
 
 /** Configuration of {@link multiHeadAttention}. */
 export interface MultiHeadAttentionOptions {
@@ -485,15 +485,26 @@ export class MultiHeadAttention extends Module {
     const k3 = batched ? key : key.reshape([1, ...key.shape]);
     const v3 = batched ? value : value.reshape([1, ...value.shape]);
 
-    // 1) project: Q = query·W^Qᵀ + b, K = key·W^Kᵀ + b, V = value·W^Vᵀ + b
-    const qProj = linear(q3, this.queryWeight, this.queryBias); // [B, Tq, E] x [E, E]ᵀ -> [B, Tq, E]
-    const kProj = linear(k3, this.keyWeight, this.keyBias); // [B, Tk, kDim] x [Hkv·Dh, kDim]ᵀ -> [B, Tk, Hkv·Dh]
-    const vProj = linear(v3, this.valueWeight, this.valueBias); // [B, Tk, vDim] x [Hkv·Dh, vDim]ᵀ -> [B, Tk, Hkv·Dh]
-
+    // 1) project: Q = query·W^Qᵀ + b, K = key·W^Kᵀ + b, V = value·W^Vᵀ + b, then
     // 2) split heads (and extend the cache): [B, T, H·Dh] -> [B, T, H, Dh] -> [B, H, T, Dh]
-    const qHeads = splitHeads(qProj, this.numHeads); // [B, H, Tq, Dh]
-    let kHeads = splitHeads(kProj, this.numKvHeads); // [B, Hkv, Tk, Dh]
-    let vHeads = splitHeads(vProj, this.numKvHeads); // [B, Hkv, Tk, Dh]
+    let qHeads: Tensor, kHeads: Tensor, vHeads: Tensor;
+    if (query === key && key === value && this.#layout() === "packed") {
+      // self-attention: the three projections as one product, like PyTorch's in_proj_weight:
+      // [B, T, E] x [3E, E]ᵀ -> [B, T, 3E] -> three [B, H, T, Dh]
+      const qkv = linearStacked(
+        q3,
+        [this.queryWeight, this.keyWeight, this.valueWeight],
+        [this.queryBias, this.keyBias, this.valueBias],
+      );
+      [qHeads, kHeads, vHeads] = splitStackedHeads(qkv, 3, this.numHeads);
+    } else {
+      const qProj = linear(q3, this.queryWeight, this.queryBias); // [B, Tq, E] x [E, E]ᵀ -> [B, Tq, E]
+      const kProj = linear(k3, this.keyWeight, this.keyBias); // [B, Tk, kDim] x [Hkv·Dh, kDim]ᵀ -> [B, Tk, Hkv·Dh]
+      const vProj = linear(v3, this.valueWeight, this.valueBias); // [B, Tk, vDim] x [Hkv·Dh, vDim]ᵀ -> [B, Tk, Hkv·Dh]
+      qHeads = splitHeads(qProj, this.numHeads); // [B, H, Tq, Dh]
+      kHeads = splitHeads(kProj, this.numKvHeads); // [B, Hkv, Tk, Dh]
+      vHeads = splitHeads(vProj, this.numKvHeads); // [B, Hkv, Tk, Dh]
+    }
     if (cache) {
       if (cache.numKvHeads !== this.numKvHeads || cache.headDim !== this.headDim) {
         throw new RangeError(

@@ -903,25 +903,35 @@
         (br $rowloop))))
 
   ;; C[6*mb, 8*np] = A[6*mb, k] . B (+ bias) over the whole k with the 6×8 tile (gemm6; A
-  ;; packed by pack_a6). Row blocks of 6 go in chunks of 6 (36 rows) taken from the shared i32 at `counter` (set to 0
-  ;; first) by every thread running this same call. Per chunk: k in slices of kcb accumulated
-  ;; into C and the panels in groups of ncb, so a 4-row block of A and the B slice stay in
-  ;; cache while A streams. B packed as `gemm` reads it (panel stride k*32 bytes). bias = 0,
-  ;; or a pointer to 8*np floats added to every row at the end (a Linear layer's b).
+  ;; packed by pack_a6). Work units are (6 row blocks = 36 rows, ncb panels) pairs, taken one
+  ;; at a time from the shared i32 at `counter` (set to 0 first) by every thread running this
+  ;; same call, panel block by panel block: the units of one block of B (ncb panels) follow
+  ;; each other, so B is read from memory about once while the row chunks come back through
+  ;; the cache (A of a Linear layer on 128 tokens is 256 KiB; its weight, 4 MiB, is what
+  ;; costs to stream), and small units keep the threads evenly loaded. Per unit: k in slices
+  ;; of kcb accumulated into C. B packed as `gemm` reads it (panel stride k*32 bytes).
+  ;; bias = 0, or a pointer to 8*np floats added to the unit's columns at the end.
   (func $gemm_blocked (export "gemm_blocked")
     (param $a i32) (param $counter i32) (param $bp i32) (param $c i32) (param $ldc i32)
     (param $mb i32) (param $np i32) (param $k i32) (param $kcb i32) (param $ncb i32)
     (param $bias i32)
     (local $k0 i32) (local $j0 i32) (local $kc i32) (local $nc i32) (local $i i32) (local $j i32)
     (local $row i32) (local $end i32) (local $bv i32) (local $i0 i32) (local $nb i32)
-    (local $ca i32) (local $cc i32)
+    (local $ca i32) (local $cc i32) (local $u i32) (local $nrc i32)
+    ;; row chunks of 6 row blocks
+    (local.set $nrc (i32.div_u (i32.add (local.get $mb) (i32.const 5)) (i32.const 6)))
+    (if (i32.eqz (local.get $nrc)) (then (return))) ;; m = 0: nothing to compute
     (block $all_done
-      (loop $chunks
-        (local.set $i0 (i32.atomic.rmw.add (local.get $counter) (i32.const 6)))
-        (br_if $all_done (i32.ge_s (local.get $i0) (local.get $mb)))
+      (loop $units
+        (local.set $u (i32.atomic.rmw.add (local.get $counter) (i32.const 1)))
+        (local.set $j0 (i32.mul (i32.div_u (local.get $u) (local.get $nrc)) (local.get $ncb)))
+        (br_if $all_done (i32.ge_s (local.get $j0) (local.get $np)))
+        (local.set $i0 (i32.mul (i32.rem_u (local.get $u) (local.get $nrc)) (i32.const 6)))
         (local.set $nb (i32.sub (local.get $mb) (local.get $i0)))
         (if (i32.gt_s (local.get $nb) (i32.const 6)) (then (local.set $nb (i32.const 6))))
-        ;; this chunk's A blocks (24·k bytes each) and C rows
+        (local.set $nc (i32.sub (local.get $np) (local.get $j0)))
+        (if (i32.gt_s (local.get $nc) (local.get $ncb)) (then (local.set $nc (local.get $ncb))))
+        ;; this unit's A blocks (24·k bytes each) and C rows
         (local.set $ca (i32.add (local.get $a) (i32.mul (local.get $i0) (i32.mul (local.get $k) (i32.const 24)))))
         (local.set $cc (i32.add (local.get $c)
           (i32.shl (i32.mul (i32.mul (local.get $i0) (i32.const 6)) (local.get $ldc)) (i32.const 2))))
@@ -929,35 +939,28 @@
         (loop $kslices
           (local.set $kc (select (local.get $kcb) (i32.sub (local.get $k) (local.get $k0))
             (i32.lt_s (local.get $kcb) (i32.sub (local.get $k) (local.get $k0)))))
-          (local.set $j0 (i32.const 0))
-          (block $n_done
-            (loop $nblocks
-              (br_if $n_done (i32.ge_s (local.get $j0) (local.get $np)))
-              (local.set $nc (select (local.get $ncb) (i32.sub (local.get $np) (local.get $j0))
-                (i32.lt_s (local.get $ncb) (i32.sub (local.get $np) (local.get $j0)))))
-              (call $gemm6
-                (i32.add (local.get $ca) (i32.mul (local.get $k0) (i32.const 24)))
-                (i32.mul (local.get $k) (i32.const 6))
-                (i32.add (local.get $bp) (i32.shl (i32.add (i32.mul (local.get $j0) (local.get $k))
-                  (local.get $k0)) (i32.const 5)))
-                (i32.shl (local.get $k) (i32.const 5))
-                (i32.add (local.get $cc) (i32.shl (local.get $j0) (i32.const 5)))
-                (local.get $ldc) (local.get $nb) (local.get $nc) (local.get $kc)
-                (i32.gt_s (local.get $k0) (i32.const 0)))
-              (local.set $j0 (i32.add (local.get $j0) (local.get $ncb)))
-              (br $nblocks)))
+          (call $gemm6
+            (i32.add (local.get $ca) (i32.mul (local.get $k0) (i32.const 24)))
+            (i32.mul (local.get $k) (i32.const 6))
+            (i32.add (local.get $bp) (i32.shl (i32.add (i32.mul (local.get $j0) (local.get $k))
+              (local.get $k0)) (i32.const 5)))
+            (i32.shl (local.get $k) (i32.const 5))
+            (i32.add (local.get $cc) (i32.shl (local.get $j0) (i32.const 5)))
+            (local.get $ldc) (local.get $nb) (local.get $nc) (local.get $kc)
+            (i32.gt_s (local.get $k0) (i32.const 0)))
           (local.set $k0 (i32.add (local.get $k0) (local.get $kcb)))
           (br_if $kslices (i32.lt_s (local.get $k0) (local.get $k))))
         (if (local.get $bias)
           (then
-            (local.set $end (i32.shl (local.get $np) (i32.const 5)))
+            ;; columns 8*j0 .. 8*(j0 + nc) of the unit's rows, in bytes
+            (local.set $end (i32.shl (i32.add (local.get $j0) (local.get $nc)) (i32.const 5)))
             (local.set $i (i32.const 0))
             (block $r_done
               (loop $rows
                 (br_if $r_done (i32.ge_s (local.get $i) (i32.mul (local.get $nb) (i32.const 6))))
                 (local.set $row (i32.add (local.get $cc)
                   (i32.shl (i32.mul (local.get $i) (local.get $ldc)) (i32.const 2))))
-                (local.set $j (i32.const 0))
+                (local.set $j (i32.shl (local.get $j0) (i32.const 5)))
                 (block $c_done
                   (loop $cols
                     (br_if $c_done (i32.ge_s (local.get $j) (local.get $end)))
@@ -968,7 +971,7 @@
                     (br $cols)))
                 (local.set $i (i32.add (local.get $i) (i32.const 1)))
                 (br $rows)))))
-        (br $chunks))))
+        (br $units))))
 
   ;; Rows of attention in chunks of 4 row blocks (16 rows), taken from the shared i32 at
   ;; `counter` (set to 0 first) by every thread that runs this same call, so a core slowed by

@@ -297,9 +297,9 @@ function packPanels(
   run(tasks);
 }
 
-/** Depth of one pass over k: keeps a 4-row block of A and a B panel slice in L1. */
+/** Depth of one pass over k: keeps a 6-row block of A and a B panel slice in L1. */
 export let KC = 256;
-/** Panels (8 columns each) per pass over n. */
+/** Panels (8 columns each) in one work unit of gemm_blocked (with 36 rows). */
 export let NC = 16;
 export function setBlocking(kc: number, nc: number): void {
   KC = kc;
@@ -438,7 +438,7 @@ function gemmArena(
     fillBias(pbias);
     f32.fill(0, (pbias >> 2) + n, (pbias >> 2) + ldc);
   }
-  // [6mb, k] x [k, 8np] -> [6mb, 8np] (+ bias), chunks of row blocks from a shared counter
+  // [6mb, k] x [k, 8np] -> [6mb, 8np] (+ bias), (36 rows, NC panels) units from a shared counter
   i32[counter >> 2] = 0;
   const task = { op: OP_GEMM, args: [pa, counter, pb, pc, ldc, mb, np, k, KC, NC, pbias] };
   run(shared(task, threads), threads > 1 ? prefault(c, cOffset, m * n) : undefined);

@@ -155,6 +155,33 @@ function tfBench(group: string, backend: "cpu" | "wasm", name: string, fn: TfFn,
   });
 }
 
+/**
+ * V8 compiles WebAssembly with its baseline compiler first and swaps in optimised code for
+ * the hot functions a little later, in the background. Without this warm-up the first group
+ * (W1 n = 128) timed attention-lab partly on baseline code: its avg was 25% above the
+ * identical "(1 thread)" row that ran right after it. So, before any group: one second of
+ * the library's kernels (attention, a batch of heads, products) and of tfjs-wasm's (its
+ * matMul and softmax), outside every timed region.
+ */
+{
+  const rngW = new Rng(7);
+  const x = randn([128, 64], rngW), heads = randn([8, 128, 64], rngW);
+  const a = randn([128, 512], rngW), w = randn([512, 512], rngW);
+  const tx = tf.tensor2d(x.data, [128, 64]), txT = tf.transpose(tx);
+  await tf.setBackend("wasm");
+  const until = performance.now() + 1000;
+  while (performance.now() < until) {
+    use(scaledDotProductAttention(x, x, x, { needWeights: false }).output.data);
+    use(scaledDotProductAttention(x, x, x, { mask: causalMask(128) }).output.data);
+    use(scaledDotProductAttention(heads, heads, heads, { needWeights: false }).output.data);
+    use(matmul(a, w).data);
+    const t = tf.tidy(() => tf.matMul(tf.softmax(tf.matMul(tx, txT)), tx));
+    use(t.dataSync() as Float32Array);
+    t.dispose();
+  }
+  await tf.setBackend("cpu");
+}
+
 // W1: scaled dot-product attention, d_k = 64
 for (const n of [128, 512, 2048]) {
   const d = 64;

@@ -9,9 +9,9 @@
  */
 
 import { gemm, type GemmArgs, gemmReference } from "./matmul.ts";
-import { attentionWasm, attentionWasmBatch, wasmReady } from "./simd.ts";
+import { attentionWasm, attentionWasmBatch, type WasmAttentionProblem, wasmReady } from "./simd.ts";
 import { softmaxRows, softmaxRowsReference } from "./softmax.ts";
-import type { AttentionInputs } from "./attention_inputs.ts";
+import type { AttentionInputs, MatrixView } from "./attention_inputs.ts";
 
 export type { AttentionInputs, MatrixView } from "./attention_inputs.ts";
 
@@ -53,29 +53,43 @@ export function attentionKernel(a: AttentionKernelArgs): void {
     return;
   }
   // the kernel reads the mask itself when its key axis is contiguous
-  const plainMask = mask !== null && mask.colStride === 1 &&
-    (mask.rowStride === 0 || mask.rowStride === tk);
+  const plainMask = mask !== null && contiguous(mask, tk);
   const needJs = a.bias !== null || a.scores !== null || (mask !== null && !plainMask);
   attentionWasm({
+    ...wasmOperands(a, plainMask && !needJs ? mask : null),
+    prepare: needJs ? (buf, at, ld) => prepareScores(a, buf, at, ld) : null,
+    after: a.dropout > 0 && a.uniform ? (buf, at, ld) => applyDropout(a, buf, at, ld) : null,
+  });
+}
+
+/** A mask the WebAssembly kernels read directly: key axis contiguous, one row or Tq rows. */
+function contiguous(mask: MatrixView<Uint8Array>, tk: number): boolean {
+  return mask.colStride === 1 && (mask.rowStride === 0 || mask.rowStride === tk);
+}
+
+/** The operands of `a` as the WebAssembly drivers take them, with `mask` (contiguous, or null). */
+function wasmOperands(
+  a: AttentionKernelArgs,
+  mask: MatrixView<Uint8Array> | null,
+): WasmAttentionProblem {
+  return {
     q: a.q,
     qOffset: a.qOffset,
     k: a.k,
     kOffset: a.kOffset,
     v: a.v,
     vOffset: a.vOffset,
-    tq,
-    tk,
-    dk,
-    dv,
+    tq: a.tq,
+    tk: a.tk,
+    dk: a.dk,
+    dv: a.dv,
     scale: a.scale,
-    mask: plainMask && !needJs ? mask : null,
-    prepare: needJs ? (buf, at, ld) => prepareScores(a, buf, at, ld) : null,
-    after: a.dropout > 0 && a.uniform ? (buf, at, ld) => applyDropout(a, buf, at, ld) : null,
+    mask,
     out: a.out,
     outOffset: a.outOffset,
     weights: a.weights,
     weightsOffset: a.weightsOffset,
-  });
+  };
 }
 
 /**
@@ -105,24 +119,7 @@ export function attentionKernel(a: AttentionKernelArgs): void {
  */
 export function attentionKernels(list: readonly AttentionKernelArgs[]): void {
   if (list.length > 1 && wasmReady() && list.every((a) => batchable(a, list[0]))) {
-    attentionWasmBatch(list.map((a) => ({
-      q: a.q,
-      qOffset: a.qOffset,
-      k: a.k,
-      kOffset: a.kOffset,
-      v: a.v,
-      vOffset: a.vOffset,
-      tq: a.tq,
-      tk: a.tk,
-      dk: a.dk,
-      dv: a.dv,
-      scale: a.scale,
-      mask: a.mask,
-      out: a.out,
-      outOffset: a.outOffset,
-      weights: a.weights,
-      weightsOffset: a.weightsOffset,
-    })));
+    attentionWasmBatch(list.map((a) => wasmOperands(a, a.mask)));
     return;
   }
   for (const a of list) attentionKernel(a);
@@ -131,8 +128,7 @@ export function attentionKernels(list: readonly AttentionKernelArgs[]): void {
 /** True when `a` takes the plain WebAssembly path with the same sizes and mask layout as `first`. */
 function batchable(a: AttentionKernelArgs, first: AttentionKernelArgs): boolean {
   const { tq, tk, dk, dv, mask } = a;
-  const plainMask = mask === null ||
-    (mask.colStride === 1 && (mask.rowStride === 0 || mask.rowStride === tk));
+  const plainMask = mask === null || contiguous(mask, tk);
   return plainMask && tq * tk * Math.max(dk, dv) >= WASM_MIN_WORK && a.bias === null &&
     a.scores === null && !(a.dropout > 0 && a.uniform) && tq === first.tq && tk === first.tk &&
     dk === first.dk && dv === first.dv && a.scale === first.scale &&

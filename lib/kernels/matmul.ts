@@ -8,7 +8,7 @@
  * @module
  */
 
-import { gemmWasm, gemmWasmStacked, type StackedPart, wasmReady } from "./simd.ts";
+import { gemmWasm, gemmWasmStacked, type StackedPart, stackParts, wasmReady } from "./simd.ts";
 
 export type { StackedPart } from "./simd.ts";
 
@@ -282,11 +282,6 @@ export function gemmStacked(
   // small: concatenate [n, k] and the bias, then the plain kernel
   const b = new Float32Array(n * k);
   const bias = parts.some((p) => p.bias) ? new Float32Array(n) : null;
-  let row = 0;
-  for (const p of parts) {
-    b.set(p.data.subarray(p.offset, p.offset + p.rows * k), row * k);
-    if (bias && p.bias) bias.set(p.bias.subarray(0, p.rows), row);
-    row += p.rows;
-  }
+  stackParts(parts, k, b, 0, bias, 0);
   gemm({ a, aOffset, b, bOffset: 0, c, cOffset, m, k, n, transposeB: true, bias });
 }

@@ -378,24 +378,33 @@ export function gemmWasmStacked(
     k,
     n,
     true,
-    (at) => {
-      let row = 0;
-      for (const p of parts) {
-        f32.set(p.data.subarray(p.offset, p.offset + p.rows * k), (at >> 2) + row * k);
-        row += p.rows;
-      }
-    },
-    withBias
-      ? (at) => {
-        let j = 0;
-        for (const p of parts) {
-          if (p.bias) f32.set(p.bias.subarray(0, p.rows), (at >> 2) + j);
-          else f32.fill(0, (at >> 2) + j, (at >> 2) + j + p.rows);
-          j += p.rows;
-        }
-      }
-      : null,
+    (at) => stackParts(parts, k, f32, at >> 2, null, 0),
+    withBias ? (at) => stackParts(parts, 0, null, 0, f32, at >> 2) : null,
   );
+}
+
+/**
+ * Writes the blocks of a stacked B one after the other: rows into `b` from
+ * `bOffset` (`[Σrows, k]`) and, when `bias` is given, their bias slices into it
+ * from `biasOffset` (zeros for a block without one).
+ */
+export function stackParts(
+  parts: readonly StackedPart[],
+  k: number,
+  b: Float32Array<ArrayBufferLike> | null,
+  bOffset: number,
+  bias: Float32Array<ArrayBufferLike> | null,
+  biasOffset: number,
+): void {
+  let row = 0;
+  for (const p of parts) {
+    b?.set(p.data.subarray(p.offset, p.offset + p.rows * k), bOffset + row * k);
+    if (bias) {
+      if (p.bias) bias.set(p.bias.subarray(0, p.rows), biasOffset + row);
+      else bias.fill(0, biasOffset + row, biasOffset + row + p.rows);
+    }
+    row += p.rows;
+  }
 }
 
 /**

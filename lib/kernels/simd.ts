@@ -140,15 +140,27 @@ export function wasmReady(): boolean {
 }
 
 /**
- * Work (multiply-adds: m·n·k for a product, tq·tk·(dk + dv) for attention)
- * from which a call is split across threads. Waking a worker and waiting for
- * it costs about 10-50 µs on the 2-core development machine (more when it is
- * loaded), and the serial part (copies into linear memory, packing) does not
- * shrink. Measured there: W1 at n = 128 (2^21) was slower on two threads
- * (0.24 ms against 0.17-0.23 ms on one); 512³ and W1 at n = 512 (2^25) gain
- * 1.3-1.8×. 2^22 (about 0.25 ms of one core) sits between.
+ * Work (multiply-adds, m·n·k) from which a product is split across threads;
+ * attention splits from a quarter of it (see {@link ATTENTION_SHARE}). Waking a
+ * worker and waiting for it costs about 10-50 µs on the 2-core development
+ * machine (more when it is loaded; a worker polls for a while after each task,
+ * so calls that follow each other start at once), and the serial part (copies
+ * into linear memory, packing) does not shrink. Measured there (deno bench,
+ * threshold 2^22 against 2^20, three runs each): a 128³ product 179/124/187
+ * against 109/116/178 µs, but 96×256×64 (three 36-row units for two threads)
+ * 125/120/122 against 150/149/91 µs; 512³ gains 1.3-1.8×. So products keep 2^22
+ * (about 0.25 ms of one core).
  */
 export let PARALLEL_MIN_WORK = 1 << 22;
+/**
+ * Attention splits at `PARALLEL_MIN_WORK / ATTENTION_SHARE` multiply-adds,
+ * tq·tk·(dk + dv): its units are 16 query rows, so even n = 128 has 8 to share.
+ * Measured as above: W1 n = 128, d = 64 (2^21) took 219/171/181/195 µs on one
+ * thread against 126/118/135/125 µs on two; the causal case (half the work) was
+ * even, 155/114/108/112 against 99/118/113/111 µs; Q of 96 rows over 200 keys
+ * 228/235/234 against 151/153/169 µs.
+ */
+const ATTENTION_SHARE = 4;
 /** Overrides {@link PARALLEL_MIN_WORK} (benchmarks and tests; 0 forces threads, packing included). */
 export function setParallelMinWork(work: number): void {
   PARALLEL_MIN_WORK = work;
@@ -171,9 +183,14 @@ function packThreads(floats: number, threads: number): number {
   return floats >= PARALLEL_PACK_MIN || PARALLEL_MIN_WORK === 0 ? threads : 1;
 }
 
-/** Threads for a call of `work` multiply-adds with `units` independent row blocks. */
-function threadsFor(work: number, units: number): number {
-  if (work < PARALLEL_MIN_WORK || units < 2 || poolSize() <= 1 || !sharedBytes) return 1;
+/**
+ * Threads for a call of `work` multiply-adds with `units` independent work
+ * units; `share` divides the threshold (attention: {@link ATTENTION_SHARE}).
+ */
+function threadsFor(work: number, units: number, share = 1): number {
+  if (work * share < PARALLEL_MIN_WORK || units < 2 || poolSize() <= 1 || !sharedBytes) {
+    return 1;
+  }
   return Math.min(1 + ensureWorkers(memory, sharedBytes), units);
 }
 
@@ -532,7 +549,7 @@ export function attentionWasm(p: WasmAttentionArgs): void {
   const counter = arena.take(4);
   reserve(arena.top);
   const hooks = p.prepare !== null || p.after !== null;
-  const threads = hooks ? 1 : threadsFor(tq * tk * (dk + dv), mb);
+  const threads = hooks ? 1 : threadsFor(tq * tk * (dk + dv), (mb + 3) >> 2, ATTENTION_SHARE);
   // 1) Q [tq, dk] in interleaved 4-row blocks (zeros past tq); Kᵀ and V packed in
   //    8-column panels
   f32.set(p.q.subarray(p.qOffset, p.qOffset + tq * dk), pqRaw >> 2);
@@ -688,7 +705,11 @@ export function attentionWasmBatch(problems: readonly WasmAttentionProblem[]): v
     });
     // 2) every (problem, chunk) unit: scores, softmax, weights·V
     i32[counter >> 2] = 0;
-    const threads = threadsFor(part.length * tq * tk * (dk + dv), part.length * chunks);
+    const threads = threadsFor(
+      part.length * tq * tk * (dk + dv),
+      part.length * chunks,
+      ATTENTION_SHARE,
+    );
     const args = [desc, part.length, dk, lds, ldo, mb, npk, npv, tq, tk, scale, mrs, counter];
     run(shared({ op: OP_ATTENTION_BATCH, args }, threads));
     // 3) results out
@@ -721,7 +742,7 @@ export function flashAttentionWasm(p: WasmFlashArgs): void {
   const mb = (tq + 3) >> 2, npk = (tk + 7) >> 3, npv = (dv + 7) >> 3;
   const ldo = npv * 8, lds = Math.min(bk, npk * 8);
   const nqb = Math.ceil(mb / bqb);
-  const threads = threadsFor(tq * tk * (dk + dv), nqb);
+  const threads = threadsFor(tq * tk * (dk + dv), nqb, ATTENTION_SHARE);
   const rowMask = p.mask !== null && p.mask.rowStride !== 0;
   const arena = new Arena();
   const pqRaw = arena.take(tq * dk * 4);

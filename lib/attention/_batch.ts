@@ -159,6 +159,15 @@ export function resolveScale(fn: string, scale: number | undefined, dk: number):
   return s;
 }
 
+/** The `needWeights` option: true when absent; anything but a boolean is a TypeError naming `fn`. */
+export function resolveNeedWeights(fn: string, needWeights: unknown): boolean {
+  const v = needWeights ?? true;
+  if (typeof v !== "boolean") {
+    throw new TypeError(`${fn}: needWeights must be a boolean, got ${String(needWeights)}`);
+  }
+  return v;
+}
+
 /** The kernel operands of batch element `t`: sub-array offsets, mask and bias views, output slot. */
 export function kernelInputs(
   plan: AttentionPlan,

@@ -11,7 +11,7 @@ import type { Mask } from "../tensor/mask.ts";
 import type { Rng } from "../tensor/rng.ts";
 import { sizeOf } from "../tensor/shape.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import { kernelInputs, planAttention, resolveScale } from "./_batch.ts";
+import { kernelInputs, planAttention, resolveNeedWeights, resolveScale } from "./_batch.ts";
 
 /** Options for {@link scaledDotProductAttention}. */
 export interface AttentionOptions {
@@ -178,10 +178,7 @@ function runAttention(
   if (dropout > 0 && (!options.rng || typeof options.rng.uniform !== "function")) {
     throw new TypeError(`${fn}: dropout=${dropout} needs an rng (e.g. rng: new Rng(0))`);
   }
-  const needWeights = options.needWeights ?? true;
-  if (typeof needWeights !== "boolean") {
-    throw new TypeError(`${fn}: needWeights must be a boolean, got ${String(needWeights)}`);
-  }
+  const needWeights = resolveNeedWeights(fn, options.needWeights);
   const n = sizeOf(batch);
   const out = new Float32Array(n * tq * dv);
   const weights = needWeights ? new Float32Array(n * tq * tk) : null;

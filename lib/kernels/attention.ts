@@ -47,8 +47,8 @@ export interface AttentionKernelArgs extends AttentionInputs {
  * ```
  */
 export function attentionKernel(a: AttentionKernelArgs): void {
-  const { tq, tk, dk, dv, mask } = a;
-  if (tq * tk * Math.max(dk, dv) < WASM_MIN_WORK || !wasmReady()) {
+  const { tk, mask } = a;
+  if (!wasmWorthIt(a) || !wasmReady()) {
     attentionSteps(withWeights(a), gemm, softmaxRows);
     return;
   }
@@ -129,7 +129,7 @@ export function attentionKernels(list: readonly AttentionKernelArgs[]): void {
 function batchable(a: AttentionKernelArgs, first: AttentionKernelArgs): boolean {
   const { tq, tk, dk, dv, mask } = a;
   const plainMask = mask === null || contiguous(mask, tk);
-  return plainMask && tq * tk * Math.max(dk, dv) >= WASM_MIN_WORK && a.bias === null &&
+  return plainMask && wasmWorthIt(a) && a.bias === null &&
     a.scores === null && !(a.dropout > 0 && a.uniform) && tq === first.tq && tk === first.tk &&
     dk === first.dk && dv === first.dv && a.scale === first.scale &&
     (mask === null) === (first.mask === null) &&
@@ -138,6 +138,11 @@ function batchable(a: AttentionKernelArgs, first: AttentionKernelArgs): boolean 
 
 /** Below this many multiply-adds per product the JavaScript steps win. */
 const WASM_MIN_WORK = 4096;
+
+/** True when `a` is large enough for the WebAssembly kernels ({@link WASM_MIN_WORK}). */
+function wasmWorthIt(a: AttentionKernelArgs): boolean {
+  return a.tq * a.tk * Math.max(a.dk, a.dv) >= WASM_MIN_WORK;
+}
 
 /**
  * The readable reference, the oracle for the fast paths: (1) scores with

@@ -12,6 +12,7 @@
 
 import type { Dropout } from "../layers/dropout.ts";
 import type { LayerNorm } from "../layers/layer_norm.ts";
+import { resolveNeedWeights } from "../attention/_batch.ts";
 import { add } from "../tensor/elementwise.ts";
 import type { Mask } from "../tensor/mask.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -107,10 +108,7 @@ export class EncoderLayer extends TransformerLayer {
     const fn = "EncoderLayer.forward";
     const { batch, length } = checkSequence(x, this.config.dModel, fn, "x");
     checkMask(options.mask, [batch, this.config.numHeads, length, length], fn, "mask");
-    const needWeights = options.needWeights ?? true;
-    if (typeof needWeights !== "boolean") {
-      throw new TypeError(`${fn}: needWeights must be a boolean, got ${String(needWeights)}`);
-    }
+    const needWeights = resolveNeedWeights(fn, options.needWeights);
     const selfAttention = (h: Tensor) =>
       this.selfAttn.forward(h, h, h, { mask: options.mask, needWeights });
     const ff = (h: Tensor) => this.feedForward.forward(h);

@@ -17,6 +17,7 @@
  * @module
  */
 
+import { resolveNeedWeights } from "../attention/_batch.ts";
 import { scaledDotProductAttention } from "../attention/scaled_dot_product.ts";
 import { copyInto, Module } from "../layers/module.ts";
 import { linear, linearStacked } from "../layers/linear.ts";
@@ -471,10 +472,7 @@ export class MultiHeadAttention extends Module {
     if (options === null || typeof options !== "object") {
       throw new TypeError(`${fn}: options must be an object`);
     }
-    const needWeights = options.needWeights ?? true;
-    if (typeof needWeights !== "boolean") {
-      throw new TypeError(`${fn}: needWeights must be a boolean, got ${String(needWeights)}`);
-    }
+    const needWeights = resolveNeedWeights(fn, options.needWeights);
     const { batched, batch, tq } = this.#checkInputs(query, key, value);
     const cache = options.cache;
     if (cache !== undefined && !(cache instanceof KVCache)) {

@@ -75,7 +75,69 @@ export {
 } from "./lib/attention/masks.ts";
 
 // Layers, positional encodings and the module convention
-export * from "./lib/layers/mod.ts";
+export {
+  AddNorm,
+  addNorm,
+  type AddNormModuleOptions,
+  type AddNormOptions,
+  alibiBias,
+  type AlibiBiasOptions,
+  alibiSlopes,
+  applyRotary,
+  batchNorm,
+  type BatchNormOptions,
+  Dropout,
+  dropout,
+  type DropoutModuleOptions,
+  type DropoutOptions,
+  Embedding,
+  embedding,
+  type EmbeddingOptions,
+  erf,
+  erfc,
+  FeedForward,
+  type FeedForwardActivation,
+  type FeedForwardConfig,
+  type FeedForwardForwardOptions,
+  type FeedForwardTrace,
+  gelu,
+  type GeluOptions,
+  LayerNorm,
+  layerNorm,
+  type LayerNormModuleOptions,
+  type LayerNormOptions,
+  LearnedPositionalEmbedding,
+  type LearnedPositionalEmbeddingOptions,
+  Linear,
+  linear,
+  type LinearOptions,
+  linearStacked,
+  type LoadStateDictOptions,
+  Module,
+  type PositionOffsetOptions,
+  type RelativePositionAlignOptions,
+  RelativePositionBias,
+  type RelativePositionBiasOptions,
+  relativePositionBucket,
+  type RelativePositionBucketOptions,
+  relu,
+  RMS_NORM_DEFAULT_EPS,
+  RMSNorm,
+  rmsNorm,
+  type RMSNormModuleOptions,
+  type RmsNormOptions,
+  rotaryFrequencies,
+  type RotaryFrequencyOptions,
+  type RotaryOptions,
+  type RotaryStyle,
+  silu,
+  sinusoidalEncoding,
+  type SinusoidalEncodingOptions,
+  swiglu,
+  tanh,
+  type TensorFn,
+  type TokenIds,
+} from "./lib/layers/mod.ts";
 
 // Models
 export {
@@ -90,7 +152,6 @@ export {
   type MultiHeadAttentionTrace,
 } from "./lib/models/multi_head_attention.ts";
 export type { LayerConfig, ResolvedLayerConfig } from "./lib/models/_config.ts";
-export { TransformerLayer } from "./lib/models/transformer_layer.ts";
 export {
   EncoderLayer,
   encoderLayer,
@@ -130,7 +191,10 @@ export {
   type Seq2SeqConfig,
   type Seq2SeqResult,
 } from "./lib/models/seq2seq.ts";
-export * from "./lib/models/lr_schedule.ts"; // transformerLearningRate and its options
+export {
+  transformerLearningRate,
+  type TransformerLearningRateOptions,
+} from "./lib/models/lr_schedule.ts";
 
 // IO and testing
 export {

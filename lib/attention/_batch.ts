@@ -145,11 +145,6 @@ export function planAttention(
   };
 }
 
-/** Total number of batch elements. */
-export function batchSize(plan: AttentionPlan): number {
-  return sizeOf(plan.batch);
-}
-
 /** The scale on Q·Kᵀ: `scale` if given (finite), else 1/√d_k. */
 export function resolveScale(fn: string, scale: number | undefined, dk: number): number {
   const s = scale ?? 1 / Math.sqrt(dk);

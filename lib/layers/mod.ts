@@ -29,19 +29,59 @@
  * @module
  */
 
-export * from "./module.ts";
-export * from "./linear.ts";
-export * from "./erf.ts";
-export * from "./activations.ts";
-export * from "./layer_norm.ts";
-export * from "./rms_norm.ts";
-export * from "./batch_norm.ts";
-export * from "./dropout.ts";
-export * from "./feed_forward.ts";
-export * from "./add_norm.ts";
-export * from "./embedding.ts";
-export * from "./sinusoidal_encoding.ts";
-export * from "./learned_positional_embedding.ts";
-export * from "./rotary.ts";
-export * from "./alibi.ts";
-export * from "./relative_position_bias.ts";
+// Exported by name, so a helper added to a layer file stays private until it is listed here.
+export { type LoadStateDictOptions, Module } from "./module.ts";
+export { Linear, linear, type LinearOptions, linearStacked } from "./linear.ts";
+export { erf, erfc } from "./erf.ts";
+export { gelu, type GeluOptions, relu, silu, swiglu, tanh } from "./activations.ts";
+export {
+  LayerNorm,
+  layerNorm,
+  type LayerNormModuleOptions,
+  type LayerNormOptions,
+} from "./layer_norm.ts";
+export {
+  RMS_NORM_DEFAULT_EPS,
+  RMSNorm,
+  rmsNorm,
+  type RMSNormModuleOptions,
+  type RmsNormOptions,
+} from "./rms_norm.ts";
+export { batchNorm, type BatchNormOptions } from "./batch_norm.ts";
+export { Dropout, dropout, type DropoutModuleOptions, type DropoutOptions } from "./dropout.ts";
+export {
+  FeedForward,
+  type FeedForwardActivation,
+  type FeedForwardConfig,
+  type FeedForwardForwardOptions,
+  type FeedForwardTrace,
+} from "./feed_forward.ts";
+export {
+  AddNorm,
+  addNorm,
+  type AddNormModuleOptions,
+  type AddNormOptions,
+  type TensorFn,
+} from "./add_norm.ts";
+export { Embedding, embedding, type EmbeddingOptions, type TokenIds } from "./embedding.ts";
+export { sinusoidalEncoding, type SinusoidalEncodingOptions } from "./sinusoidal_encoding.ts";
+export {
+  LearnedPositionalEmbedding,
+  type LearnedPositionalEmbeddingOptions,
+  type PositionOffsetOptions,
+} from "./learned_positional_embedding.ts";
+export {
+  applyRotary,
+  rotaryFrequencies,
+  type RotaryFrequencyOptions,
+  type RotaryOptions,
+  type RotaryStyle,
+} from "./rotary.ts";
+export { alibiBias, type AlibiBiasOptions, alibiSlopes } from "./alibi.ts";
+export {
+  type RelativePositionAlignOptions,
+  RelativePositionBias,
+  type RelativePositionBiasOptions,
+  relativePositionBucket,
+  type RelativePositionBucketOptions,
+} from "./relative_position_bias.ts";

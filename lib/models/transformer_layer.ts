@@ -17,6 +17,8 @@ import { type MultiHeadAttention, multiHeadAttention } from "./multi_head_attent
  * feed-forward layer as `linear1`/`linear2`, attention, norms, dropouts) and
  * makes `train()`/`eval()` reach every dropout.
  *
+ * @internal
+ *
  * @example The feed-forward weights sit directly on the layer, as in PyTorch
  * ```ts
  * import { TransformerLayer } from "./transformer_layer.ts";

@@ -6,7 +6,13 @@
 
 import type { AttentionInputs, MatrixView } from "../kernels/attention_inputs.ts";
 import { Mask } from "../tensor/mask.ts";
-import { broadcastIndex, broadcastShapes, formatShape, sizeOf } from "../tensor/shape.ts";
+import {
+  broadcastIndex,
+  broadcastShapes,
+  checkSize,
+  formatShape,
+  sizeOf,
+} from "../tensor/shape.ts";
 import { checkTensor, type Tensor } from "../tensor/tensor.ts";
 
 /** Sizes and per-batch offsets of a validated attention call. */
@@ -110,6 +116,7 @@ export function planAttention(
     bInfo = trailing(fn, "bias", bias.shape, tq, tk, scoresShape);
     batch = broadcastShapes(batch, bInfo.batch, fn, ["query/key/value/mask batch", "bias batch"]);
   }
+  checkSize([...batch, tq, dv], fn, "the output [...batch, Tq, Dv] =");
   const mIndex = mInfo ? broadcastIndex(mInfo.batch, batch) : null;
   const bIndex = bInfo ? broadcastIndex(bInfo.batch, batch) : null;
   // Elements in one trailing [Tq', Tk'] matrix of the mask / bias.

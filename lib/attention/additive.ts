@@ -9,7 +9,7 @@
 
 import { softmaxRows } from "../kernels/softmax.ts";
 import type { Mask } from "../tensor/mask.ts";
-import { formatShape, sizeOf } from "../tensor/shape.ts";
+import { checkSize, formatShape, sizeOf } from "../tensor/shape.ts";
 import { checkTensor, Tensor } from "../tensor/tensor.ts";
 import { planAttention } from "./_batch.ts";
 import type { AttentionResult } from "./scaled_dot_product.ts";
@@ -91,6 +91,8 @@ export function additiveAttention(
     sameFeatures: false,
   });
   const { batch, tq, tk, dv } = plan;
+  checkSize([...batch, tq, tk], fn, "the weights [...batch, Tq, Tk] =");
+  checkSize([Math.max(tq, tk), hidden], fn, "the projections [T, hidden] =");
   const n = sizeOf(batch);
   const out = new Float32Array(n * tq * dv);
   const weights = new Float32Array(n * tq * tk);

@@ -8,7 +8,7 @@
  */
 
 import { Mask } from "../tensor/mask.ts";
-import { broadcastIndex, broadcastShapes, formatShape, sizeOf } from "../tensor/shape.ts";
+import { broadcastIndex, broadcastShapes, checkSize, formatShape } from "../tensor/shape.ts";
 import { Tensor } from "../tensor/tensor.ts";
 
 function checkLength(n: unknown, fn: string, arg: string): number {
@@ -63,7 +63,7 @@ export function causalMask(tq: number, tk: number = tq, options: CausalMaskOptio
     );
   }
   const shift = align === "bottom-right" ? tk - tq : 0;
-  const data = new Uint8Array(tq * tk);
+  const data = new Uint8Array(checkSize([tq, tk], "causalMask", "the mask [tq, tk] ="));
   for (let i = 0; i < tq; i++) {
     for (let j = 0; j < tk; j++) data[i * tk + j] = j <= i + shift ? 1 : 0;
   }
@@ -92,7 +92,9 @@ export function paddingMask(lengths: readonly number[], maxLen: number): Mask {
   }
   checkLength(maxLen, "paddingMask", "maxLen");
   const b = lengths.length;
-  const data = new Uint8Array(b * maxLen);
+  const data = new Uint8Array(
+    checkSize([b, 1, 1, maxLen], "paddingMask", "the mask [B, 1, 1, maxLen] ="),
+  );
   lengths.forEach((len, i) => {
     checkLength(len, "paddingMask", `lengths[${i}]`);
     if (len > maxLen) {
@@ -134,9 +136,9 @@ export function combineMasks(...masks: Mask[]): Mask {
       "masks so far",
       `masks[${i}]`,
     ]);
+    const data = new Uint8Array(checkSize(shape, "combineMasks", "the broadcast mask"));
     const ia = broadcastIndex(acc.shape, shape);
     const ib = broadcastIndex(m.shape, shape);
-    const data = new Uint8Array(sizeOf(shape));
     for (let t = 0; t < data.length; t++) data[t] = acc.data[ia[t]] & m.data[ib[t]];
     acc = new Mask(data, shape);
   }

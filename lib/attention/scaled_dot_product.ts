@@ -9,7 +9,7 @@
 import { attentionKernels } from "../kernels/attention.ts";
 import type { Mask } from "../tensor/mask.ts";
 import type { Rng } from "../tensor/rng.ts";
-import { sizeOf } from "../tensor/shape.ts";
+import { checkSize, sizeOf } from "../tensor/shape.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { kernelInputs, planAttention, resolveNeedWeights, resolveScale } from "./_batch.ts";
 
@@ -179,6 +179,9 @@ function runAttention(
     throw new TypeError(`${fn}: dropout=${dropout} needs an rng (e.g. rng: new Rng(0))`);
   }
   const needWeights = resolveNeedWeights(fn, options.needWeights);
+  if (needWeights || options.returnScores) {
+    checkSize([...batch, tq, tk], fn, "the weights [...batch, Tq, Tk] =");
+  }
   const n = sizeOf(batch);
   const out = new Float32Array(n * tq * dv);
   const weights = needWeights ? new Float32Array(n * tq * tk) : null;

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { checkSize } from "../tensor/shape.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { _nonNegativeInt, _positiveInt } from "./_validate.ts";
 
@@ -40,6 +41,7 @@ function _powerOfTwoSlopes(n: number): number[] {
  */
 export function alibiSlopes(numHeads: number): number[] {
   _positiveInt(numHeads, "alibiSlopes", "numHeads");
+  checkSize([numHeads], "alibiSlopes", "the slopes [H] =");
   const m = Math.pow(2, Math.floor(Math.log2(numHeads)));
   if (m === numHeads) return _powerOfTwoSlopes(numHeads);
   const extra = _powerOfTwoSlopes(2 * m).filter((_, k) => k % 2 === 0).slice(0, numHeads - m);
@@ -88,9 +90,11 @@ export function alibiBias(
   tk: number = tq,
   options: AlibiBiasOptions = {},
 ): Tensor {
-  const slopes = alibiSlopes(numHeads);
+  _positiveInt(numHeads, "alibiBias", "numHeads");
   _nonNegativeInt(tq, "alibiBias", "tq");
   _nonNegativeInt(tk, "alibiBias", "tk");
+  const size = checkSize([numHeads, tq, tk], "alibiBias", "the bias [H, Tq, Tk] =");
+  const slopes = alibiSlopes(numHeads);
   const align = options.align ?? "top-left";
   if (align !== "top-left" && align !== "bottom-right") {
     throw new RangeError(
@@ -98,7 +102,7 @@ export function alibiBias(
     );
   }
   const shift = align === "bottom-right" ? tk - tq : 0;
-  const out = new Float32Array(numHeads * tq * tk);
+  const out = new Float32Array(size);
   for (let h = 0; h < numHeads; h++) {
     for (let i = 0; i < tq; i++) {
       const row = (h * tq + i) * tk;

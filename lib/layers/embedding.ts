@@ -7,7 +7,7 @@
 
 import { scale } from "../tensor/elementwise.ts";
 import { Rng } from "../tensor/rng.ts";
-import { formatShape } from "../tensor/shape.ts";
+import { checkSize, formatShape } from "../tensor/shape.ts";
 import { checkTensor, randn, Tensor } from "../tensor/tensor.ts";
 import { _positiveInt } from "./_validate.ts";
 import { Module } from "./module.ts";
@@ -126,7 +126,7 @@ function _lookup(ids: TokenIds, weight: Tensor, fn: string): Tensor {
   }
   const [vocab, d] = weight.shape;
   const { flat, shape } = _flattenIds(ids, vocab, fn);
-  const out = new Float32Array(flat.length * d);
+  const out = new Float32Array(checkSize([...shape, d], fn, "the embeddings [...ids, D] ="));
   for (let t = 0; t < flat.length; t++) {
     out.set(weight.data.subarray(flat[t] * d, flat[t] * d + d), t * d);
   }
@@ -186,6 +186,7 @@ export class Embedding extends Module {
     super();
     _positiveInt(numEmbeddings, "Embedding", "numEmbeddings");
     _positiveInt(dim, "Embedding", "dim");
+    checkSize([numEmbeddings, dim], "Embedding", "the table [numEmbeddings, dim] =");
     this.scaleByDModel = options.scaleByDModel ?? false;
     const pad = options.paddingIdx;
     if (pad === undefined || pad === null) {

@@ -7,7 +7,7 @@
 
 import { add } from "../tensor/elementwise.ts";
 import { Rng } from "../tensor/rng.ts";
-import { formatShape } from "../tensor/shape.ts";
+import { checkSize, formatShape } from "../tensor/shape.ts";
 import { checkTensor, randn, Tensor } from "../tensor/tensor.ts";
 import { _nonNegativeInt, _positiveInt } from "./_validate.ts";
 import { Module } from "./module.ts";
@@ -59,6 +59,7 @@ export class LearnedPositionalEmbedding extends Module {
     super();
     _positiveInt(maxLen, "LearnedPositionalEmbedding", "maxLen");
     _positiveInt(dModel, "LearnedPositionalEmbedding", "dModel");
+    checkSize([maxLen, dModel], "LearnedPositionalEmbedding", "the table [maxLen, dModel] =");
     this.weight = this.registerParameter(
       "weight",
       randn([maxLen, dModel], new Rng(options.seed ?? 0)),

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { checkSize } from "../tensor/shape.ts";
 import { Rng } from "../tensor/rng.ts";
 import { randn, Tensor } from "../tensor/tensor.ts";
 import { _nonNegativeInt, _positiveInt } from "./_validate.ts";
@@ -163,6 +164,11 @@ export class RelativePositionBias extends Module {
     super();
     _positiveInt(numHeads, "RelativePositionBias", "numHeads");
     this.#config = _bucketConfig(options, "RelativePositionBias");
+    checkSize(
+      [this.#config.numBuckets, numHeads],
+      "RelativePositionBias",
+      "the table [numBuckets, H] =",
+    );
     this.weight = this.registerParameter(
       "weight",
       randn([this.#config.numBuckets, numHeads], new Rng(options.seed ?? 0)),
@@ -199,8 +205,9 @@ export class RelativePositionBias extends Module {
    * @throws {RangeError} When `tq`/`tk` is not a non-negative integer or `align` is unknown.
    */
   forward(tq: number, tk: number = tq, options: RelativePositionAlignOptions = {}): Tensor {
-    const idx = this.#bucketIndex(tq, tk, options, "forward");
     const h = this.numHeads;
+    checkSize([h, tq, tk], "RelativePositionBias.forward", "the bias [H, Tq, Tk] =");
+    const idx = this.#bucketIndex(tq, tk, options, "forward");
     const out = new Float32Array(h * tq * tk);
     // weight [numBuckets, H] gathered and laid out as [H, Tq, Tk]
     for (let head = 0; head < h; head++) {
@@ -226,7 +233,7 @@ export class RelativePositionBias extends Module {
       );
     }
     const shift = align === "bottom-right" ? tk - tq : 0;
-    const idx = new Int32Array(tq * tk);
+    const idx = new Int32Array(checkSize([tq, tk], fn, "the buckets [Tq, Tk] ="));
     for (let i = 0; i < tq; i++) {
       for (let j = 0; j < tk; j++) idx[i * tk + j] = _bucket(j - (i + shift), this.#config);
     }

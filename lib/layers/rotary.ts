@@ -6,7 +6,7 @@
  * @module
  */
 
-import { formatShape } from "../tensor/shape.ts";
+import { checkSize, formatShape } from "../tensor/shape.ts";
 import { checkTensor, Tensor } from "../tensor/tensor.ts";
 import { _positiveInt } from "./_validate.ts";
 
@@ -65,7 +65,7 @@ function _frequencies(dim: number, base: number, fn: string): Float64Array {
   if (typeof base !== "number" || !Number.isFinite(base) || base <= 1) {
     throw new RangeError(`${fn}: base must be a finite number > 1, got ${String(base)}`);
   }
-  const theta = new Float64Array(dim / 2);
+  const theta = new Float64Array(checkSize([dim / 2], fn, "the frequencies [dim / 2] ="));
   for (let i = 0; i < theta.length; i++) theta[i] = Math.pow(base, (-2 * i) / dim);
   return theta;
 }

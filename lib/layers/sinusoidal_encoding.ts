@@ -4,6 +4,7 @@
  * @module
  */
 
+import { checkSize } from "../tensor/shape.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { _nonNegativeInt, _positiveInt } from "./_validate.ts";
 
@@ -57,6 +58,7 @@ export function sinusoidalEncoding(
       `sinusoidalEncoding: base must be a finite number > 1, got ${String(base)}`,
     );
   }
+  checkSize([maxLen, dModel], "sinusoidalEncoding", "the table [maxLen, dModel] =");
   // Inverse wavelengths 1 / base^(2i/d), one per sin/cos pair.
   const pairs = Math.ceil(dModel / 2);
   const invFreq = new Float64Array(pairs);

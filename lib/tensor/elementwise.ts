@@ -4,7 +4,7 @@
  * @module
  */
 
-import { broadcastIndex, broadcastShapes, sizeOf } from "./shape.ts";
+import { broadcastIndex, broadcastShapes, checkSize } from "./shape.ts";
 import { checkTensor, Tensor } from "./tensor.ts";
 
 function binary(
@@ -16,7 +16,7 @@ function binary(
   const ta = typeof a === "number" ? new Tensor(Float32Array.of(a), []) : checkTensor(a, fn, "a");
   const tb = typeof b === "number" ? new Tensor(Float32Array.of(b), []) : checkTensor(b, fn, "b");
   const shape = broadcastShapes(ta.shape, tb.shape, fn);
-  const n = sizeOf(shape);
+  const n = checkSize(shape, fn, "the broadcast result");
   const out = new Float32Array(n);
   const ad = ta.data, bd = tb.data;
   if (ad.length === n && bd.length === n) {

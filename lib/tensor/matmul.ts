@@ -5,7 +5,7 @@
  */
 
 import { gemm } from "../kernels/matmul.ts";
-import { broadcastIndex, broadcastShapes, formatShape, sizeOf } from "./shape.ts";
+import { broadcastIndex, broadcastShapes, checkSize, formatShape } from "./shape.ts";
 import { checkTensor, Tensor } from "./tensor.ts";
 
 /** Options for {@link matmul}. */
@@ -55,7 +55,9 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const batchA = a.shape.slice(0, -2);
   const batchB = b.shape.slice(0, -2);
   const batch = broadcastShapes(batchA, batchB, "matmul", ["a batch", "b batch"]);
-  const out = new Float32Array(sizeOf(batch) * m * n);
+  const out = new Float32Array(
+    checkSize([...batch, m, n], "matmul", "the product [...batch, M, N] ="),
+  );
   const ia = broadcastIndex(batchA, batch);
   const ib = broadcastIndex(batchB, batch);
   for (let t = 0; t < ia.length; t++) {

@@ -59,12 +59,56 @@ export function checkShape(shape: unknown, fn: string, arg: string): number[] {
       );
     }
   }
-  if (sizeOf(shape) > 2 ** 31 - 1) {
-    throw new RangeError(
-      `${fn}: ${arg} ${formatShape(shape)} has more than 2^31-1 elements`,
-    );
-  }
+  checkSize(shape, fn, arg);
   return [...shape];
+}
+
+/**
+ * The most elements one tensor or mask may hold: 2^31 - 1, so that every flat
+ * index and offset fits a signed 32-bit integer (the WebAssembly kernels'
+ * addresses, `Int32Array` index tables). This Deno (V8) itself allocates a
+ * `Float32Array` of 2^32 + 1 elements (16 GiB); past that it fails only for lack
+ * of memory, after the time it took to get there.
+ */
+export const MAX_ELEMENTS = 2 ** 31 - 1;
+
+/**
+ * Checks, before anything is allocated, that an array of `sizes` (a shape, or
+ * the factors of one flat buffer) holds at most {@link MAX_ELEMENTS} elements,
+ * and returns the count. The product is taken without overflow: it stops at the
+ * first partial product past the limit, and any 0 size makes the count 0.
+ * Sizes are assumed to be validated non-negative integers.
+ *
+ * @param sizes The sizes whose product is the element count.
+ * @param fn The calling function's name, for the error message.
+ * @param what What is being built, e.g. `"the mask"` or `"shape"`.
+ * @throws {RangeError} When the count exceeds {@link MAX_ELEMENTS}; names `fn`, the sizes and the limit.
+ *
+ * @example A 100000×100000 mask is refused before it is allocated
+ * ```ts
+ * import { checkSize } from "./shape.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(checkSize([3, 4], "causalMask", "the mask"), 12);
+ * assert.throws(() => checkSize([1e5, 1e5], "causalMask", "the mask"), /more than 2\^31-1/);
+ * assert.equal(checkSize([2 ** 40, 2 ** 40, 0], "zeros", "shape"), 0);
+ * ```
+ */
+export function checkSize(sizes: Shape, fn: string, what: string): number {
+  for (const d of sizes) if (d === 0) return 0;
+  let n = 1;
+  for (const d of sizes) {
+    n *= d; // both factors are below 2^53 and n <= MAX_ELEMENTS here, so no overflow to Infinity
+    if (n > MAX_ELEMENTS) {
+      let total = 1;
+      for (const e of sizes) total *= e;
+      throw new RangeError(
+        `${fn}: ${what} ${formatShape(sizes)} has ${
+          Number.isSafeInteger(total) ? total : `about ${total.toPrecision(3)}`
+        } elements, more than 2^31-1 = ${MAX_ELEMENTS}, the most one tensor or mask may hold`,
+      );
+    }
+  }
+  return n;
 }
 
 /**

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { formatShape, sizeOf } from "./shape.ts";
+import { checkSize, formatShape, sizeOf } from "./shape.ts";
 import { checkTensor, Tensor } from "./tensor.ts";
 
 function checkAxis(x: Tensor, axis: number, fn: string): number {
@@ -127,7 +127,9 @@ export function concat(tensors: readonly Tensor[], axis: number): Tensor {
   const outer = sizeOf(first.shape.slice(0, a));
   const inner = sizeOf(first.shape.slice(a + 1));
   const total = tensors.reduce((s, t) => s + t.shape[a], 0);
-  const out = new Float32Array(outer * total * inner);
+  const shape = [...first.shape];
+  shape[a] = total;
+  const out = new Float32Array(checkSize(shape, "concat", "the result"));
   for (let o = 0; o < outer; o++) {
     let at = o * total * inner;
     for (const t of tensors) {
@@ -136,7 +138,5 @@ export function concat(tensors: readonly Tensor[], axis: number): Tensor {
       at += run;
     }
   }
-  const shape = [...first.shape];
-  shape[a] = total;
   return new Tensor(out, shape);
 }

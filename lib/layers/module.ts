@@ -7,6 +7,14 @@
  * Modules start in **eval mode** (unlike PyTorch), since this library runs models
  * rather than trains them.
  *
+ * **The one in-place path.** Ops never write into their inputs (see `Tensor`); the
+ * sanctioned exception is updating parameters: {@link Module.loadStateDict} (and, next,
+ * an optimizer's step) writes the new values into each parameter's own `data`. The
+ * parameter objects are never replaced, so references from {@link Module.parameters}
+ * (what an optimizer holds) stay valid, and so do views of them: `p.reshape(...)` shares
+ * `p.data` and shows the new values. Results computed before the update (outputs, traces,
+ * KV-cache entries, `stateDict()` copies) own their data and keep the old values.
+ *
  * @module
  */
 
@@ -109,6 +117,7 @@ export class Module {
    * implementation returns copies of {@link parameters}; a child's own
    * `stateDict()` is used for its subtree, so a module with its own naming
    * (multi-head attention's `in_proj_weight`) is respected inside any model.
+   * A module that overrides `stateDict()` overrides {@link stateDictKeys} to match.
    */
   stateDict(): Record<string, Tensor> {
     const out: Record<string, Tensor> = {};
@@ -120,10 +129,64 @@ export class Module {
   }
 
   /**
-   * Copies values from `dict` (PyTorch names) into this module's parameters.
+   * The keys of {@link stateDict}, in the same order, without copying any parameter:
+   * what `loadStateDict` checks a checkpoint against.
+   *
+   * @example Keys of a model, no tensor copied
+   * ```ts
+   * import { Module } from "./module.ts";
+   * import { zeros } from "../tensor/tensor.ts";
+   * import assert from "node:assert/strict";
+   * class Affine extends Module {
+   *   readonly weight = this.registerParameter("weight", zeros([2, 2]));
+   *   readonly bias = this.registerParameter("bias", zeros([2]));
+   * }
+   * class Net extends Module {
+   *   readonly fc = this.registerModule("fc", new Affine());
+   * }
+   * const net = new Net();
+   * assert.deepEqual(net.stateDictKeys(), ["fc.weight", "fc.bias"]);
+   * assert.deepEqual(net.stateDictKeys(), Object.keys(net.stateDict()));
+   * ```
+   */
+  stateDictKeys(): string[] {
+    const out = [...this.#params.keys()];
+    for (const [name, child] of this.#children) {
+      for (const sub of child.stateDictKeys()) out.push(`${name}.${sub}`);
+    }
+    return out;
+  }
+
+  /**
+   * Copies values from `dict` (PyTorch names) into this module's parameters, in place:
+   * the one sanctioned write into existing tensors (see the module documentation). Each
+   * parameter keeps its identity and its `data` array, so `parameters()` references and
+   * views such as `p.reshape(...)` see the loaded values. Nothing is cloned: the keys are
+   * checked against {@link stateDictKeys}, and `dict`'s tensors are copied from, never kept.
+   * Every entry is checked before the first write, so a load that throws changes nothing.
    *
    * @throws {RangeError} Missing or unexpected keys (with `strict`), or a tensor
    *   whose shape differs from the parameter's; the message names the key and both shapes.
+   *   The module is unchanged when it throws.
+   *
+   * @example Loading writes into the parameter objects a caller already holds
+   * ```ts
+   * import { Module } from "./module.ts";
+   * import { tensor, zeros } from "../tensor/tensor.ts";
+   * import assert from "node:assert/strict";
+   * class Scale extends Module {
+   *   readonly weight = this.registerParameter("weight", zeros([2]));
+   * }
+   * const m = new Scale();
+   * const held = m.parameters().weight;
+   * const view = held.reshape([1, 2]); // shares held.data
+   * const source = tensor([3, 4]);
+   * m.loadStateDict({ weight: source });
+   * assert.equal(m.parameters().weight, held);
+   * assert.deepEqual(view.toArray(), [[3, 4]]);
+   * source.data[0] = 9; // the dict's tensors are not kept
+   * assert.deepEqual(held.toArray(), [3, 4]);
+   * ```
    */
   loadStateDict(dict: Record<string, Tensor>, options: LoadStateDictOptions = {}): this {
     if (dict === null || typeof dict !== "object") {
@@ -132,7 +195,7 @@ export class Module {
       );
     }
     const strict = options.strict ?? true;
-    const expected = new Set(Object.keys(this.stateDict()));
+    const expected = new Set(this.stateDictKeys());
     if (strict) {
       const missing = [...expected].filter((k) => !(k in dict));
       const unexpected = Object.keys(dict).filter((k) => !expected.has(k));
@@ -146,7 +209,17 @@ export class Module {
         );
       }
     }
-    this.loadOwn(dict, "", strict);
+    // Every entry is checked before any is written, so a load that throws leaves the
+    // module as it was rather than half loaded.
+    const outer = pendingWrites;
+    const writes: (() => void)[] = [];
+    pendingWrites = writes;
+    try {
+      this.loadOwn(dict, "", strict);
+    } finally {
+      pendingWrites = outer;
+    }
+    for (const write of writes) write();
     return this;
   }
 
@@ -166,8 +239,29 @@ export class Module {
   }
 }
 
+/** The writes of the `loadStateDict` in progress, run once every entry has been checked. */
+let pendingWrites: (() => void)[] | null = null;
+
 /**
- * Copies `source` into the parameter `target`, checking the shape.
+ * Writes `values` into the parameter `target`'s data, in place. Inside `loadStateDict`
+ * the write waits until every entry has been checked; outside it happens at once.
+ * Internal (not exported from mod.ts): a `loadOwn` override writes through it.
+ */
+export function writeParameter(target: Tensor, values: Float32Array): void {
+  if (values.length !== target.size) {
+    throw new RangeError(
+      `writeParameter: ${values.length} values for a parameter of shape ${
+        formatShape(target.shape)
+      }`,
+    );
+  }
+  if (pendingWrites) pendingWrites.push(() => target.data.set(values));
+  else target.data.set(values);
+}
+
+/**
+ * Copies `source` into the parameter `target`, in place, checking the shape: the write
+ * behind {@link Module.loadStateDict}. Internal (not exported from mod.ts).
  *
  * @throws {RangeError} When the shapes differ; names the key and both shapes.
  */
@@ -183,5 +277,5 @@ export function copyInto(target: Tensor, source: Tensor, key: string, owner: str
       }`,
     );
   }
-  target.data.set(source.data);
+  writeParameter(target, source.data);
 }

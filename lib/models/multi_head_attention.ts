@@ -19,7 +19,7 @@
 
 import { resolveNeedWeights } from "../attention/_batch.ts";
 import { scaledDotProductAttention } from "../attention/scaled_dot_product.ts";
-import { copyInto, Module } from "../layers/module.ts";
+import { copyInto, Module, writeParameter } from "../layers/module.ts";
 import { linear, linearStacked } from "../layers/linear.ts";
 import { Mask } from "../tensor/mask.ts";
 import { Rng } from "../tensor/rng.ts";
@@ -588,6 +588,11 @@ export class MultiHeadAttention extends Module {
     return out;
   }
 
+  /** The keys of {@link stateDict}, in PyTorch's order, without stacking any tensor. */
+  override stateDictKeys(): string[] {
+    return this.#checkpointEntries().map((e) => e.key);
+  }
+
   /**
    * Loads this module's PyTorch-named entries under `prefix` (called by `loadStateDict`,
    * also when this attention sits inside a larger model).
@@ -622,7 +627,7 @@ export class MultiHeadAttention extends Module {
       }
       let offset = 0;
       for (const p of parts) {
-        p.data.set(source.data.subarray(offset, offset + p.size));
+        writeParameter(p, source.data.subarray(offset, offset + p.size));
         offset += p.size;
       }
     }

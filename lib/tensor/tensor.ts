@@ -13,7 +13,16 @@ export type NestedArray = number | NestedArray[];
 /**
  * A dense float32 tensor, row-major (the last axis is contiguous).
  *
- * `data` is owned by the tensor; ops never write into their inputs.
+ * Ops never write into their inputs: every op returns a tensor with fresh `data`.
+ * Two things share data on purpose, and nothing else does:
+ *
+ * - **Views.** `reshape()` (and the `Tensor` constructor, which wraps the array it is
+ *   given) shares `data` with its source, so a write through one shows in the other.
+ * - **The one in-place path: updating parameters.** `Module.loadStateDict()` (and, next,
+ *   an optimizer's step) writes new values into each parameter's existing `data`, so
+ *   the tensors returned by `Module.parameters()`, and views of them, see the update.
+ *   Everything computed from a parameter before (outputs, traces, KV-cache entries,
+ *   `stateDict()` copies) owns its data and keeps the old values.
  *
  * @example Build and read back
  * ```ts
@@ -74,13 +83,19 @@ export class Tensor {
   }
 
   /**
-   * A tensor with the same data and a new shape of the same size; one axis may be `-1`.
+   * A view: a tensor with the same `data` (not copied) and a new shape of the same size;
+   * one axis may be `-1`. A later write into either (loading a state dict into a
+   * parameter) shows in both; `clone()` first for an independent copy.
    *
-   * @example Flatten a matrix
+   * @example Flatten a matrix; the view shares its data
    * ```ts
    * import { tensor } from "./tensor.ts";
    * import assert from "node:assert/strict";
-   * assert.deepEqual(tensor([[1, 2], [3, 4]]).reshape([-1]).shape, [4]);
+   * const m = tensor([[1, 2], [3, 4]]);
+   * const flat = m.reshape([-1]);
+   * assert.deepEqual(flat.shape, [4]);
+   * assert.equal(flat.data, m.data);
+   * assert.notEqual(m.clone().data, m.data);
    * ```
    */
   reshape(shape: Shape): Tensor {

@@ -8,14 +8,15 @@
  *
  * Permissions (the `test` task grants them):
  * - `--allow-run=chromium,jupyter,deno`: start Chromium; execute a notebook with
- *   `jupyter nbconvert` after registering the kernel with `deno jupyter --install`;
+ *   `jupyter nbconvert` after registering the kernel with `deno jupyter --install`
+ *   (`scripts/test.ts` names chromium and jupyter only where they are on PATH, or with `CI=true`);
  * - `--allow-write=out`: the demo page, the notebook export, screenshots
  *   (`out/browser_test/*.png`, to look at) and Chromium's profile go under `out/`;
  * - `--allow-net=127.0.0.1`: the CDP WebSocket to Chromium on this machine;
  * - `--allow-env`, `--allow-read`: `CI`, `PATH`, and the files above.
  *
  * With `CI=true` both tests run and fail when Chromium or Jupyter is missing;
- * elsewhere they are skipped with a note.
+ * elsewhere each is skipped with one line.
  *
  * @module
  */
@@ -24,33 +25,23 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { writeAttentionPage } from "../examples/demo.ts";
 import { installDenoKernel, nbconvertVersion, runNotebook } from "../scripts/run_notebooks.ts";
+import { which } from "../scripts/which.ts";
 
 const CI = Deno.env.get("CI") === "true";
 const OUT = "out/browser_test";
 
-/** The absolute path of an executable on PATH, or undefined. */
-async function which(name: string): Promise<string | undefined> {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    if (!dir) continue;
-    try {
-      const info = await Deno.stat(join(dir, name));
-      if (info.isFile && (info.mode ?? 0o111) & 0o111) return join(dir, name);
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
-}
-
 const chromium = await which("chromium");
 const jupyter = await which("jupyter");
+// One line per skipped test (deno task test names a tool in --allow-run only when it is here).
 if (!CI && !chromium) {
-  console.warn("browser_test: skipped, no `chromium` on PATH (apt-get install -y chromium)");
-}
-if (!CI && chromium && !jupyter) {
   console.warn(
-    "browser_test: notebook test skipped, no `jupyter` on PATH " +
-      "(apt-get install -y jupyter-nbconvert python3-nbclient jupyter-client)",
+    "browser_test: browser test skipped, no `chromium` on PATH (apt-get install -y chromium)",
+  );
+}
+if (!CI && (!chromium || !jupyter)) {
+  console.warn(
+    `browser_test: notebook test skipped, no \`${chromium ? "jupyter" : "chromium"}\` on PATH ` +
+      "(apt-get install -y chromium jupyter-nbconvert python3-nbclient jupyter-client)",
   );
 }
 

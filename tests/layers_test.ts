@@ -191,7 +191,7 @@ Deno.test("activations", async (t) => {
   await t.step("gelu() rejects an unknown approximation", () => {
     assert.throws(
       () => gelu(x, { approximate: "erf" as never }),
-      /gelu: approximate must be "none" or "tanh", got erf/,
+      /gelu: approximate must be "none" or "tanh", got "erf" \(a string\)/,
     );
   });
 

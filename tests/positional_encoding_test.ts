@@ -244,7 +244,7 @@ Deno.test("applyRotary()", async (t) => {
     );
     assert.throws(
       () => applyRotary(zeros([2, 4]), { style: "neox" as never }),
-      /style must be "interleaved" or "half", got neox/,
+      /style must be one of "interleaved", "half", got "neox" \(a string\)/,
     );
   });
 });

@@ -8,10 +8,38 @@
 import { formatShape } from "../tensor/shape.ts";
 import { checkTensor, type Tensor } from "../tensor/tensor.ts";
 
+/**
+ * A value as an error message shows it: numbers as they are (`8`, `NaN`), any
+ * other type with quotes or its type, so `"8"` and `8` never read alike:
+ * `"8" (a string)`, `true (a boolean)`, `null`, `undefined`, `an object`.
+ */
+export function _describe(value: unknown): string {
+  switch (typeof value) {
+    case "number":
+      return String(value);
+    case "string":
+      return `${JSON.stringify(value)} (a string)`;
+    case "boolean":
+      return `${value} (a boolean)`;
+    case "bigint":
+      return `${value}n (a bigint)`;
+    case "undefined":
+      return "undefined";
+    case "function":
+      return "a function";
+    case "symbol":
+      return "a symbol";
+    default:
+      if (value === null) return "null";
+      if (Array.isArray(value)) return `an array of length ${value.length}`;
+      return `an object (${(value as object).constructor?.name ?? "Object"})`;
+  }
+}
+
 /** A positive safe integer, or a `RangeError` naming `fn` and `arg`. */
 export function _positiveInt(value: unknown, fn: string, arg: string): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
-    throw new RangeError(`${fn}: ${arg} must be a positive integer, got ${String(value)}`);
+    throw new RangeError(`${fn}: ${arg} must be a positive integer, got ${_describe(value)}`);
   }
   return value;
 }
@@ -19,15 +47,78 @@ export function _positiveInt(value: unknown, fn: string, arg: string): number {
 /** A non-negative safe integer, or a `RangeError` naming `fn` and `arg`. */
 export function _nonNegativeInt(value: unknown, fn: string, arg: string): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(`${fn}: ${arg} must be a non-negative integer, got ${String(value)}`);
+    throw new RangeError(
+      `${fn}: ${arg} must be a non-negative integer, got ${_describe(value)}`,
+    );
   }
   return value;
+}
+
+/** A safe integer (a seed), or a `TypeError` naming `fn` and `arg`. */
+export function _seed(value: unknown, fn: string, arg: string): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value)) {
+    throw new TypeError(`${fn}: ${arg} must be an integer, got ${_describe(value)}`);
+  }
+  return value;
+}
+
+/** A boolean, or a `TypeError` naming `fn` and `arg` (`"false"` is not false). */
+export function _boolean(value: unknown, fn: string, arg: string): boolean {
+  if (typeof value !== "boolean") {
+    throw new TypeError(`${fn}: ${arg} must be a boolean, got ${_describe(value)}`);
+  }
+  return value;
+}
+
+/** One of `allowed`, or a `RangeError` naming `fn`, `arg` and the choices. */
+export function _oneOf<T extends string>(
+  value: unknown,
+  allowed: readonly T[],
+  fn: string,
+  arg: string,
+): T {
+  if (!allowed.includes(value as T)) {
+    throw new RangeError(
+      `${fn}: ${arg} must be one of ${allowed.map((a) => `"${a}"`).join(", ")}, got ${
+        _describe(value)
+      }`,
+    );
+  }
+  return value as T;
+}
+
+/** An object of options (or `undefined`, taken as `{}`), or a `TypeError` naming `fn` and `arg`. */
+export function _options<T extends object>(value: T | undefined, fn: string, arg: string): T {
+  if (value === undefined) return {} as T;
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new TypeError(`${fn}: ${arg} must be an object, got ${_describe(value)}`);
+  }
+  return value;
+}
+
+/** A `{ key, call }` pair of 32-bit integers, or a `TypeError` naming `fn` and `arg`. */
+export function _counterKey(
+  value: unknown,
+  fn: string,
+  arg: string,
+): { key: number; call: number } {
+  const v = value as { key?: unknown; call?: unknown } | null;
+  const ok = v !== null && typeof v === "object" && Number.isInteger(v.key) &&
+    Number.isInteger(v.call);
+  if (!ok) {
+    throw new TypeError(
+      `${fn}: ${arg} must be { key, call } with two integers (e.g. rng.nextKey()), got ${
+        _describe(value)
+      }`,
+    );
+  }
+  return { key: (v!.key as number) >>> 0, call: (v!.call as number) >>> 0 };
 }
 
 /** A finite number `>= min`, or a `TypeError`/`RangeError` naming `fn` and `arg`. */
 export function _finiteAtLeast(value: unknown, min: number, fn: string, arg: string): number {
   if (typeof value !== "number") {
-    throw new TypeError(`${fn}: ${arg} must be a number, got ${typeof value}`);
+    throw new TypeError(`${fn}: ${arg} must be a number, got ${_describe(value)}`);
   }
   if (!Number.isFinite(value) || value < min) {
     throw new RangeError(`${fn}: ${arg} must be a finite number >= ${min}, got ${value}`);
@@ -35,10 +126,34 @@ export function _finiteAtLeast(value: unknown, min: number, fn: string, arg: str
   return value;
 }
 
+/**
+ * A finite number `> min` (a frequency base), or a `TypeError` (not a number) /
+ * `RangeError` naming `fn` and `arg` and showing the value.
+ */
+export function _finiteAbove(value: unknown, min: number, fn: string, arg: string): number {
+  if (typeof value !== "number") {
+    throw new TypeError(`${fn}: ${arg} must be a number, got ${_describe(value)}`);
+  }
+  if (!Number.isFinite(value) || value <= min) {
+    throw new RangeError(`${fn}: ${arg} must be a finite number > ${min}, got ${value}`);
+  }
+  return value;
+}
+
 /** A probability in [0, 1], or a `RangeError` naming `fn` and `arg`. */
 export function _probability(value: unknown, fn: string, arg: string): number {
   if (typeof value !== "number" || !(value >= 0 && value <= 1)) {
-    throw new RangeError(`${fn}: ${arg} must be a probability in [0, 1], got ${String(value)}`);
+    throw new RangeError(
+      `${fn}: ${arg} must be a probability in [0, 1], got ${_describe(value)}`,
+    );
+  }
+  return value;
+}
+
+/** A drop probability in [0, 1) (attention dropout cannot drop everything), or a `RangeError`. */
+export function _dropProbability(value: unknown, fn: string, arg: string): number {
+  if (typeof value !== "number" || !(value >= 0 && value < 1)) {
+    throw new RangeError(`${fn}: ${arg} must be in [0, 1), got ${_describe(value)}`);
   }
   return value;
 }
@@ -94,7 +209,7 @@ export function _checkTensorFn(f: unknown, fn: string, arg: string): TensorFn {
   }
   throw new TypeError(
     `${fn}: ${arg} must be a function of a Tensor or an object with a forward(x) method, got ${
-      f === null ? "null" : typeof f
+      _describe(f)
     }`,
   );
 }

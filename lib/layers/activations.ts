@@ -12,6 +12,7 @@
 
 import { formatShape } from "../tensor/shape.ts";
 import { checkTensor, Tensor } from "../tensor/tensor.ts";
+import { _describe, _options } from "./_validate.ts";
 import { erfc } from "./erf.ts";
 
 /** Applies `f` (float64) to every element of `x`. */
@@ -93,6 +94,7 @@ const _SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
  * ```
  */
 export function gelu(x: Tensor, options: GeluOptions = {}): Tensor {
+  options = _options(options, "gelu", "options");
   const approximate = options.approximate ?? "none";
   if (approximate === "none") {
     return _unary(x, "gelu", (v) => 0.5 * v * erfc(-v * _SQRT_HALF));
@@ -104,7 +106,7 @@ export function gelu(x: Tensor, options: GeluOptions = {}): Tensor {
       (v) => 0.5 * v * (1 + Math.tanh(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))),
     );
   }
-  throw new RangeError(`gelu: approximate must be "none" or "tanh", got ${String(approximate)}`);
+  throw new RangeError(`gelu: approximate must be "none" or "tanh", got ${_describe(approximate)}`);
 }
 
 /**

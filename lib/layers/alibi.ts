@@ -8,7 +8,7 @@
 
 import { checkSize } from "../tensor/shape.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import { _nonNegativeInt, _positiveInt } from "./_validate.ts";
+import { _nonNegativeInt, _oneOf, _options, _positiveInt } from "./_validate.ts";
 
 /** The slopes of the first n heads when n is a power of two: 2^(-8k/n), k = 1 … n. */
 function _powerOfTwoSlopes(n: number): number[] {
@@ -95,12 +95,13 @@ export function alibiBias(
   _nonNegativeInt(tk, "alibiBias", "tk");
   const size = checkSize([numHeads, tq, tk], "alibiBias", "the bias [H, Tq, Tk] =");
   const slopes = alibiSlopes(numHeads);
-  const align = options.align ?? "top-left";
-  if (align !== "top-left" && align !== "bottom-right") {
-    throw new RangeError(
-      `alibiBias: align must be "top-left" or "bottom-right", got ${String(align)}`,
-    );
-  }
+  options = _options(options, "alibiBias", "options");
+  const align = _oneOf(
+    options.align ?? "top-left",
+    ["top-left", "bottom-right"],
+    "alibiBias",
+    "align",
+  );
   const shift = align === "bottom-right" ? tk - tq : 0;
   const out = new Float32Array(size);
   for (let h = 0; h < numHeads; h++) {

@@ -9,7 +9,7 @@
 import { Mask } from "../tensor/mask.ts";
 import { formatShape } from "../tensor/shape.ts";
 import { checkTensor, Tensor } from "../tensor/tensor.ts";
-import { _finiteAtLeast, _vectorOf } from "./_validate.ts";
+import { _finiteAtLeast, _options, _vectorOf } from "./_validate.ts";
 
 /** Options for {@link batchNorm}. */
 export interface BatchNormOptions {
@@ -84,6 +84,7 @@ export function batchNorm(x: Tensor, options: BatchNormOptions = {}): Tensor {
     );
   }
   const c = x.shape[x.rank - 1];
+  options = _options(options, fn, "options");
   const gamma = _vectorOf(options.weight, c, fn, "weight", x);
   const beta = _vectorOf(options.bias, c, fn, "bias", x);
   const eps = _finiteAtLeast(options.eps ?? 1e-5, 0, fn, "eps");

@@ -9,7 +9,7 @@ import { scale } from "../tensor/elementwise.ts";
 import { Rng } from "../tensor/rng.ts";
 import { checkSize, formatShape } from "../tensor/shape.ts";
 import { checkTensor, randn, Tensor } from "../tensor/tensor.ts";
-import { _positiveInt } from "./_validate.ts";
+import { _boolean, _describe, _options, _positiveInt, _seed } from "./_validate.ts";
 import { Module } from "./module.ts";
 
 /**
@@ -186,21 +186,25 @@ export class Embedding extends Module {
     super();
     _positiveInt(numEmbeddings, "Embedding", "numEmbeddings");
     _positiveInt(dim, "Embedding", "dim");
+    options = _options(options, "Embedding", "options");
     checkSize([numEmbeddings, dim], "Embedding", "the table [numEmbeddings, dim] =");
-    this.scaleByDModel = options.scaleByDModel ?? false;
+    this.scaleByDModel = _boolean(options.scaleByDModel ?? false, "Embedding", "scaleByDModel");
     const pad = options.paddingIdx;
     if (pad === undefined || pad === null) {
       this.paddingIdx = null;
     } else if (!Number.isInteger(pad) || pad < -numEmbeddings || pad >= numEmbeddings) {
-      throw new RangeError(
+      throw new (typeof pad === "number" ? RangeError : TypeError)(
         `Embedding: paddingIdx must be an integer in [-${numEmbeddings}, ${numEmbeddings}) for numEmbeddings=${numEmbeddings}, got ${
-          String(pad)
+          _describe(pad)
         }`,
       );
     } else {
       this.paddingIdx = pad < 0 ? pad + numEmbeddings : pad;
     }
-    const weight = randn([numEmbeddings, dim], new Rng(options.seed ?? 0));
+    const weight = randn(
+      [numEmbeddings, dim],
+      new Rng(_seed(options.seed ?? 0, "Embedding", "seed")),
+    );
     if (this.paddingIdx !== null) {
       weight.data.fill(0, this.paddingIdx * dim, (this.paddingIdx + 1) * dim);
     }

@@ -6,7 +6,14 @@
  */
 
 import { checkTensor, ones, Tensor, zeros } from "../tensor/tensor.ts";
-import { _features, _finiteAtLeast, _positiveInt, _vectorOf } from "./_validate.ts";
+import {
+  _boolean,
+  _features,
+  _finiteAtLeast,
+  _options,
+  _positiveInt,
+  _vectorOf,
+} from "./_validate.ts";
 import { Module } from "./module.ts";
 
 /** Options for {@link layerNorm}. */
@@ -56,6 +63,7 @@ export interface LayerNormOptions {
  */
 export function layerNorm(x: Tensor, options: LayerNormOptions = {}): Tensor {
   const d = _features(x, "layerNorm", "x");
+  options = _options(options, "layerNorm", "options");
   const gamma = _vectorOf(options.weight, d, "layerNorm", "weight", x);
   const beta = _vectorOf(options.bias, d, "layerNorm", "bias", x);
   const eps = _finiteAtLeast(options.eps ?? 1e-5, 0, "layerNorm", "eps");
@@ -131,8 +139,9 @@ export class LayerNorm extends Module {
   constructor(readonly dim: number, options: LayerNormModuleOptions = {}) {
     super();
     _positiveInt(dim, "LayerNorm", "dim");
+    options = _options(options, "LayerNorm", "options");
     this.eps = _finiteAtLeast(options.eps ?? 1e-5, 0, "LayerNorm", "eps");
-    const affine = options.elementwiseAffine ?? true;
+    const affine = _boolean(options.elementwiseAffine ?? true, "LayerNorm", "elementwiseAffine");
     this.weight = affine ? this.registerParameter("weight", ones([dim])) : null;
     this.bias = affine ? this.registerParameter("bias", zeros([dim])) : null;
   }

@@ -9,7 +9,7 @@ import { add } from "../tensor/elementwise.ts";
 import { Rng } from "../tensor/rng.ts";
 import { checkSize, formatShape } from "../tensor/shape.ts";
 import { checkTensor, randn, Tensor } from "../tensor/tensor.ts";
-import { _nonNegativeInt, _positiveInt } from "./_validate.ts";
+import { _nonNegativeInt, _options, _positiveInt, _seed } from "./_validate.ts";
 import { Module } from "./module.ts";
 
 /** Options for {@link LearnedPositionalEmbedding}. */
@@ -59,10 +59,14 @@ export class LearnedPositionalEmbedding extends Module {
     super();
     _positiveInt(maxLen, "LearnedPositionalEmbedding", "maxLen");
     _positiveInt(dModel, "LearnedPositionalEmbedding", "dModel");
+    options = _options(options, "LearnedPositionalEmbedding", "options");
     checkSize([maxLen, dModel], "LearnedPositionalEmbedding", "the table [maxLen, dModel] =");
     this.weight = this.registerParameter(
       "weight",
-      randn([maxLen, dModel], new Rng(options.seed ?? 0)),
+      randn(
+        [maxLen, dModel],
+        new Rng(_seed(options.seed ?? 0, "LearnedPositionalEmbedding", "seed")),
+      ),
     );
   }
 
@@ -74,6 +78,7 @@ export class LearnedPositionalEmbedding extends Module {
   positions(length: number, options: PositionOffsetOptions = {}): Tensor {
     const fn = "LearnedPositionalEmbedding.positions";
     _nonNegativeInt(length, fn, "length");
+    options = _options(options, fn, "options");
     const offset = _nonNegativeInt(options.offset ?? 0, fn, "offset");
     if (offset + length > this.maxLen) {
       throw new RangeError(
@@ -98,11 +103,13 @@ export class LearnedPositionalEmbedding extends Module {
       );
     }
     const t = x.shape[x.rank - 2];
-    if ((options.offset ?? 0) + t > this.maxLen) {
+    options = _options(options, fn, "options");
+    const offset = _nonNegativeInt(options.offset ?? 0, fn, "offset");
+    if (offset + t > this.maxLen) {
       throw new RangeError(
-        `${fn}: x=${formatShape(x.shape)} has T=${t} positions from offset ${
-          options.offset ?? 0
-        }, past maxLen=${this.maxLen}`,
+        `${fn}: x=${
+          formatShape(x.shape)
+        } has T=${t} positions from offset ${offset}, past maxLen=${this.maxLen}`,
       );
     }
     // [..., T, D] + [T, D] -> [..., T, D]

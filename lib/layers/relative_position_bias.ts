@@ -10,7 +10,7 @@
 import { checkSize } from "../tensor/shape.ts";
 import { Rng } from "../tensor/rng.ts";
 import { randn, Tensor } from "../tensor/tensor.ts";
-import { _nonNegativeInt, _positiveInt } from "./_validate.ts";
+import { _boolean, _nonNegativeInt, _oneOf, _options, _positiveInt, _seed } from "./_validate.ts";
 import { Module } from "./module.ts";
 
 /** Options for {@link relativePositionBucket} and {@link RelativePositionBias}. */
@@ -33,10 +33,8 @@ interface _BucketConfig {
 }
 
 function _bucketConfig(options: RelativePositionBucketOptions, fn: string): _BucketConfig {
-  const bidirectional = options.bidirectional ?? true;
-  if (typeof bidirectional !== "boolean") {
-    throw new TypeError(`${fn}: bidirectional must be a boolean, got ${typeof bidirectional}`);
-  }
+  options = _options(options, fn, "options");
+  const bidirectional = _boolean(options.bidirectional ?? true, fn, "bidirectional");
   const numBuckets = _positiveInt(options.numBuckets ?? 32, fn, "numBuckets");
   const maxDistance = _positiveInt(options.maxDistance ?? 128, fn, "maxDistance");
   const perSide = bidirectional ? Math.floor(numBuckets / 2) : numBuckets;
@@ -171,7 +169,10 @@ export class RelativePositionBias extends Module {
     );
     this.weight = this.registerParameter(
       "weight",
-      randn([this.#config.numBuckets, numHeads], new Rng(options.seed ?? 0)),
+      randn(
+        [this.#config.numBuckets, numHeads],
+        new Rng(_seed(options.seed ?? 0, "RelativePositionBias", "seed")),
+      ),
     );
   }
 
@@ -226,12 +227,8 @@ export class RelativePositionBias extends Module {
     const fn = `RelativePositionBias.${method}`;
     _nonNegativeInt(tq, fn, "tq");
     _nonNegativeInt(tk, fn, "tk");
-    const align = options.align ?? "top-left";
-    if (align !== "top-left" && align !== "bottom-right") {
-      throw new RangeError(
-        `${fn}: align must be "top-left" or "bottom-right", got ${String(align)}`,
-      );
-    }
+    options = _options(options, fn, "options");
+    const align = _oneOf(options.align ?? "top-left", ["top-left", "bottom-right"], fn, "align");
     const shift = align === "bottom-right" ? tk - tq : 0;
     const idx = new Int32Array(checkSize([tq, tk], fn, "the buckets [Tq, Tk] ="));
     for (let i = 0; i < tq; i++) {

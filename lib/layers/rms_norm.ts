@@ -6,7 +6,7 @@
  */
 
 import { checkTensor, ones, Tensor } from "../tensor/tensor.ts";
-import { _features, _finiteAtLeast, _positiveInt, _vectorOf } from "./_validate.ts";
+import { _features, _finiteAtLeast, _options, _positiveInt, _vectorOf } from "./_validate.ts";
 import { Module } from "./module.ts";
 
 /**
@@ -47,6 +47,7 @@ export interface RmsNormOptions {
  */
 export function rmsNorm(x: Tensor, options: RmsNormOptions = {}): Tensor {
   const d = _features(x, "rmsNorm", "x");
+  options = _options(options, "rmsNorm", "options");
   const gamma = _vectorOf(options.weight, d, "rmsNorm", "weight", x);
   const eps = _finiteAtLeast(options.eps ?? RMS_NORM_DEFAULT_EPS, 0, "rmsNorm", "eps");
   const src = x.data;
@@ -99,6 +100,7 @@ export class RMSNorm extends Module {
   constructor(readonly dim: number, options: RMSNormModuleOptions = {}) {
     super();
     _positiveInt(dim, "RMSNorm", "dim");
+    options = _options(options, "RMSNorm", "options");
     this.eps = _finiteAtLeast(options.eps ?? RMS_NORM_DEFAULT_EPS, 0, "RMSNorm", "eps");
     this.weight = this.registerParameter("weight", ones([dim]));
   }

@@ -8,7 +8,7 @@
 
 import { checkSize, formatShape } from "../tensor/shape.ts";
 import { checkTensor, Tensor } from "../tensor/tensor.ts";
-import { _positiveInt } from "./_validate.ts";
+import { _describe, _finiteAbove, _oneOf, _options, _positiveInt } from "./_validate.ts";
 
 /** How features are paired for rotation. */
 export type RotaryStyle = "interleaved" | "half";
@@ -52,6 +52,7 @@ export interface RotaryFrequencyOptions {
  * ```
  */
 export function rotaryFrequencies(dim: number, options: RotaryFrequencyOptions = {}): Float64Array {
+  options = _options(options, "rotaryFrequencies", "options");
   return _frequencies(dim, options.base ?? 10000, "rotaryFrequencies");
 }
 
@@ -62,9 +63,7 @@ function _frequencies(dim: number, base: number, fn: string): Float64Array {
       `${fn}: the rotated size must be even (features rotate in pairs), got ${dim}`,
     );
   }
-  if (typeof base !== "number" || !Number.isFinite(base) || base <= 1) {
-    throw new RangeError(`${fn}: base must be a finite number > 1, got ${String(base)}`);
-  }
+  _finiteAbove(base, 1, fn, "base");
   const theta = new Float64Array(checkSize([dim / 2], fn, "the frequencies [dim / 2] ="));
   for (let i = 0; i < theta.length; i++) theta[i] = Math.pow(base, (-2 * i) / dim);
   return theta;
@@ -117,10 +116,8 @@ export function applyRotary(x: Tensor, options: RotaryOptions = {}): Tensor {
       }`,
     );
   }
-  const style = options.style ?? "interleaved";
-  if (style !== "interleaved" && style !== "half") {
-    throw new RangeError(`${fn}: style must be "interleaved" or "half", got ${String(style)}`);
-  }
+  options = _options(options, fn, "options");
+  const style = _oneOf(options.style ?? "interleaved", ["interleaved", "half"], fn, "style");
   const theta = _frequencies(d, options.base ?? 10000, fn);
   const positions = options.positions;
   if (positions !== undefined) {
@@ -133,8 +130,8 @@ export function applyRotary(x: Tensor, options: RotaryOptions = {}): Tensor {
     }
     for (let i = 0; i < t; i++) {
       if (typeof positions[i] !== "number" || !Number.isFinite(positions[i])) {
-        throw new RangeError(
-          `${fn}: positions[${i}] must be a finite number, got ${String(positions[i])}`,
+        throw new (typeof positions[i] === "number" ? RangeError : TypeError)(
+          `${fn}: positions[${i}] must be a finite number, got ${_describe(positions[i])}`,
         );
       }
     }

@@ -6,7 +6,7 @@
 
 import { checkSize } from "../tensor/shape.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import { _nonNegativeInt, _positiveInt } from "./_validate.ts";
+import { _finiteAbove, _nonNegativeInt, _options, _positiveInt } from "./_validate.ts";
 
 /** Options for {@link sinusoidalEncoding}. */
 export interface SinusoidalEncodingOptions {
@@ -52,12 +52,8 @@ export function sinusoidalEncoding(
 ): Tensor {
   _nonNegativeInt(maxLen, "sinusoidalEncoding", "maxLen");
   _positiveInt(dModel, "sinusoidalEncoding", "dModel");
-  const base = options.base ?? 10000;
-  if (typeof base !== "number" || !Number.isFinite(base) || base <= 1) {
-    throw new RangeError(
-      `sinusoidalEncoding: base must be a finite number > 1, got ${String(base)}`,
-    );
-  }
+  options = _options(options, "sinusoidalEncoding", "options");
+  const base = _finiteAbove(options.base ?? 10000, 1, "sinusoidalEncoding", "base");
   checkSize([maxLen, dModel], "sinusoidalEncoding", "the table [maxLen, dModel] =");
   // Inverse wavelengths 1 / base^(2i/d), one per sin/cos pair.
   const pairs = Math.ceil(dModel / 2);

@@ -1,7 +1,8 @@
 /**
  * A small pool of Workers that run row ranges of one WebAssembly kernel call
  * on the same shared memory as the main thread, so a synchronous op can use
- * two cores. Not exported from the package; `simd.ts` is the only user.
+ * several cores (by default the logical CPU count, at most 4: see
+ * {@link setThreads}). Not exported from the package; `simd.ts` is the only user.
  *
  * How one parallel call goes: the main thread writes one task (an export of
  * `kernels.wat` and its arguments) per worker into the control block at the
@@ -250,17 +251,17 @@ export function runTasks(tasks: readonly Task[], runLocal: (t: Task) => void): v
     if (d - target >= 0) break;
     Atomics.wait(c, DONE, d, 1000);
   }
+  // clear the workers' flag whatever happened here, so one failed call leaves the next clean
+  const workerFailed = Atomics.exchange(c, ERROR, 0) !== 0;
   if (localError) throw localError;
-  if (Atomics.exchange(c, ERROR, 0) !== 0) {
-    throw new Error("A WebAssembly kernel failed on a worker thread");
-  }
+  if (workerFailed) throw new Error("A WebAssembly kernel failed on a worker thread");
 }
 
 /**
  * Stops and terminates the workers (the next large call starts them again).
  * Workers never keep a process alive; tests call this to start from a clean state.
  *
- * @example Stop the pool after a forced two-thread product
+ * @example Stop the pool after a forced threaded product
  * ```ts
  * import { shutdownWorkers } from "./threads.ts";
  * import { setParallelMinWork } from "./simd.ts";

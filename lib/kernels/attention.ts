@@ -1,9 +1,15 @@
 /**
- * The attention kernel for one (query block, key block) pair on raw buffers:
- * scores = Q·Kᵀ·scale + bias, masked entries set to -∞, row softmax, optional
- * dropout, then output = weights·V. `lib/attention/scaled_dot_product.ts`
- * validates shapes and broadcasting and calls {@link attentionKernel} once per
- * batch element.
+ * Attention on raw buffers: scores = Q·Kᵀ·scale + bias, masked entries set to
+ * -∞, row softmax, optional dropout, then output = weights·V, for one problem
+ * ({@link attentionKernel}: one batch element and head) or many at once
+ * ({@link attentionKernels}, which `lib/attention/scaled_dot_product.ts` calls
+ * after validating shapes and broadcasting). Three paths give the same answer:
+ * the JavaScript steps of {@link attentionReference} (with the fast `gemm`) for
+ * tiny problems, and the WebAssembly SIMD kernels of `simd.ts` on one thread or
+ * several. A NaN a query can see reaches its output; a value it may not attend
+ * to never does, NaN and ±∞ included (`hidden_values.ts`). Query rows go in
+ * chunks whose scores fit {@link attentionScratchBytes}, so the output-only call
+ * (weights null) never holds a `[Tq, Tk]` matrix.
  *
  * @module
  */
@@ -12,6 +18,7 @@ import { gemm, type GemmArgs, gemmReference } from "./matmul.ts";
 import { attentionWasm, attentionWasmBatch, type WasmAttentionProblem, wasmReady } from "./simd.ts";
 import { softmaxRows, softmaxRowsReference } from "./softmax.ts";
 import type { AttentionInputs, MatrixView } from "./attention_inputs.ts";
+import { addHiddenValues, finiteCopy, valuesFinite } from "./hidden_values.ts";
 
 export type { AttentionInputs, MatrixView } from "./attention_inputs.ts";
 
@@ -29,10 +36,15 @@ export interface AttentionKernelArgs extends AttentionInputs {
 }
 
 /**
- * Computes one attention block into `out` and `weights`: the WebAssembly SIMD
+ * Computes one attention problem into `out` and `weights`: the WebAssembly SIMD
  * path (`simd.ts`: Kᵀ packed once, masked tiles past each row block's last
  * allowed key skipped, fused scale + mask + softmax) for real sizes, the
  * JavaScript steps of {@link attentionReference} (with the fast `gemm`) otherwise.
+ * Query rows go in chunks of at most {@link attentionScratchBytes} of scores
+ * (each row's arithmetic is its own, so the result is the unchunked one bit for
+ * bit; dropout draws in the same row-major order). K and V, copied and packed
+ * into the WebAssembly arena (about 8·tk·(dk + dv) bytes), must fit its 2 GiB:
+ * larger calls get a RangeError before anything is allocated.
  *
  * @example One query, two keys
  * ```ts
@@ -47,9 +59,96 @@ export interface AttentionKernelArgs extends AttentionInputs {
  * ```
  */
 export function attentionKernel(a: AttentionKernelArgs): void {
+  // one choice of path for all chunks, from the whole problem's size: the same bits
+  const wasm = wasmWorthIt(a) && wasmReady();
+  const rows = chunkRows(a.tk);
+  if (rows >= a.tq) {
+    attentionProblem(a, wasm, a.tq * a.tk);
+    return;
+  }
+  for (let r0 = 0; r0 < a.tq; r0 += rows) {
+    attentionProblem(rowRange(a, r0, Math.min(rows, a.tq - r0)), wasm, a.tq * a.tk);
+  }
+}
+
+/** Default of {@link attentionScratchBytes}: 16 MiB, a 2048 × 2048 score matrix in one piece. */
+const ATTENTION_SCRATCH_BYTES = 1 << 24;
+let scratchBytes = ATTENTION_SCRATCH_BYTES;
+
+/**
+ * Bytes of scores one attention call holds at a time (16 MiB unless
+ * {@link setAttentionScratchBytes} changed it): rows beyond go in further chunks.
+ *
+ * @example
+ * ```ts
+ * import { attentionScratchBytes } from "./attention.ts";
+ * import assert from "node:assert/strict";
+ * assert.ok(attentionScratchBytes() >= 64 * 16);
+ * ```
+ */
+export function attentionScratchBytes(): number {
+  return scratchBytes;
+}
+
+/**
+ * Sets {@link attentionScratchBytes} (tests of the chunking; no argument
+ * restores the default). Results do not depend on it.
+ *
+ * @example Chunks of 16 rows give the same numbers
+ * ```ts
+ * import { attentionKernel, setAttentionScratchBytes } from "./attention.ts";
+ * import assert from "node:assert/strict";
+ * const n = 64, d = 8, x = Float32Array.from({ length: n * d }, (_, i) => Math.cos(i));
+ * const run = () => {
+ *   const out = new Float32Array(n * d);
+ *   attentionKernel({ q: x, qOffset: 0, k: x, kOffset: 0, v: x, vOffset: 0, tq: n, tk: n,
+ *     dk: d, dv: d, scale: 0.3, mask: null, bias: null, out, outOffset: 0, weights: null,
+ *     weightsOffset: 0, scores: null, scoresOffset: 0, dropout: 0, uniform: null });
+ *   return out;
+ * };
+ * const whole = run();
+ * setAttentionScratchBytes(16 * n * 4);
+ * const chunked = run();
+ * setAttentionScratchBytes();
+ * assert.deepEqual(chunked, whole);
+ * ```
+ */
+export function setAttentionScratchBytes(bytes = ATTENTION_SCRATCH_BYTES): void {
+  if (!(bytes > 0)) {
+    throw new RangeError(`setAttentionScratchBytes: bytes must be positive, got ${bytes}`);
+  }
+  scratchBytes = bytes;
+}
+
+/** Query rows per chunk for `tk` keys: a multiple of 16 (the kernels' row chunk), at least 16. */
+function chunkRows(tk: number): number {
+  const rows = Math.floor(scratchBytes / (4 * Math.max(1, Math.ceil(tk / 8) * 8)));
+  return Math.max(16, rows - (rows % 16));
+}
+
+/** Rows [r0, r0 + rows) of problem `a`: the same keys and values, its queries' slices. */
+function rowRange(a: AttentionKernelArgs, r0: number, rows: number): AttentionKernelArgs {
+  const { tk, dk, dv, mask, bias } = a;
+  return {
+    ...a,
+    tq: rows,
+    qOffset: a.qOffset + r0 * dk,
+    outOffset: a.outOffset + r0 * dv,
+    weightsOffset: a.weights ? a.weightsOffset + r0 * tk : 0,
+    scoresOffset: a.scores ? a.scoresOffset + r0 * tk : 0,
+    mask: mask && { ...mask, offset: mask.offset + r0 * mask.rowStride },
+    bias: bias && { ...bias, offset: bias.offset + r0 * bias.rowStride },
+  };
+}
+
+/**
+ * One chunk of {@link attentionKernel}: on the WebAssembly kernels when `wasm`,
+ * else the JavaScript steps with the softmax kernel `softmaxRows` picks for `size` entries.
+ */
+function attentionProblem(a: AttentionKernelArgs, wasm: boolean, size: number): void {
   const { tk, mask } = a;
-  if (!wasmWorthIt(a) || !wasmReady()) {
-    attentionSteps(withWeights(a), gemm, softmaxRows);
+  if (!wasm) {
+    attentionSteps(withWeights(a), gemm, (x, o, r, c) => softmaxRows(x, o, r, c, size));
     return;
   }
   // the kernel reads the mask itself when its key axis is contiguous
@@ -59,6 +158,7 @@ export function attentionKernel(a: AttentionKernelArgs): void {
     ...wasmOperands(a, plainMask && !needJs ? mask : null),
     prepare: needJs ? (buf, at, ld) => prepareScores(a, buf, at, ld) : null,
     after: a.dropout > 0 && a.uniform ? (buf, at, ld) => applyDropout(a, buf, at, ld) : null,
+    hookMask: mask,
   });
 }
 
@@ -118,7 +218,10 @@ function wasmOperands(
  * ```
  */
 export function attentionKernels(list: readonly AttentionKernelArgs[]): void {
-  if (list.length > 1 && wasmReady() && list.every((a) => batchable(a, list[0]))) {
+  if (
+    list.length > 1 && wasmReady() && chunkRows(list[0].tk) >= list[0].tq &&
+    list.every((a) => batchable(a, list[0]))
+  ) {
     attentionWasmBatch(list.map((a) => wasmOperands(a, a.mask)));
     return;
   }
@@ -198,16 +301,18 @@ function attentionSteps(
   });
   // 2) scale, add bias, keep raw scores if asked, then block masked keys with -∞
   prepareScores(a, weights, wo, tk);
-  // 3) softmax per query row; a fully masked row becomes zeros
+  // 3) softmax per query row; a fully masked row becomes zeros, a row with a NaN NaN
   softmax(weights, wo, tq, tk);
   // 4) inverted dropout on the weights (training only)
   if (a.dropout > 0 && a.uniform) applyDropout(a, weights, wo, tk);
-  // 5) output [tq, dv] = weights [tq, tk] · V [tk, dv]
+  // 5) output [tq, dv] = weights [tq, tk] · V' [tk, dv], V' = V with non-finite values as 0;
+  //    those reach only the queries allowed to see them
+  const finite = valuesFinite(a.v, a.vOffset, tk * dv);
   mm({
     a: weights,
     aOffset: wo,
-    b: a.v,
-    bOffset: a.vOffset,
+    b: finite ? a.v : finiteCopy(a.v, a.vOffset, tk * dv),
+    bOffset: finite ? a.vOffset : 0,
     c: a.out,
     cOffset: a.outOffset,
     m: tq,
@@ -215,6 +320,20 @@ function attentionSteps(
     n: dv,
     transposeB: false,
   });
+  if (!finite) {
+    addHiddenValues({
+      v: a.v,
+      vOffset: a.vOffset,
+      tq,
+      tk,
+      dv,
+      mask: a.mask,
+      weight: (i, j) => weights[wo + i * tk + j],
+      out: a.out,
+      outAt: a.outOffset,
+      ldo: dv,
+    });
+  }
 }
 
 /** Scores (row stride ld at `at`) -> scale, + bias, record raw scores, mask with -∞. */

@@ -15,8 +15,10 @@
  */
 
 import type { AttentionInputs, MatrixView } from "./attention_inputs.ts";
+import { addHiddenValues, finiteCopy, valuesFinite } from "./hidden_values.ts";
 import { gemm } from "./matmul.ts";
 import { flashAttentionWasm, wasmReady } from "./simd.ts";
+import { hasNaN } from "./softmax.ts";
 
 /** Arguments of {@link flashAttentionKernel}: the attention inputs plus the tile size. */
 export interface FlashAttentionArgs extends AttentionInputs {
@@ -35,7 +37,9 @@ let scratch = new Float32Array(0);
  * {@link flashAttentionJs}. Tiles whose
  * keys are all masked for every query of the block (a causal mask's upper
  * triangle) are skipped before any arithmetic. Logits of `+Infinity` are not
- * supported (they give NaN); finite logits of any size are fine.
+ * supported (they give NaN); finite logits of any size are fine, and a NaN
+ * logit a query can see makes its output NaN. A NaN or ±∞ value reaches only
+ * the queries allowed to attend to its key (`hidden_values.ts`).
  *
  * @example Two keys, equal scores: the mean of the values
  * ```ts
@@ -77,6 +81,11 @@ export function flashAttentionKernel(a: FlashAttentionArgs): void {
  */
 export function flashAttentionJs(a: FlashAttentionArgs): void {
   const { tq, tk, dk, dv, scale, mask, bias, out, outOffset } = a;
+  // V' = V with non-finite values as 0; those are added at the end for the queries allowed
+  // to see them, from each row's final maximum and sum (hidden_values.ts)
+  const finite = valuesFinite(a.v, a.vOffset, tk * dv);
+  const v = finite ? a.v : finiteCopy(a.v, a.vOffset, tk * dv), vOffset = finite ? a.vOffset : 0;
+  const mAll = finite ? null : new Float64Array(tq), lAll = finite ? null : new Float64Array(tq);
   const B = a.blockSize;
   const bq = Math.min(B, tq), bk = Math.min(B, tk);
   const need = bq * bk + 2 * bq * dv + 2 * bq;
@@ -124,7 +133,12 @@ export function flashAttentionJs(a: FlashAttentionArgs): void {
         const mOld = mRun[r];
         const mNew = mOld > max ? mOld : max;
         if (mNew === -Infinity) {
-          s.fill(0, o, o + cols); // nothing visible yet in this row
+          // nothing visible yet in this row, unless a NaN the maximum skipped: then p and l
+          // carry NaN to the output
+          if (hasNaN(s, o, cols)) {
+            s.fill(NaN, o, o + cols);
+            lRun[r] = NaN;
+          } else s.fill(0, o, o + cols);
           continue;
         }
         let sum = 0;
@@ -144,8 +158,8 @@ export function flashAttentionJs(a: FlashAttentionArgs): void {
       gemm({
         a: s,
         aOffset: 0,
-        b: a.v,
-        bOffset: a.vOffset + j0 * dv,
+        b: v,
+        bOffset: vOffset + j0 * dv,
         c: pv,
         cOffset: 0,
         m: rows,
@@ -155,12 +169,36 @@ export function flashAttentionJs(a: FlashAttentionArgs): void {
       });
       for (let d = 0, end = rows * dv; d < end; d++) acc[d] += pv[d];
     }
-    // 4) output = O / l; a row that saw no key stays 0
+    // 4) output = O / l; a row that saw no key stays 0, a NaN stays NaN
     for (let r = 0; r < rows; r++) {
-      const inv = lRun[r] > 0 ? 1 / lRun[r] : 0;
+      const inv = lRun[r] === 0 ? 0 : 1 / lRun[r];
       const o = outOffset + (i0 + r) * dv;
       for (let d = 0; d < dv; d++) out[o + d] = acc[r * dv + d] * inv;
+      if (mAll && lAll) {
+        mAll[i0 + r] = mRun[r];
+        lAll[i0 + r] = lRun[r];
+      }
     }
+  }
+  if (mAll && lAll) {
+    addHiddenValues({
+      v: a.v,
+      vOffset: a.vOffset,
+      tq,
+      tk,
+      dv,
+      mask,
+      weight: (i, j) => {
+        let s = 0;
+        for (let c = 0; c < dk; c++) s += a.q[a.qOffset + i * dk + c] * a.k[a.kOffset + j * dk + c];
+        s *= scale;
+        if (bias) s += bias.data[bias.offset + i * bias.rowStride + j * bias.colStride];
+        return Math.exp(s - mAll[i]) / lAll[i];
+      },
+      out,
+      outAt: outOffset,
+      ldo: dv,
+    });
   }
 }
 

@@ -13,14 +13,20 @@
  * unshared memory where the host refuses shared ones) and is one scratch arena
  * reused by every call (bump allocation after the threads' control block,
  * grown when a call needs more), so hot paths allocate nothing. Large calls
- * are split across threads (see {@link PARALLEL_MIN_WORK}).
+ * are split across threads (see {@link PARALLEL_MIN_WORK}). Because the arena
+ * is shared, a driver runs between {@link enterKernel} and {@link leaveKernel}:
+ * the library called again from a JavaScript callback of a kernel call (a
+ * custom rng during dropout) gets an Error instead of overwriting it. A call
+ * needing 2 GiB or more of arena (its offsets are i32) gets a RangeError
+ * before anything is allocated.
  *
  * @module
  */
 
 import { KERNELS_WASM_BASE64, KERNELS_WASM_UNSHARED_BASE64 } from "./wasm/kernels_wasm.ts";
 import { CONTROL_BYTES, ensureWorkers, OPS, poolSize, runTasks, type Task } from "./threads.ts";
-import type { WasmAttentionInputs } from "./attention_inputs.ts";
+import type { MatrixView, WasmAttentionInputs } from "./attention_inputs.ts";
+import { addHiddenValues } from "./hidden_values.ts";
 
 interface KernelExports {
   gemm(
@@ -64,6 +70,7 @@ interface KernelExports {
     mask: number,
     mrs: number,
   ): void;
+  count_nonfinite(p: number, n: number): number;
   [op: string]: (...args: number[]) => void;
 }
 
@@ -114,8 +121,48 @@ function refreshViews(): void {
   i32 = new Int32Array(buffer);
 }
 
-/** Grows linear memory to at least `bytes`; views are rebuilt after a grow. */
-function reserve(bytes: number): void {
+/**
+ * Most bytes of linear memory a call may use: offsets are i32 (signed in the
+ * kernels' comparisons and in JavaScript's `>>`), so 2 GiB and more overflow.
+ */
+const ARENA_LIMIT = 2 ** 31 - 65536;
+let arenaLimit = ARENA_LIMIT;
+/**
+ * Lowers the arena limit (tests of the refusal; `Infinity` or no argument restores
+ * the real one, 2 GiB less 64 KiB).
+ *
+ * @example A call past the limit is refused before anything is allocated
+ * ```ts
+ * import { setArenaLimit, softmaxWasm, wasmReady } from "./simd.ts";
+ * import assert from "node:assert/strict";
+ * if (wasmReady()) {
+ *   setArenaLimit(4096);
+ *   try {
+ *     assert.throws(() => softmaxWasm(new Float32Array(4096), 0, 4, 1024), RangeError);
+ *   } finally {
+ *     setArenaLimit();
+ *   }
+ * }
+ * ```
+ */
+export function setArenaLimit(bytes = ARENA_LIMIT): void {
+  arenaLimit = Math.min(bytes, ARENA_LIMIT);
+}
+
+/**
+ * Grows linear memory to at least `bytes`; views are rebuilt after a grow.
+ * Refuses, before growing, a call that needs more than the arena holds
+ * (`what`: the function and its sizes, for the message) and an arena user
+ * called from a JavaScript callback of a kernel call (see {@link enterKernel}).
+ */
+function reserve(bytes: number, what = "a WebAssembly kernel"): void {
+  if (inCallback > 0) throw reentrant(what);
+  if (bytes > arenaLimit) {
+    throw new RangeError(
+      `${what}: needs ${bytes} bytes of WebAssembly scratch, more than the ${arenaLimit} ` +
+        "bytes its 32-bit offsets reach; split the call (fewer keys, or smaller heads)",
+    );
+  }
   const have = memory.buffer.byteLength;
   if (bytes > have) {
     memory.grow(Math.ceil((bytes - have) / 65536));
@@ -131,6 +178,83 @@ class Arena {
     const at = this.top;
     this.top += (bytes + 63) & ~63;
     return at;
+  }
+}
+
+/** Kernel calls in progress (0 or 1) and JavaScript callbacks running inside one. */
+let kernelDepth = 0, inCallback = 0;
+/** The kernel call in progress, for the re-entrancy message. */
+let kernelName = "";
+
+function reentrant(what: string): Error {
+  return new Error(
+    `${what}: re-entrant call: the library was called from a callback (such as a custom ` +
+      `rng) during a kernel call (${kernelName}), whose scratch memory it would overwrite; ` +
+      "call it before or after, not from inside the callback",
+  );
+}
+
+/**
+ * Marks the start of a driver's use of the shared arena; {@link leaveKernel}
+ * (in a `finally`) marks its end. A second entry before the first has left (the
+ * library called from a user callback, e.g. a custom rng during dropout) throws
+ * an Error naming the rule, as does any arena use while a driver runs one of its
+ * JavaScript callbacks ({@link duringCallback}), so the outer call's scratch is
+ * never overwritten.
+ *
+ * @example Entry, exit, and a refused second entry
+ * ```ts
+ * import { enterKernel, leaveKernel } from "./simd.ts";
+ * import assert from "node:assert/strict";
+ * enterKernel("outer");
+ * try {
+ *   assert.throws(() => enterKernel("inner"), /re-entrant call/);
+ * } finally {
+ *   leaveKernel();
+ * }
+ * enterKernel("again");
+ * leaveKernel();
+ * ```
+ */
+export function enterKernel(name: string): void {
+  if (kernelDepth > 0 || inCallback > 0) throw reentrant(name);
+  kernelDepth++;
+  kernelName = name;
+}
+
+/**
+ * Ends what {@link enterKernel} started (also after a failure).
+ *
+ * @example
+ * ```ts
+ * import { enterKernel, leaveKernel } from "./simd.ts";
+ * import assert from "node:assert/strict";
+ * enterKernel("once");
+ * leaveKernel();
+ * assert.doesNotThrow(() => { enterKernel("twice"); leaveKernel(); });
+ * ```
+ */
+export function leaveKernel(): void {
+  kernelDepth = Math.max(0, kernelDepth - 1);
+}
+
+/** Runs a JavaScript callback of a kernel call: any arena use from inside it throws. */
+function duringCallback(fn: () => void): void {
+  inCallback++;
+  try {
+    fn();
+  } finally {
+    inCallback--;
+  }
+}
+
+/** Runs `body` between {@link enterKernel} and {@link leaveKernel}. */
+function guarded<T>(name: string, body: () => T): T {
+  enterKernel(name);
+  try {
+    return body();
+  } finally {
+    leaveKernel();
   }
 }
 
@@ -494,13 +618,24 @@ function copyRows(
  * `softmaxRows` in `softmax.ts`); needs {@link wasmReady}.
  */
 export function softmaxWasm(x: Float32Array, offset: number, rows: number, cols: number): void {
+  guarded("softmaxWasm", () => softmaxArena(x, offset, rows, cols));
+}
+
+/** Bytes of rows {@link softmaxWasm} copies into the arena at a time (rows are independent). */
+const SOFTMAX_CHUNK_BYTES = 1 << 26;
+
+function softmaxArena(x: Float32Array, offset: number, rows: number, cols: number): void {
   const w = load()!;
+  const step = Math.max(1, Math.floor(SOFTMAX_CHUNK_BYTES / (cols * 4)));
   const arena = new Arena();
-  const ps = arena.take(rows * cols * 4);
-  reserve(arena.top);
-  f32.set(x.subarray(offset, offset + rows * cols), ps >> 2);
-  w.softmax(ps, cols, rows, cols, 1, 0, 0);
-  x.set(f32.subarray(ps >> 2, (ps >> 2) + rows * cols), offset);
+  const ps = arena.take(Math.min(rows, step) * cols * 4);
+  reserve(arena.top, `softmax: ${rows} rows of ${cols}`);
+  for (let r0 = 0; r0 < rows; r0 += step) {
+    const n = Math.min(step, rows - r0) * cols, at = offset + r0 * cols;
+    f32.set(x.subarray(at, at + n), ps >> 2);
+    w.softmax(ps, cols, n / cols, cols, 1, 0, 0);
+    x.set(f32.subarray(ps >> 2, (ps >> 2) + n), at);
+  }
 }
 
 /** One attention problem for {@link attentionWasm}; see `AttentionKernelArgs`. */
@@ -517,6 +652,26 @@ export interface WasmAttentionArgs extends WasmAttentionInputs {
   /** Receives the weights `[tq, tk]`; null: they stay in the scratch arena, never copied out. */
   weights: Float32Array | null;
   weightsOffset: number;
+  /**
+   * The mask `prepare` applies when the kernel does not read it (any layout): a
+   * masked key's non-finite value must still stay out (see `hidden_values.ts`).
+   */
+  hookMask?: MatrixView<Uint8Array> | null;
+}
+
+/** A contiguous mask as a view, for {@link addHiddenValues}. */
+function maskView(m: WasmAttentionInputs["mask"]): MatrixView<Uint8Array> | null {
+  return m ? { data: m.data, offset: m.offset, rowStride: m.rowStride, colStride: 1 } : null;
+}
+
+/**
+ * Counts the non-finite floats of `[at, at + n)` (bytes) and sets them to 0
+ * there: the arena copy of V then gives exactly weights·V' (see `hidden_values.ts`).
+ */
+function clearNonFinite(at: number, n: number): boolean {
+  if (kernels!.count_nonfinite(at, n) === 0) return false;
+  for (let i = at >> 2, end = i + n; i < end; i++) if (f32[i] - f32[i] !== 0) f32[i] = 0;
+  return true;
 }
 
 /**
@@ -527,9 +682,14 @@ export interface WasmAttentionArgs extends WasmAttentionInputs {
  * dropout), steps 2-4 run as one `attention_rows` call shared by the threads,
  * which take chunks of 16 query rows from an atomic counter (so a causal
  * mask's uneven rows and a core busy with other work balance themselves).
- * Needs {@link wasmReady}.
+ * Non-finite values of V are 0 in the kernel and added afterwards, only for the
+ * queries allowed to see them (`hidden_values.ts`). Needs {@link wasmReady}.
  */
 export function attentionWasm(p: WasmAttentionArgs): void {
+  guarded("attentionWasm", () => attentionArena(p));
+}
+
+function attentionArena(p: WasmAttentionArgs): void {
   const w = load()!;
   const { tq, tk, dk, dv } = p;
   const mb = (tq + 3) >> 2, npk = (tk + 7) >> 3, npv = (dv + 7) >> 3;
@@ -547,7 +707,7 @@ export function attentionWasm(p: WasmAttentionArgs): void {
   const pm = arena.take(maskBytes);
   const pl = arena.take(mb * 4);
   const counter = arena.take(4);
-  reserve(arena.top);
+  reserve(arena.top, `attention: tq=${tq}, tk=${tk}, dk=${dk}, dv=${dv}`);
   const hooks = p.prepare !== null || p.after !== null;
   const threads = hooks ? 1 : threadsFor(tq * tk * (dk + dv), (mb + 3) >> 2, ATTENTION_SHARE);
   // 1) Q [tq, dk] in interleaved 4-row blocks (zeros past tq); Kᵀ and V packed in
@@ -555,6 +715,7 @@ export function attentionWasm(p: WasmAttentionArgs): void {
   f32.set(p.q.subarray(p.qOffset, p.qOffset + tq * dk), pqRaw >> 2);
   f32.set(p.k.subarray(p.kOffset, p.kOffset + tk * dk), pkRaw >> 2);
   f32.set(p.v.subarray(p.vOffset, p.vOffset + tk * dv), pvRaw >> 2);
+  const hidden = clearNonFinite(pvRaw, tk * dv);
   const packers = packThreads(tq * dk + tk * (dk + dv), threads);
   if (packers > 1) {
     packRows(pqRaw, tq, dk, pq, packers);
@@ -610,14 +771,32 @@ export function attentionWasm(p: WasmAttentionArgs): void {
     w.gemm_pa(pq, 4 * dk, pk, dk * 32, ps, lds, mb, npk, dk, lim, 0, 0);
     // 3) softmax(scores·scale + mask) per row
     if (p.prepare) {
-      p.prepare(f32, ps >> 2, lds);
+      const prepare = p.prepare;
+      duringCallback(() => prepare(f32, ps >> 2, lds));
       w.softmax(ps, lds, tq, tk, 1, 0, 0);
     } else {
       w.softmax(ps, lds, tq, tk, p.scale, mask, mrs);
     }
-    if (p.after) p.after(f32, ps >> 2, lds);
+    const after = p.after;
+    if (after) duringCallback(() => after(f32, ps >> 2, lds));
     // 4) output [4mb, tk] x [tk, ldo] -> [4mb, ldo]
     w.gemm(ps, lds, pv, tk * 32, po, ldo, mb, npv, tk, lim, 1, 0);
+  }
+  if (hidden) {
+    // the non-finite values, for the queries allowed to see them
+    const m = p.mask ? maskView(p.mask) : p.hookMask ?? null;
+    addHiddenValues({
+      v: p.v,
+      vOffset: p.vOffset,
+      tq,
+      tk,
+      dv,
+      mask: m,
+      weight: (i, j) => f32[(ps >> 2) + i * lds + j],
+      out: f32,
+      outAt: po >> 2,
+      ldo,
+    });
   }
   if (p.weights) copyRows(p.weights, p.weightsOffset, ps >> 2, lds, tq, tk);
   copyRows(p.out, p.outOffset, po >> 2, ldo, tq, dv);
@@ -638,13 +817,18 @@ const BATCH_ARENA_BYTES = 1 << 27;
  * and batch elements of one `scaledDotProductAttention` call) in one parallel
  * call: each problem packed as in {@link attentionWasm}, then `attention_batch`
  * hands out (problem, 16-row chunk) units from a shared counter, so even heads
- * too small to split on their own (one head at n = 128) keep both cores busy,
+ * too small to split on their own (one head at n = 128) keep every thread busy,
  * and the per-call costs (waking the workers, the JavaScript around the kernel)
  * are paid once. No JavaScript hooks: bias, raw scores and dropout take
  * {@link attentionWasm}. Problems go in rounds of at most
- * {@link BATCH_ARENA_BYTES} of scratch. Needs {@link wasmReady}.
+ * {@link BATCH_ARENA_BYTES} of scratch. Non-finite values as in
+ * {@link attentionWasm}. Needs {@link wasmReady}.
  */
 export function attentionWasmBatch(problems: readonly WasmAttentionProblem[]): void {
+  guarded("attentionWasmBatch", () => attentionBatchArena(problems));
+}
+
+function attentionBatchArena(problems: readonly WasmAttentionProblem[]): void {
   const w = load()!;
   if (problems.length === 0) return;
   const { tq, tk, dk, dv, scale } = problems[0];
@@ -683,7 +867,11 @@ export function attentionWasmBatch(problems: readonly WasmAttentionProblem[]): v
       pm: arena.take(maskBytes),
       pl: arena.take(mb * 4),
     }));
-    reserve(arena.top);
+    reserve(
+      arena.top,
+      `attention: ${part.length} problems of tq=${tq}, tk=${tk}, dk=${dk}, dv=${dv}`,
+    );
+    const hidden: boolean[] = [];
     // 1) per problem: Q in 4-row blocks, Kᵀ and V in 8-column panels, mask and its limits,
     //    and the seven pointers attention_batch reads at desc + 28p
     part.forEach((p, i) => {
@@ -691,6 +879,7 @@ export function attentionWasmBatch(problems: readonly WasmAttentionProblem[]): v
       f32.set(p.q.subarray(p.qOffset, p.qOffset + tq * dk), s.pqRaw >> 2);
       f32.set(p.k.subarray(p.kOffset, p.kOffset + tk * dk), s.pkRaw >> 2);
       f32.set(p.v.subarray(p.vOffset, p.vOffset + tk * dv), s.pvRaw >> 2);
+      hidden.push(clearNonFinite(s.pvRaw, tk * dv));
       w.pack_a(s.pqRaw, dk, tq, dk, s.pq);
       w.pack_bt(s.pkRaw, dk, tk, dk, s.pk);
       w.pack_b(s.pvRaw, dv, tk, dv, s.pv);
@@ -712,8 +901,22 @@ export function attentionWasmBatch(problems: readonly WasmAttentionProblem[]): v
     );
     const args = [desc, part.length, dk, lds, ldo, mb, npk, npv, tq, tk, scale, mrs, counter];
     run(shared({ op: OP_ATTENTION_BATCH, args }, threads));
-    // 3) results out
+    // 3) the non-finite values for the queries allowed to see them; results out
     part.forEach((p, i) => {
+      if (hidden[i]) {
+        addHiddenValues({
+          v: p.v,
+          vOffset: p.vOffset,
+          tq,
+          tk,
+          dv,
+          mask: maskView(p.mask),
+          weight: (r, j) => f32[(slots[i].ps >> 2) + r * lds + j],
+          out: f32,
+          outAt: slots[i].po >> 2,
+          ldo,
+        });
+      }
       if (p.weights) copyRows(p.weights, p.weightsOffset, slots[i].ps >> 2, lds, tq, tk);
       copyRows(p.out, p.outOffset, slots[i].po >> 2, ldo, tq, dv);
     });
@@ -732,9 +935,15 @@ export interface WasmFlashArgs extends WasmAttentionInputs {
  * softmax; the `[tq, tk]` scores are never formed. Query blocks are dealt to
  * the threads in turn. A per-row mask is copied one round of query blocks at a
  * time, so memory stays O(threads·blockSize·tk) even for a 16384² causal mask.
- * Needs {@link wasmReady}.
+ * Non-finite values of V are 0 in the kernel and added afterwards, only for the
+ * queries allowed to see them, with weights from each row's final maximum and
+ * sum (`hidden_values.ts`). Needs {@link wasmReady}.
  */
 export function flashAttentionWasm(p: WasmFlashArgs): void {
+  guarded("flashAttentionWasm", () => flashArena(p));
+}
+
+function flashArena(p: WasmFlashArgs): void {
   load();
   const { tq, tk, dk, dv } = p;
   const bqb = Math.max(1, Math.ceil(p.blockSize / 4)); // row blocks per query block
@@ -760,10 +969,11 @@ export function flashAttentionWasm(p: WasmFlashArgs): void {
     // (64 spare bytes: see the rounds below)
     if (p.mask && (rowMask || t === 0)) pm.push(arena.take((rowMask ? bqb * 4 * tk : tk) + 64));
   }
-  reserve(arena.top);
+  reserve(arena.top, `tiledAttention: tq=${tq}, tk=${tk}, dk=${dk}, dv=${dv}`);
   f32.set(p.q.subarray(p.qOffset, p.qOffset + tq * dk), pqRaw >> 2);
   f32.set(p.k.subarray(p.kOffset, p.kOffset + tk * dk), pkRaw >> 2);
   f32.set(p.v.subarray(p.vOffset, p.vOffset + tk * dv), pvRaw >> 2);
+  const hidden = clearNonFinite(pvRaw, tk * dv);
   const packers = packThreads(tq * dk + tk * (dk + dv), threads);
   packRows(pqRaw, tq, dk, pq, packers);
   packPanels(pkRaw, tk, dk, true, pk, packers);
@@ -825,5 +1035,51 @@ export function flashAttentionWasm(p: WasmFlashArgs): void {
       run(tasks);
     }
   }
+  if (hidden) {
+    // the non-finite values for the queries allowed to see them, with the weights
+    // exp(s - m)/l from each row's final maximum and sum
+    const m = pmRun >> 2, l = plRun >> 2;
+    addHiddenValues({
+      v: p.v,
+      vOffset: p.vOffset,
+      tq,
+      tk,
+      dv,
+      mask: maskView(p.mask),
+      weight: (i, j) => {
+        let s = 0;
+        for (let c = 0; c < dk; c++) s += p.q[p.qOffset + i * dk + c] * p.k[p.kOffset + j * dk + c];
+        return Math.exp(s * p.scale - f32[m + i]) / f32[l + i];
+      },
+      out: f32,
+      outAt: po >> 2,
+      ldo,
+    });
+  }
   copyRows(p.out, p.outOffset, po >> 2, ldo, tq, dv);
+}
+
+/**
+ * A kernel call that fails on every thread (a pack from an address past the end of
+ * linear memory), for tests that the next call still works. Throws the trap.
+ *
+ * @example The next call is unaffected
+ * ```ts
+ * import { failKernelForTest, softmaxWasm, wasmReady } from "./simd.ts";
+ * import assert from "node:assert/strict";
+ * if (wasmReady()) {
+ *   assert.throws(() => failKernelForTest(), WebAssembly.RuntimeError);
+ *   const x = new Float32Array(512);
+ *   softmaxWasm(x, 0, 2, 256);
+ *   assert.equal(x[0], 1 / 256);
+ * }
+ * ```
+ */
+export function failKernelForTest(): void {
+  guarded("failKernelForTest", () => {
+    load();
+    const threads = Math.max(1, threadsFor(PARALLEL_MIN_WORK, poolSize()));
+    const bad = memory.buffer.byteLength + 4096;
+    run(shared({ op: OP_PACK, args: [0, bad, 8, 8, 8, CONTROL_BYTES] }, threads));
+  });
 }

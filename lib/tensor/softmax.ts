@@ -4,7 +4,7 @@
  * @module
  */
 
-import { softmaxRows } from "../kernels/softmax.ts";
+import { hasNaN, softmaxRows } from "../kernels/softmax.ts";
 import { formatShape } from "./shape.ts";
 import { checkTensor, Tensor } from "./tensor.ts";
 
@@ -35,7 +35,8 @@ export function softmax(x: Tensor): Tensor {
 /**
  * $\log\mathrm{softmax}(x)_j = x_j - \max x - \log\sum_k e^{x_k - \max x}$ over
  * the last axis, computed without forming the softmax (no log of 0 for very
- * negative logits). A row of all `-Infinity` stays `-Infinity`.
+ * negative logits). A row of all `-Infinity` stays `-Infinity`; a NaN makes
+ * its whole row NaN, as in PyTorch.
  *
  * @example Log-probabilities of two equal logits
  * ```ts
@@ -58,7 +59,8 @@ export function logSoftmax(x: Tensor): Tensor {
     let max = -Infinity;
     for (let j = 0; j < cols; j++) if (x.data[o + j] > max) max = x.data[o + j];
     if (max === -Infinity) {
-      out.fill(-Infinity, o, o + cols);
+      // the maximum skips NaN: a row of NaN (and -Infinity) must not pass for masked
+      out.fill(hasNaN(x.data, o, cols) ? NaN : -Infinity, o, o + cols);
       continue;
     }
     let sum = 0;

@@ -773,10 +773,64 @@
         (br $vec)))
     (local.get $sum))
 
+  ;; How many of the n floats at p are ±inf or NaN (exponent bits all ones): the attention
+  ;; drivers' check that V is finite, one pass over the copy they make anyway.
+  (func (export "count_nonfinite") (param $p i32) (param $n i32) (result i32)
+    (local $end i32) (local $end4 i32) (local $acc v128) (local $e v128) (local $cnt i32)
+    (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $end4 (i32.add (local.get $p)
+      (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (local.set $e (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))
+    (block $v_done
+      (loop $v
+        (br_if $v_done (i32.ge_u (local.get $p) (local.get $end4)))
+        ;; a true lane is -1: subtracting counts it
+        (local.set $acc (i32x4.sub (local.get $acc)
+          (i32x4.eq (v128.and (v128.load (local.get $p)) (local.get $e)) (local.get $e))))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (br $v)))
+    (local.set $cnt (i32.add
+      (i32.add (i32x4.extract_lane 0 (local.get $acc)) (i32x4.extract_lane 1 (local.get $acc)))
+      (i32.add (i32x4.extract_lane 2 (local.get $acc)) (i32x4.extract_lane 3 (local.get $acc)))))
+    (block $s_done
+      (loop $s
+        (br_if $s_done (i32.ge_u (local.get $p) (local.get $end)))
+        (if (i32.eq (i32.and (i32.load (local.get $p)) (i32.const 0x7f800000)) (i32.const 0x7f800000))
+          (then (local.set $cnt (i32.add (local.get $cnt) (i32.const 1)))))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br $s)))
+    (local.get $cnt))
+
+  ;; 1 when one of the n floats at p is NaN. Only rows whose maximum is -inf or +inf need it
+  ;; (f32x4.pmax skips NaN; any other row gets NaN through its sum), so scalar is enough.
+  (func $has_nan (param $p i32) (param $n i32) (result i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
+    (block $no
+      (loop $l
+        (br_if $no (i32.ge_u (local.get $p) (local.get $end)))
+        (if (f32.ne (f32.load (local.get $p)) (f32.load (local.get $p)))
+          (then (return (i32.const 1))))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br $l)))
+    (i32.const 0))
+
+  ;; n floats at p <- NaN.
+  (func $fill_nan (param $p i32) (param $n i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+        (f32.store (local.get $p) (f32.const nan))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br $l))))
+
   ;; Fused scale + mask + softmax, in place, over `rows` rows of `cols` scores (row stride
   ;; ld): x = s·scale; blocked keys (mask byte 0; mask = 0 means no mask, row stride mrs
   ;; bytes, 0 = one broadcast row) get -inf; then softmax stabilised by the row maximum.
-  ;; A fully masked row becomes zeros; a row with +inf shares its weight among its +infs.
+  ;; A fully masked row becomes zeros; a row with +inf shares its weight among its +infs; a
+  ;; row with a NaN becomes NaN.
   (func $softmax (export "softmax")
     (param $s i32) (param $ld i32) (param $rows i32) (param $cols i32) (param $scale f32)
     (param $mask i32) (param $mrs i32)
@@ -829,6 +883,15 @@
           (f32.max
             (f32.max (f32x4.extract_lane 0 (local.get $vmax)) (f32x4.extract_lane 1 (local.get $vmax)))
             (f32.max (f32x4.extract_lane 2 (local.get $vmax)) (f32x4.extract_lane 3 (local.get $vmax))))))
+        ;; the vector maximum (pmax) skips NaN: a row of NaN (and -inf), or one with +inf,
+        ;; must still come out NaN, as a finite maximum makes it through the row sum
+        (if (i32.or (f32.eq (local.get $max) (f32.const -inf)) (f32.eq (local.get $max) (f32.const inf)))
+          (then
+            (if (call $has_nan (local.get $row) (local.get $cols))
+              (then (local.set $max (f32.const nan))))))
+        (if (f32.ne (local.get $max) (local.get $max))
+          (then (call $fill_nan (local.get $row) (local.get $cols)))
+        (else
         (if (f32.eq (local.get $max) (f32.const -inf))
           (then
             ;; fully masked row: zeros, never NaN
@@ -898,7 +961,7 @@
                     (local.set $p (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
                     (f32.store (local.get $p) (f32.mul (f32.load (local.get $p)) (local.get $inv)))
                     (local.set $j (i32.add (local.get $j) (i32.const 1)))
-                    (br $s3)))))))
+                    (br $s3)))))))))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rowloop))))
 
@@ -1004,7 +1067,7 @@
   ;; (pq, pk, ps, pv, po, mask, lim, each as in attention_rows; mask and lim 0 for none).
   ;; Work units are (problem, chunk of 4 row blocks) pairs, taken one at a time from the
   ;; shared i32 at `counter` (set to 0 first) by every thread running this same call, so
-  ;; small problems (one head at n = 128) still share both cores.
+  ;; small problems (one head at n = 128) still keep every thread busy.
   (func (export "attention_batch")
     (param $desc i32) (param $nprob i32) (param $dk i32) (param $lds i32) (param $ldo i32)
     (param $mb i32) (param $npk i32) (param $npv i32) (param $rows i32) (param $tk i32)
@@ -1074,7 +1137,8 @@
   ;; The online-softmax step of FlashAttention on one tile of scores s [rows, cols] (row stride
   ;; lds): x = s·scale, masked keys -> -inf; per row, m' = max(m, max x), p = exp(x - m') in
   ;; place, l' = e^(m - m')·l + Σp, and the running output row (ldo floats at acc) times
-  ;; e^(m - m'). A row with nothing visible yet keeps m = -inf, l = 0 and gets p = 0.
+  ;; e^(m - m'). A row with nothing visible yet keeps m = -inf, l = 0 and gets p = 0, unless
+  ;; the tile holds a NaN there (the maximum skips it): then p = NaN and l = NaN.
   (func $online_softmax
     (param $s i32) (param $lds i32) (param $rows i32) (param $cols i32) (param $scale f32)
     (param $mask i32) (param $mrs i32) (param $mrun i32) (param $lrun i32) (param $acc i32)
@@ -1133,8 +1197,16 @@
         (local.set $max (f32.max (local.get $max) (local.get $mold)))
         (if (f32.eq (local.get $max) (f32.const -inf))
           (then
-            ;; nothing visible yet in this row: p = 0
-            (memory.fill (local.get $row) (i32.const 0) (i32.shl (local.get $cols) (i32.const 2))))
+            (if (call $has_nan (local.get $row) (local.get $cols))
+              (then
+                ;; a NaN the maximum skipped: p = NaN and l = NaN carry it to the output
+                (call $fill_nan (local.get $row) (local.get $cols))
+                (f32.store (i32.add (local.get $lrun) (i32.shl (local.get $r) (i32.const 2)))
+                  (f32.const nan)))
+              (else
+                ;; nothing visible yet in this row: p = 0
+                (memory.fill (local.get $row) (i32.const 0)
+                  (i32.shl (local.get $cols) (i32.const 2))))))
           (else
             (f32.store (local.get $p) (local.get $max))
             ;; 3) p = exp(x - m'), row sum
@@ -1187,7 +1259,7 @@
   ;; the block's largest key limit (lim, or tk). Kᵀ packed at pk, V packed at pv (panel stride
   ;; tk*32); s: this thread's [4*bqb, lds] scores tile; mrun, lrun: running max and sum per
   ;; row (4*mb floats each); the output [4*mb, ldo] at po is accumulated, then divided by l
-  ;; (0 for a row that saw no key).
+  ;; (0 for a row that saw no key; NaN stays NaN).
   (func (export "flash_rows")
     (param $pq i32) (param $dk i32) (param $pk i32) (param $pv i32) (param $tk i32)
     (param $npv i32) (param $po i32) (param $ldo i32) (param $s i32) (param $lds i32)
@@ -1276,8 +1348,9 @@
             (br_if $f_done (i32.ge_s (local.get $r) (local.get $rows)))
             (local.set $l (f32.load (i32.add (local.get $lrun)
               (i32.shl (i32.add (i32.shl (local.get $i0) (i32.const 2)) (local.get $r)) (i32.const 2)))))
-            (local.set $inv (f32x4.splat (select (f32.div (f32.const 1) (local.get $l)) (f32.const 0)
-              (f32.gt (local.get $l) (f32.const 0)))))
+            ;; l = 0: the row saw no key; a NaN l stays NaN
+            (local.set $inv (f32x4.splat (select (f32.const 0) (f32.div (f32.const 1) (local.get $l))
+              (f32.eq (local.get $l) (f32.const 0)))))
             (local.set $p (i32.add (local.get $acc)
               (i32.shl (i32.mul (local.get $r) (local.get $ldo)) (i32.const 2))))
             (local.set $j (i32.const 0))

@@ -176,7 +176,8 @@ class Arena {
   top = CONTROL_BYTES;
   take(bytes: number): number {
     const at = this.top;
-    this.top += (bytes + 63) & ~63;
+    // arithmetic, not & ~63: sizes of 2 GiB and more must reach reserve() intact to be refused
+    this.top += Math.ceil(bytes / 64) * 64;
     return at;
   }
 }

@@ -40,7 +40,7 @@ export {
   zeros,
 } from "./lib/tensor/tensor.ts";
 export { Mask, mask, type NestedBool } from "./lib/tensor/mask.ts";
-export { Rng } from "./lib/tensor/rng.ts";
+export { type CounterKey, RandomStream, Rng } from "./lib/tensor/rng.ts";
 export { broadcastShapes, formatShape, type Shape, sizeOf } from "./lib/tensor/shape.ts";
 export { matmul, type MatmulOptions } from "./lib/tensor/matmul.ts";
 export { permute, transpose } from "./lib/tensor/transpose.ts";
@@ -163,22 +163,31 @@ export {
   DecoderLayer,
   decoderLayer,
   type DecoderLayerForwardOptions,
+  type DecoderLayerOutput,
   type DecoderLayerResult,
 } from "./lib/models/decoder_layer.ts";
-export { Encoder, encoder, type EncoderConfig, type EncoderResult } from "./lib/models/encoder.ts";
+export {
+  Encoder,
+  encoder,
+  type EncoderConfig,
+  type EncoderForwardOptions,
+  type EncoderOutput,
+  type EncoderResult,
+} from "./lib/models/encoder.ts";
 export {
   Decoder,
   decoder,
   type DecoderConfig,
   type DecoderForwardOptions,
+  type DecoderOutput,
   type DecoderResult,
 } from "./lib/models/decoder.ts";
 export {
   Transformer,
   transformer,
-  type TransformerAttention,
   type TransformerConfig,
   type TransformerForwardOptions,
+  type TransformerOutput,
   type TransformerResult,
 } from "./lib/models/transformer.ts";
 export {
@@ -189,6 +198,10 @@ export {
   Seq2Seq,
   seq2seq,
   type Seq2SeqConfig,
+  type Seq2SeqDecodeResult,
+  type Seq2SeqEncodeResult,
+  type Seq2SeqForwardOptions,
+  type Seq2SeqOutput,
   type Seq2SeqResult,
 } from "./lib/models/seq2seq.ts";
 export {

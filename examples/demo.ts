@@ -148,11 +148,12 @@ export function attentionDemo(options: AttentionDemoOptions = {}): AttentionDemo
     seed: options.seed ?? 34,
   });
   const srcIds = ids(source, SOURCE_VOCAB);
-  const { tokens, attention } = model.greedyDecode([srcIds], {
-    maxLen: options.maxSteps ?? 8,
-    startToken: START,
-    endToken: END,
-  });
+  const { tokens, encoderSelfWeights, decoderSelfWeights, decoderCrossWeights } = model
+    .greedyDecode([srcIds], {
+      maxLen: options.maxSteps ?? 8,
+      startToken: START,
+      endToken: END,
+    });
   const output = tokens[0].map((t) => TARGET_VOCAB[t]);
   // Row t of the decoder's maps is the token fed at step t: the start token, then the outputs.
   const decoderInputs = ["<s>", ...output.slice(0, -1)];
@@ -179,15 +180,15 @@ export function attentionDemo(options: AttentionDemoOptions = {}): AttentionDemo
     title: "Sinusoidal positional encoding [32 positions, d_model = 16]",
   });
   // 3) attention weights, one row of subplots per layer
-  const encoder = layerHeadGrid(attention.encoder, {
+  const encoder = layerHeadGrid(encoderSelfWeights, {
     labels: source,
     title: "Encoder self-attention",
   });
-  const decoderSelf = layerHeadGrid(attention.decoderSelf, {
+  const decoderSelf = layerHeadGrid(decoderSelfWeights, {
     labels: decoderInputs,
     title: "Decoder self-attention (causal)",
   });
-  const cross = layerHeadGrid(attention.decoderCross, {
+  const cross = layerHeadGrid(decoderCrossWeights, {
     queryLabels: decoderInputs,
     keyLabels: source,
     title: "Cross-attention: decoder queries, encoder keys",
@@ -266,7 +267,7 @@ export function attentionDemo(options: AttentionDemoOptions = {}): AttentionDemo
     decoderInputs,
     output,
     heatmaps: heatmapCount(sections.map((x) => x.figure)),
-    crossAttentionMean: meanOverHeads(attention.decoderCross[attention.decoderCross.length - 1]),
+    crossAttentionMean: meanOverHeads(decoderCrossWeights[decoderCrossWeights.length - 1]),
   };
 }
 

@@ -162,7 +162,9 @@ Deno.test("scaledDotProductAttention() rejects bad input", async (t) => {
   await t.step("mask does not broadcast", () => {
     assert.throws(
       () => scaledDotProductAttention(q, q, q, { mask: causalMask(3) }),
-      (e: Error) => e instanceof RangeError && /mask=\[3, 3\] does not broadcast/.test(e.message),
+      (e: Error) =>
+        e instanceof RangeError &&
+        /mask=\[3, 3\] must broadcast against the scores \[Tq=1, Tk=1\]/.test(e.message),
     );
   });
   await t.step("mask of the wrong type", () => {

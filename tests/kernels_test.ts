@@ -33,7 +33,6 @@ import { poolSize, setThreads, shutdownWorkers } from "../lib/kernels/threads.ts
 import { tiledAttention } from "../lib/attention/tiled.ts";
 import { scaledDotProductAttention } from "../lib/attention/scaled_dot_product.ts";
 import { causalMask, paddingMask } from "../lib/attention/masks.ts";
-import { Rng } from "../lib/tensor/rng.ts";
 import { Tensor } from "../lib/tensor/tensor.ts";
 import { matmul } from "../lib/tensor/matmul.ts";
 import { add, div, sub } from "../lib/tensor/elementwise.ts";
@@ -248,7 +247,6 @@ function attentionArgs(
     ? { data: randoms(tk, seed + 3), offset: 0, rowStride: 0, colStride: 1 }
     : null;
   return (out, weights, scores) => {
-    const rng = new Rng(seed);
     return {
       q,
       qOffset: 0,
@@ -270,7 +268,7 @@ function attentionArgs(
       scores,
       scoresOffset: 0,
       dropout: extras.dropout ?? 0,
-      uniform: extras.dropout ? () => rng.uniform() : null,
+      dropoutKey: extras.dropout ? { key: seed, call: 3, first: 0 } : null,
     };
   };
 }
@@ -315,7 +313,7 @@ function attentionBatch(
     scores: null,
     scoresOffset: 0,
     dropout: 0,
-    uniform: null,
+    dropoutKey: null,
   }));
 }
 

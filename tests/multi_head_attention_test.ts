@@ -350,7 +350,7 @@ Deno.test("MultiHeadAttention.forward()", async (t) => {
     assert.throws(
       () => mha.forward(x, mem, val, { mask: paddingMask([5, 5, 5], 5) }),
       new RangeError(
-        "MultiHeadAttention.forward: mask=[3, 1, 1, 5] must broadcast against the per-head scores [2, 2, 3, 5] ([B, H, Tq, Tk]): aligned from the right, each size must match or be 1",
+        "MultiHeadAttention.forward: mask=[3, 1, 1, 5] must broadcast against the scores [B=2, H=2, Tq=3, Tk=5]: aligned from the right, each size must equal the score's or be 1, with no more axes than the scores",
       ),
     );
     assert.throws(() => mha.forward(x, mem, val, { mask: causalMask(3) }), /mask=\[3, 3\]/);

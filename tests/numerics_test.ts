@@ -30,6 +30,7 @@ import {
 } from "../lib/kernels/attention.ts";
 import { flashAttentionJs, flashAttentionKernel } from "../lib/kernels/flash.ts";
 import {
+  attentionWasm,
   failKernelForTest,
   PARALLEL_MIN_WORK,
   setArenaLimit,
@@ -236,7 +237,7 @@ function kernelArgs(p: Problem, o: RunOptions = {}): AttentionKernelArgs {
     scores: o.scores ? new Float32Array(tq * tk) : null,
     scoresOffset: 0,
     dropout: 0,
-    uniform: null,
+    dropoutKey: null,
   };
 }
 
@@ -553,8 +554,7 @@ Deno.test("attention rows in chunks give the unchunked bits, within a bounded ar
         const go = (chunk: boolean, threads: boolean) => {
           const body = () => {
             const a = kernelArgs(p, { weights: true, scores: true });
-            const rng = new Rng(9);
-            const args = { ...a, dropout: 0.25, uniform: () => rng.uniform() };
+            const args = { ...a, dropout: 0.25, dropoutKey: { key: 9, call: 0, first: 0 } };
             const call = () => attentionKernel(args);
             if (chunk) inChunks(tk, call);
             else call();
@@ -567,8 +567,7 @@ Deno.test("attention rows in chunks give the unchunked bits, within a bounded ar
         assert.deepEqual(go(true, true), whole, "threads");
         const ref = (() => {
           const a = kernelArgs(p, { weights: true, scores: true });
-          const rng = new Rng(9);
-          attentionReference({ ...a, dropout: 0.25, uniform: () => rng.uniform() });
+          attentionReference({ ...a, dropout: 0.25, dropoutKey: { key: 9, call: 0, first: 0 } });
           return a;
         })();
         checkAgainst("output vs attentionReference", whole[0], ref.out);
@@ -658,20 +657,31 @@ Deno.test("one failed kernel call does not break the next", async (t) => {
 Deno.test("a re-entrant call from a user callback is refused, and leaves the next call correct", async (t) => {
   const x = new Tensor(randoms(64 * 16, 8), [64, 16]);
   const a16 = new Tensor(randoms(16 * 16, 9), [16, 16]);
-  /** An rng whose uniform() runs a product big enough for the WebAssembly gemm. */
-  const reentrant = (seed: number) => {
-    const inner = new Rng(seed);
-    return {
-      uniform() {
-        matmul(a16, a16);
-        return inner.uniform();
-      },
-    } as unknown as Rng;
-  };
-  await t.step("dropout in the WebAssembly attention kernel", () => {
+  await t.step("a kernel hook that calls the library (WebAssembly attention)", () => {
     if (!wasmReady()) return;
+    const n = 64, d = 16, q = randoms(n * d, 3);
     assert.throws(
-      () => scaledDotProductAttention(x, x, x, { dropout: 0.2, rng: reentrant(1) }),
+      () =>
+        attentionWasm({
+          q,
+          qOffset: 0,
+          k: q,
+          kOffset: 0,
+          v: q,
+          vOffset: 0,
+          tq: n,
+          tk: n,
+          dk: d,
+          dv: d,
+          scale: 0.25,
+          mask: null,
+          out: new Float32Array(n * d),
+          outOffset: 0,
+          weights: null,
+          weightsOffset: 0,
+          prepare: () => void matmul(a16, a16),
+          after: null,
+        }),
       /re-entrant call: the library was called from a callback \(such as a custom rng\)/,
     );
     const want = scaledDotProductAttention(x, x, x, { dropout: 0.2, rng: new Rng(1) });
@@ -681,19 +691,31 @@ Deno.test("a re-entrant call from a user callback is refused, and leaves the nex
     checkAgainst("matmul after", matmul(a16, a16).data, naiveProduct(a16.data, 16));
   });
   await t.step(
-    "the JavaScript steps (tiny sizes) call the rng outside any kernel: it works",
+    "a custom rng runs before the kernel (one key per call): it may call the library",
     () => {
+      /** An rng whose nextKey() runs a product big enough for the WebAssembly gemm. */
+      const reentrant = (seed: number) => {
+        const inner = new Rng(seed);
+        return {
+          nextKey() {
+            matmul(a16, a16);
+            return inner.nextKey();
+          },
+        } as unknown as Rng;
+      };
       const small = new Tensor(randoms(4 * 2, 3), [4, 2]);
-      const got = scaledDotProductAttention(small, small, small, {
-        dropout: 0.5,
-        rng: reentrant(2),
-      });
-      const want = scaledDotProductAttention(small, small, small, {
-        dropout: 0.5,
-        rng: new Rng(2),
-      });
-      assert.deepEqual(got.output.data, want.output.data);
-      assert.deepEqual(got.weights.data, want.weights.data);
+      for (const input of [x, small]) {
+        const got = scaledDotProductAttention(input, input, input, {
+          dropout: 0.5,
+          rng: reentrant(2),
+        });
+        const want = scaledDotProductAttention(input, input, input, {
+          dropout: 0.5,
+          rng: new Rng(2),
+        });
+        assert.deepEqual(got.output.data, want.output.data);
+        assert.deepEqual(got.weights.data, want.weights.data);
+      }
     },
   );
 });

@@ -32,11 +32,11 @@ Deno.test("greedyDecode() with the KV cache equals decoding without it", () => {
         assert.deepEqual(a.tokens, b.tokens);
         assertClose(a.scores.flat(), b.scores.flat(), { rtol: 1e-5, atol: 1e-5 });
         for (let l = 0; l < 2; l++) {
-          assertClose(a.attention.decoderSelf[l], b.attention.decoderSelf[l], {
+          assertClose(a.decoderSelfWeights[l], b.decoderSelfWeights[l], {
             rtol: 1e-5,
             atol: 1e-6,
           });
-          assertClose(a.attention.decoderCross[l], b.attention.decoderCross[l], {
+          assertClose(a.decoderCrossWeights[l], b.decoderCrossWeights[l], {
             rtol: 1e-5,
             atol: 1e-6,
           });
@@ -50,13 +50,13 @@ Deno.test("greedyDecode() with the KV cache equals decoding without it", () => {
 Deno.test("greedyDecode() returns the attention of every step", () => {
   const model = seq2seq({ ...small, seed: 4 });
   const r = model.greedyDecode([[3, 4, 5, 6, 7]], { maxLen: 5, startToken: 1, endToken: 2 });
-  const steps = r.attention.decoderSelf[0].shape[2];
+  const steps = r.decoderSelfWeights[0].shape[2];
   assert.ok(steps >= 1 && steps <= 5);
-  assert.deepEqual(r.attention.decoderSelf[0].shape, [1, 2, steps, steps]);
-  assert.deepEqual(r.attention.decoderCross[1].shape, [1, 2, steps, 5]);
-  assert.deepEqual(r.attention.encoder[0].shape, [1, 2, 5, 5]);
+  assert.deepEqual(r.decoderSelfWeights[0].shape, [1, 2, steps, steps]);
+  assert.deepEqual(r.decoderCrossWeights[1].shape, [1, 2, steps, 5]);
+  assert.deepEqual(r.encoderSelfWeights[0].shape, [1, 2, 5, 5]);
   // Step t attends to t+1 target positions: its row sums to 1 over them, the future is 0.
-  const w = r.attention.decoderSelf[0];
+  const w = r.decoderSelfWeights[0];
   for (let t = 0; t < steps; t++) {
     let sum = 0;
     for (let j = 0; j < steps; j++) {
@@ -72,10 +72,10 @@ Deno.test("seq2seq() masks padded source tokens via padToken", () => {
   const model = seq2seq({ ...small, padToken: 0, seed: 2 });
   const a = model.forward([[5, 6, 7, 0, 0]], [[1, 3]]);
   const b = model.forward([[5, 6, 7, 0, 0]], [[1, 3]]);
-  assert.deepEqual(a.logProbs.data, b.logProbs.data);
+  assert.deepEqual(a.output.data, b.output.data);
   for (let h = 0; h < 2; h++) {
-    assert.equal(a.attention.decoderCross[0].get(0, h, 0, 3), 0);
-    assert.equal(a.attention.encoder[1].get(0, h, 2, 4), 0);
+    assert.equal(a.decoderCrossWeights[0].get(0, h, 0, 3), 0);
+    assert.equal(a.encoderSelfWeights[1].get(0, h, 2, 4), 0);
   }
 });
 
@@ -85,7 +85,7 @@ Deno.test("seq2seq() saved to safetensors and loaded back is bit-identical", () 
   loadModule(copy, saveModule(model, { name: "small" }));
   const a = model.forward([[3, 4, 5]], [[1, 6, 7]]);
   const b = copy.forward([[3, 4, 5]], [[1, 6, 7]]);
-  assert.deepEqual(b.logProbs.data, a.logProbs.data);
+  assert.deepEqual(b.output.data, a.output.data);
 });
 
 Deno.test("seq2seq() shares embeddings only when vocabularies agree", () => {
@@ -129,7 +129,7 @@ Deno.test("beamSearch() hypotheses score what teacher forcing says they do", () 
   for (let i = 1; i < beams.length; i++) assert.ok(beams[i - 1].score >= beams[i].score);
   for (const beam of beams) {
     // Independent check: re-score the hypothesis with one teacher-forced pass.
-    const { logProbs } = model.forward([src], [[1, ...beam.tokens.slice(0, -1)]]);
+    const { output: logProbs } = model.forward([src], [[1, ...beam.tokens.slice(0, -1)]]);
     const v = small.tgtVocab;
     const sum = beam.tokens.reduce((s, tok, t) => s + logProbs.data[t * v + tok], 0);
     assertClose(beam.logProb, sum, { rtol: 1e-4, atol: 1e-4 });

@@ -51,7 +51,7 @@ Deno.test("transformer() matches PyTorch nn.Transformer", async (t) => {
       assertClose(r.memory, fixture[`${c.prefix}.memory`], tol);
       assertClose(r.output, fixture[`${c.prefix}.output`], tol);
       for (let i = 0; i < 2; i++) {
-        assertClose(r.attention.decoderCross[i], fixture[`${c.prefix}.cross_weights.${i}`], tol);
+        assertClose(r.decoderCrossWeights[i], fixture[`${c.prefix}.cross_weights.${i}`], tol);
       }
       if (Deno.env.get("REPORT_ERRORS")) {
         const want = fixture[`${c.prefix}.output`];
@@ -103,16 +103,19 @@ Deno.test("transformer() checks its inputs at the edge", async (t) => {
   await t.step("feature size", () => {
     assert.throws(
       () => model.forward(zeros([2, 5, 6]), tgt),
-      /src must be \[B, T, dModel=8\], got \[2, 5, 6\]/,
+      /src must be \[B, T, dModel=8\] or unbatched \[T, dModel=8\], got \[2, 5, 6\]/,
     );
   });
   await t.step("batch sizes differ", () => {
-    assert.throws(() => model.forward(src, zeros([3, 3, 8])), /must have the same batch size/);
+    assert.throws(
+      () => model.forward(src, zeros([3, 3, 8])),
+      /src=\[2, 5, 8\] and tgt=\[3, 3, 8\] must have the same batch size/,
+    );
   });
   await t.step("masks of the wrong shape", () => {
     assert.throws(
       () => model.forward(src, tgt, { tgtMask: causalMask(5) }),
-      /tgtMask=\[5, 5\] must broadcast against the attention scores \[B=2, H=2, Tq=3, Tk=3\]/,
+      /tgtMask=\[5, 5\] must broadcast against the scores \[B=2, H=2, Tq=3, Tk=3\]/,
     );
     assert.throws(
       () => model.forward(src, tgt, { memoryMask: paddingMask([1, 2, 3], 5) }),
@@ -123,7 +126,7 @@ Deno.test("transformer() checks its inputs at the edge", async (t) => {
     assert.throws(() => transformer({ dModel: 10, numHeads: 3 }), /divisible by numHeads=3/);
     assert.throws(
       () => transformer({ dModel: 8, numHeads: 2, activation: "tanh" as "relu" }),
-      /activation must be "relu" or "gelu"/,
+      /activation must be one of "relu", "gelu", got "tanh" \(a string\)/,
     );
   });
   await t.step("loadStateDict names the key and shapes", () => {
@@ -219,7 +222,7 @@ Deno.test("EncoderLayer.forward({ needWeights: false }): same output, no weights
     const mask = paddingMask([40, 25], 40);
     const full = layer.forward(x, { mask });
     const lean = layer.forward(x, { mask, needWeights: false });
-    assert.equal(lean.selfAttention, undefined);
+    assert.equal(lean.selfWeights, undefined);
     assert.deepEqual(lean.output.data, full.output.data);
   }
   const layer = encoderLayer({ dModel: 8, numHeads: 2, dFF: 16 });

@@ -5,7 +5,8 @@
  */
 
 import type { AttentionInputs, MatrixView } from "../kernels/attention_inputs.ts";
-import { Mask } from "../tensor/mask.ts";
+import type { Mask } from "../tensor/mask.ts";
+import { checkScoresOperand } from "./check_scores_operand.ts";
 import {
   broadcastIndex,
   broadcastShapes,
@@ -30,32 +31,32 @@ export interface AttentionPlan {
   biasView: (t: number) => MatrixView<Float32Array> | null;
 }
 
-/** A `[..., Tq', Tk']` operand (mask or bias) where Tq' ∈ {1, Tq}, Tk' ∈ {1, Tk}. */
-function trailing(
+/**
+ * Checks a mask or bias of `[..., Tq', Tk']` (Tq' ∈ {1, Tq}, Tk' ∈ {1, Tk}) with
+ * {@link checkScoresOperand} against the scores `[...batch', Tq, Tk]`, where its
+ * own leading axes may enlarge the batch; returns those axes and its strides.
+ */
+function scoresOperand(
   fn: string,
   arg: string,
-  shape: readonly number[],
+  operand: Mask | Tensor,
+  batch: readonly number[],
   tq: number,
   tk: number,
-  scoresShape: string,
+  kind: "mask" | "bias",
 ): { batch: number[]; rq: number; rk: number } {
-  if (shape.length < 1) {
-    throw new RangeError(`${fn}: ${arg} needs rank >= 1, got ${formatShape(shape)}`);
-  }
-  const sk = shape[shape.length - 1];
+  const shape = operand.shape;
+  const own = shape.length >= 2 ? shape.slice(0, -2) : [];
+  // the operand's batch axes may broadcast the batch up; its Tq', Tk' may not
+  const n = Math.max(batch.length, own.length);
+  const grown = Array.from({ length: n }, (_, i) => {
+    const a = batch[batch.length - n + i] ?? 1, b = own[own.length - n + i] ?? 1;
+    return a === 1 ? b : a;
+  });
+  checkScoresOperand(fn, arg, operand, [...grown, tq, tk], undefined, kind);
+  const sk = shape.length >= 1 ? shape[shape.length - 1] : 1;
   const sq = shape.length >= 2 ? shape[shape.length - 2] : 1;
-  if ((sk !== tk && sk !== 1) || (sq !== tq && sq !== 1)) {
-    throw new RangeError(
-      `${fn}: ${arg}=${
-        formatShape(shape)
-      } does not broadcast against the scores ${scoresShape}: its last two sizes must be Tq=${tq} or 1 and Tk=${tk} or 1`,
-    );
-  }
-  return {
-    batch: shape.length >= 2 ? shape.slice(0, -2) : [],
-    rq: sq === 1 ? 0 : (sk === 1 ? 1 : tk),
-    rk: sk === 1 ? 0 : 1,
-  };
+  return { batch: own, rq: sq === 1 ? 0 : (sk === 1 ? 1 : tk), rk: sk === 1 ? 0 : 1 };
 }
 
 /** Validates q, k, v, mask and bias and plans the batch walk. */
@@ -99,21 +100,14 @@ export function planAttention(
   const qb = query.shape.slice(0, -2), kb = key.shape.slice(0, -2), vb = value.shape.slice(0, -2);
   let batch = broadcastShapes(qb, kb, fn, ["query batch", "key batch"]);
   batch = broadcastShapes(batch, vb, fn, ["query/key batch", "value batch"]);
-  const scoresShape = formatShape([...batch, tq, tk]);
-  let mInfo: ReturnType<typeof trailing> | null = null;
-  let bInfo: ReturnType<typeof trailing> | null = null;
+  let mInfo: ReturnType<typeof scoresOperand> | null = null;
+  let bInfo: ReturnType<typeof scoresOperand> | null = null;
   if (mask !== undefined && mask !== null) {
-    if (!(mask instanceof Mask)) {
-      throw new TypeError(
-        `${fn}: mask must be a Mask (true = may attend); build one with mask(), causalMask() or paddingMask()`,
-      );
-    }
-    mInfo = trailing(fn, "mask", mask.shape, tq, tk, scoresShape);
+    mInfo = scoresOperand(fn, "mask", mask, batch, tq, tk, "mask");
     batch = broadcastShapes(batch, mInfo.batch, fn, ["query/key/value batch", "mask batch"]);
   }
   if (bias !== undefined && bias !== null) {
-    checkTensor(bias, fn, "bias");
-    bInfo = trailing(fn, "bias", bias.shape, tq, tk, scoresShape);
+    bInfo = scoresOperand(fn, "bias", bias, batch, tq, tk, "bias");
     batch = broadcastShapes(batch, bInfo.batch, fn, ["query/key/value/mask batch", "bias batch"]);
   }
   checkSize([...batch, tq, dv], fn, "the output [...batch, Tq, Dv] =");

@@ -8,7 +8,7 @@
 
 import { attentionKernels } from "../kernels/attention.ts";
 import type { Mask } from "../tensor/mask.ts";
-import type { Rng } from "../tensor/rng.ts";
+import type { CounterKey, Rng } from "../tensor/rng.ts";
 import { checkSize, sizeOf } from "../tensor/shape.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { kernelInputs, planAttention, resolveNeedWeights, resolveScale } from "./_batch.ts";
@@ -26,8 +26,18 @@ export interface AttentionOptions {
   scale?: number;
   /** Probability of dropping each attention weight (inverted dropout). Default 0. */
   dropout?: number;
-  /** Source of randomness for dropout; required when `dropout > 0`. */
+  /**
+   * Source of the dropout key (one `rng.nextKey()` per call); this or
+   * `dropoutKey` is required when `dropout > 0`.
+   */
   rng?: Rng;
+  /**
+   * The counter-based key of this call's dropout: weight e of the row-major
+   * `[..., Tq, Tk]` weights is dropped when `uniformAt(key, call, e) < dropout`,
+   * on every path and thread count; the same key redraws the same mask.
+   * Takes precedence over `rng`.
+   */
+  dropoutKey?: CounterKey;
   /** Also return the scores Q·Kᵀ·scale + bias before masking and softmax. */
   returnScores?: boolean;
   /**
@@ -175,8 +185,23 @@ function runAttention(
   if (typeof dropout !== "number" || !(dropout >= 0 && dropout < 1)) {
     throw new RangeError(`${fn}: dropout must be in [0, 1), got ${String(dropout)}`);
   }
-  if (dropout > 0 && (!options.rng || typeof options.rng.uniform !== "function")) {
-    throw new TypeError(`${fn}: dropout=${dropout} needs an rng (e.g. rng: new Rng(0))`);
+  let dropKey: CounterKey | null = null;
+  if (dropout > 0) {
+    if (options.dropoutKey !== undefined) {
+      const k = options.dropoutKey;
+      if (
+        k === null || typeof k !== "object" || !Number.isInteger(k.key) || !Number.isInteger(k.call)
+      ) {
+        throw new TypeError(`${fn}: dropoutKey must be { key, call } with two integers`);
+      }
+      dropKey = { key: k.key >>> 0, call: k.call >>> 0 };
+    } else if (options.rng && typeof options.rng.nextKey === "function") {
+      dropKey = options.rng.nextKey();
+    } else {
+      throw new TypeError(
+        `${fn}: dropout=${dropout} needs a dropoutKey or an rng (e.g. rng: new Rng(0))`,
+      );
+    }
   }
   const needWeights = resolveNeedWeights(fn, options.needWeights);
   if (needWeights || options.returnScores) {
@@ -186,7 +211,6 @@ function runAttention(
   const out = new Float32Array(n * tq * dv);
   const weights = needWeights ? new Float32Array(n * tq * tk) : null;
   const scores = options.returnScores ? new Float32Array(n * tq * tk) : null;
-  const uniform = dropout > 0 ? () => options.rng!.uniform() : null;
   // one problem per batch element (heads included), run together
   attentionKernels(Array.from({ length: n }, (_, t) => ({
     ...kernelInputs(plan, t, query, key, value, scale, out),
@@ -195,7 +219,8 @@ function runAttention(
     scores,
     scoresOffset: t * tq * tk,
     dropout,
-    uniform,
+    // problem t's weights are elements t·Tq·Tk … of the call's stream
+    dropoutKey: dropKey ? { ...dropKey, first: t * tq * tk } : null,
   })));
   const result: AttentionResult | AttentionOutput = weights
     ? {

@@ -15,6 +15,7 @@
  */
 
 import { gemm, type GemmArgs, gemmReference } from "./matmul.ts";
+import { type CounterKey, dropoutAt } from "./random.ts";
 import { attentionWasm, attentionWasmBatch, type WasmAttentionProblem, wasmReady } from "./simd.ts";
 import { softmaxRows, softmaxRowsReference } from "./softmax.ts";
 import type { AttentionInputs, MatrixView } from "./attention_inputs.ts";
@@ -32,7 +33,20 @@ export interface AttentionKernelArgs extends AttentionInputs {
   scoresOffset: number;
   /** Drop probability; kept weights are scaled by 1/(1-p). */
   dropout: number;
-  uniform: (() => number) | null;
+  /**
+   * The counter-based key of attention dropout (null: none): weight (i, j) of
+   * this problem is element `first + i·tk + j` of call `call` of stream `key`
+   * (`kernels/random.ts`), so the mask does not depend on the path, the thread
+   * count or the order of the problems, and can be drawn again. No user code
+   * runs during a kernel.
+   */
+  dropoutKey: DropoutKey | null;
+}
+
+/** Which numbers attention dropout draws: a {@link CounterKey} and the index of the problem's first weight. */
+export interface DropoutKey extends CounterKey {
+  /** Stream index of weight (0, 0) of this problem (e.g. problem t of a call: t·tq·tk). */
+  readonly first: number;
 }
 
 /**
@@ -54,7 +68,7 @@ export interface AttentionKernelArgs extends AttentionInputs {
  * attentionKernel({ q: Float32Array.of(0), qOffset: 0, k: Float32Array.of(0, 0), kOffset: 0,
  *   v: Float32Array.of(1, 3), vOffset: 0, tq: 1, tk: 2, dk: 1, dv: 1, scale: 1, mask: null,
  *   bias: null, out, outOffset: 0, weights, weightsOffset: 0, scores: null, scoresOffset: 0,
- *   dropout: 0, uniform: null });
+ *   dropout: 0, dropoutKey: null });
  * assert.deepEqual([...out], [2]);
  * ```
  */
@@ -103,7 +117,7 @@ export function attentionScratchBytes(): number {
  *   const out = new Float32Array(n * d);
  *   attentionKernel({ q: x, qOffset: 0, k: x, kOffset: 0, v: x, vOffset: 0, tq: n, tk: n,
  *     dk: d, dv: d, scale: 0.3, mask: null, bias: null, out, outOffset: 0, weights: null,
- *     weightsOffset: 0, scores: null, scoresOffset: 0, dropout: 0, uniform: null });
+ *     weightsOffset: 0, scores: null, scoresOffset: 0, dropout: 0, dropoutKey: null });
  *   return out;
  * };
  * const whole = run();
@@ -138,6 +152,8 @@ function rowRange(a: AttentionKernelArgs, r0: number, rows: number): AttentionKe
     scoresOffset: a.scores ? a.scoresOffset + r0 * tk : 0,
     mask: mask && { ...mask, offset: mask.offset + r0 * mask.rowStride },
     bias: bias && { ...bias, offset: bias.offset + r0 * bias.rowStride },
+    // the chunk's weights are elements r0·tk … of the problem's dropout stream
+    dropoutKey: a.dropoutKey && { ...a.dropoutKey, first: a.dropoutKey.first + r0 * tk },
   };
 }
 
@@ -157,7 +173,7 @@ function attentionProblem(a: AttentionKernelArgs, wasm: boolean, size: number): 
   attentionWasm({
     ...wasmOperands(a, plainMask && !needJs ? mask : null),
     prepare: needJs ? (buf, at, ld) => prepareScores(a, buf, at, ld) : null,
-    after: a.dropout > 0 && a.uniform ? (buf, at, ld) => applyDropout(a, buf, at, ld) : null,
+    after: a.dropout > 0 && a.dropoutKey ? (buf, at, ld) => applyDropout(a, buf, at, ld) : null,
     hookMask: mask,
   });
 }
@@ -209,7 +225,7 @@ function wasmOperands(
  * const args = (out: Float32Array, h: number) => ({ q, qOffset: h * n * d, k: q,
  *   kOffset: h * n * d, v: q, vOffset: h * n * d, tq: n, tk: n, dk: d, dv: d, scale: 0.25,
  *   mask: null, bias: null, out, outOffset: h * n * d, weights: null, weightsOffset: 0,
- *   scores: null, scoresOffset: 0, dropout: 0, uniform: null });
+ *   scores: null, scoresOffset: 0, dropout: 0, dropoutKey: null });
  * const both = new Float32Array(2 * n * d), one = new Float32Array(2 * n * d);
  * attentionKernels([args(both, 0), args(both, 1)]);
  * attentionKernel(args(one, 0));
@@ -233,7 +249,7 @@ function batchable(a: AttentionKernelArgs, first: AttentionKernelArgs): boolean 
   const { tq, tk, dk, dv, mask } = a;
   const plainMask = mask === null || contiguous(mask, tk);
   return plainMask && wasmWorthIt(a) && a.bias === null &&
-    a.scores === null && !(a.dropout > 0 && a.uniform) && tq === first.tq && tk === first.tk &&
+    a.scores === null && !(a.dropout > 0 && a.dropoutKey) && tq === first.tq && tk === first.tk &&
     dk === first.dk && dv === first.dv && a.scale === first.scale &&
     (mask === null) === (first.mask === null) &&
     (mask === null || mask.rowStride === first.mask!.rowStride);
@@ -260,7 +276,7 @@ function wasmWorthIt(a: AttentionKernelArgs): boolean {
  *   k: Float32Array.of(1, 0, 0, 1), kOffset: 0, v: Float32Array.of(1, 3), vOffset: 0,
  *   tq: 1, tk: 2, dk: 2, dv: 1, scale: 1, mask: null, bias: null, out, outOffset: 0,
  *   weights: new Float32Array(2), weightsOffset: 0, scores: null, scoresOffset: 0,
- *   dropout: 0, uniform: null });
+ *   dropout: 0, dropoutKey: null });
  * const fast = new Float32Array(1), ref = new Float32Array(1);
  * attentionKernel(args(fast));
  * attentionReference(args(ref));
@@ -304,7 +320,7 @@ function attentionSteps(
   // 3) softmax per query row; a fully masked row becomes zeros, a row with a NaN NaN
   softmax(weights, wo, tq, tk);
   // 4) inverted dropout on the weights (training only)
-  if (a.dropout > 0 && a.uniform) applyDropout(a, weights, wo, tk);
+  if (a.dropout > 0 && a.dropoutKey) applyDropout(a, weights, wo, tk);
   // 5) output [tq, dv] = weights [tq, tk] · V' [tk, dv], V' = V with non-finite values as 0;
   //    those reach only the queries allowed to see them
   const finite = valuesFinite(a.v, a.vOffset, tk * dv);
@@ -358,18 +374,16 @@ function prepareScores(
   }
 }
 
-/** Inverted dropout, row-major order, so every path draws the same numbers. */
+/** Inverted dropout: weight (i, j) draws stream element `first + i·tk + j`, on every path. */
 function applyDropout(
   a: AttentionKernelArgs,
   buf: Float32Array<ArrayBufferLike>,
   at: number,
   ld: number,
 ): void {
-  const keep = 1 / (1 - a.dropout);
+  const { key, call, first } = a.dropoutKey!;
   for (let i = 0; i < a.tq; i++) {
     const row = at + i * ld;
-    for (let j = 0; j < a.tk; j++) {
-      buf[row + j] = a.uniform!() < a.dropout ? 0 : buf[row + j] * keep;
-    }
+    dropoutAt(buf, row, buf, row, a.tk, a.dropout, key, call, first + i * a.tk);
   }
 }

@@ -12,11 +12,14 @@ import { add } from "../tensor/elementwise.ts";
 import { formatShape } from "../tensor/shape.ts";
 import { checkTensor, type Tensor } from "../tensor/tensor.ts";
 import {
+  _boolean,
   _call,
   _checkTensorFn,
   _finiteAtLeast,
+  _options,
   _positiveInt,
   _probability,
+  _seed,
   type TensorFn,
 } from "./_validate.ts";
 import { Dropout } from "./dropout.ts";
@@ -68,15 +71,15 @@ export function addNorm(
   x: Tensor,
   sublayer: TensorFn,
   norm: TensorFn,
-  options: AddNormOptions = {},
+  options?: AddNormOptions,
 ): Tensor {
   const fn = "addNorm";
   checkTensor(x, fn, "x");
+  const o = _options(options, fn, "options");
+  const normFirst = _boolean(o.normFirst ?? false, fn, "normFirst");
   _checkTensorFn(sublayer, fn, "sublayer");
   _checkTensorFn(norm, fn, "norm");
-  const drop = options.dropout === undefined
-    ? null
-    : _checkTensorFn(options.dropout, fn, "dropout");
+  const drop = o.dropout === undefined ? null : _checkTensorFn(o.dropout, fn, "dropout");
   const branch = (input: Tensor): Tensor => {
     const y = _call(sublayer, input, fn, "sublayer");
     const same = y.rank === x.rank && y.shape.every((d, i) => d === x.shape[i]);
@@ -89,7 +92,7 @@ export function addNorm(
     }
     return drop ? _call(drop, y, fn, "dropout") : y;
   };
-  if (options.normFirst) {
+  if (normFirst) {
     // x + dropout(sublayer(norm(x)))
     return add(x, branch(_call(norm, x, fn, "norm")));
   }
@@ -105,7 +108,7 @@ export interface AddNormModuleOptions {
   dropout?: number;
   /** LayerNorm ε; default 1e-5. */
   eps?: number;
-  /** Seed of the dropout stream; default 0. */
+  /** Root seed of the dropout stream while the module stands alone; default 0. */
   seed?: number;
 }
 
@@ -143,12 +146,15 @@ export class AddNorm extends Module {
    */
   constructor(readonly dModel: number, options: AddNormModuleOptions = {}) {
     super();
-    _positiveInt(dModel, "AddNorm", "dModel");
-    const p = _probability(options.dropout ?? 0, "AddNorm", "dropout");
-    const eps = _finiteAtLeast(options.eps ?? 1e-5, 0, "AddNorm", "eps");
-    this.normFirst = options.normFirst ?? false;
+    const fn = "AddNorm";
+    _positiveInt(dModel, fn, "dModel");
+    const o = _options(options, fn, "options");
+    const p = _probability(o.dropout ?? 0, fn, "dropout");
+    const eps = _finiteAtLeast(o.eps ?? 1e-5, 0, fn, "eps");
+    this.normFirst = _boolean(o.normFirst ?? false, fn, "normFirst");
+    this.useSeed(_seed(o.seed ?? 0, fn, "seed"));
     this.norm = this.registerModule("norm", new LayerNorm(dModel, { eps }));
-    this.dropout = this.registerModule("dropout", new Dropout(p, { seed: options.seed ?? 0 }));
+    this.dropout = this.registerModule("dropout", new Dropout(p));
   }
 
   /** {@link addNorm} of `x [..., dModel]` around `sublayer` with this module's norm and dropout. */

@@ -6,31 +6,40 @@
  * @module
  */
 
-import { Rng } from "../tensor/rng.ts";
+import { dropoutAt, MAX_RANDOM_INDEX } from "../kernels/random.ts";
+import type { CounterKey, Rng } from "../tensor/rng.ts";
 import { checkTensor, Tensor } from "../tensor/tensor.ts";
-import { _probability } from "./_validate.ts";
+import { _boolean, _counterKey, _probability, _seed } from "./_validate.ts";
 import { Module } from "./module.ts";
 
 /** Options for {@link dropout}. */
 export interface DropoutOptions {
   /** Drop elements (default true, like `F.dropout`); false returns `x` unchanged. */
   training?: boolean;
-  /** Source of randomness; required when training with p > 0. */
+  /** Source of the call's key (one `rng.nextKey()` per call); this or `key` is required when training with p > 0. */
   rng?: Rng;
+  /**
+   * The counter-based key of this call: element i is dropped when
+   * `uniformAt(key.key, key.call, i) < p`. The same key gives the same mask,
+   * so a backward pass can regenerate it. Takes precedence over `rng`.
+   */
+  key?: CounterKey;
 }
 
 /**
  * $$\mathrm{dropout}(x)_i = \frac{m_i\,x_i}{1 - p},\qquad m_i \sim \mathrm{Bernoulli}(1 - p)$$
  *
- * Element i is dropped when `rng.uniform() < p` (one draw per element, in
- * row-major order), the convention of the attention kernel too. `p = 1` drops
+ * The mask comes from the counter-based generator (Philox4x32-10 in
+ * `kernels/random.ts`): element i (row-major) is dropped when its number
+ * `u(key, call, i) < p`, the convention of the attention kernel too; with an
+ * `rng`, the key is `rng.nextKey()`, drawn once per call. `p = 1` drops
  * everything and returns zeros, as PyTorch does.
  *
  * @param x Any tensor.
  * @param p Drop probability in [0, 1].
- * @param options `training` (default true) and `rng`.
+ * @param options `training` (default true) and `key` or `rng`.
  * @returns `x` itself when not training or when `p = 0`; otherwise a new tensor.
- * @throws {TypeError} When `x` is not a Tensor, or training with p > 0 and no `rng`.
+ * @throws {TypeError} When `x` is not a Tensor, or training with p > 0 and neither `key` nor `rng`.
  * @throws {RangeError} When `p` is outside [0, 1].
  *
  * @example Survivors are scaled by 1/(1-p); evaluation is the identity
@@ -48,32 +57,46 @@ export interface DropoutOptions {
 export function dropout(x: Tensor, p: number, options: DropoutOptions = {}): Tensor {
   checkTensor(x, "dropout", "x");
   _probability(p, "dropout", "p");
-  const training = options.training ?? true;
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`dropout: options must be an object`);
+  }
+  const training = _boolean(options.training ?? true, "dropout", "training");
   if (!training || p === 0) return x;
-  const rng = options.rng;
-  if (!rng || typeof rng.uniform !== "function") {
+  const { rng } = options;
+  let key: CounterKey;
+  if (options.key !== undefined) key = _counterKey(options.key, "dropout", "key");
+  else if (rng && typeof rng.nextKey === "function") key = rng.nextKey();
+  else {
     throw new TypeError(
-      `dropout: training with p=${p} needs an rng (e.g. { rng: new Rng(0) }), or pass { training: false }`,
+      `dropout: training with p=${p} needs a key or an rng (e.g. { rng: new Rng(0) }), or pass { training: false }`,
     );
+  }
+  if (x.size > MAX_RANDOM_INDEX) {
+    throw new RangeError(`dropout: x has ${x.size} elements, more than a stream addresses`);
   }
   const out = new Float32Array(x.size);
   if (p === 1) return new Tensor(out, x.shape);
-  const keep = 1 / (1 - p);
-  const src = x.data;
-  for (let i = 0; i < src.length; i++) out[i] = rng.uniform() < p ? 0 : src[i] * keep;
+  dropoutAt(x.data, 0, out, 0, x.size, p, key.key, key.call, 0);
   return new Tensor(out, x.shape);
 }
 
 /** Options for {@link Dropout}. */
 export interface DropoutModuleOptions {
-  /** Seed of the module's own {@link Rng}; default 0. */
+  /**
+   * Root seed of the module's random stream while it stands alone; default 0.
+   * Registered inside a model, the stream derives from the model's seed and
+   * this module's path instead.
+   */
   seed?: number;
 }
 
 /**
  * Dropout module: active only in training mode (`module.train()`); modules
- * start in eval mode, where it is the identity. Holds its own seeded {@link Rng},
- * so a run is reproducible; it has no parameters.
+ * start in eval mode, where it is the identity. Each training-mode call takes
+ * the next key of the module's counter-based stream ({@link Module.streamKey},
+ * from the root seed and the module's path), so a run is reproducible, two
+ * dropouts of one model never draw the same mask, and `lastKey` regenerates the
+ * last mask. It has no parameters.
  *
  * @example Identity in eval mode, random zeros in training mode
  * ```ts
@@ -88,11 +111,11 @@ export interface DropoutModuleOptions {
  * ```
  */
 export class Dropout extends Module {
-  /** The module's random stream (advanced by every training-mode call). */
-  readonly rng: Rng;
+  /** The key of the last training-mode call (null before the first): `dropout(x, p, { key })` redraws its mask. */
+  lastKey: CounterKey | null = null;
 
   /**
-   * A dropout module with drop probability `p` and its own seeded Rng.
+   * A dropout module with drop probability `p` and its own random stream.
    *
    * @param p Drop probability in [0, 1].
    * @param options `seed` (default 0).
@@ -101,11 +124,16 @@ export class Dropout extends Module {
   constructor(readonly p: number, options: DropoutModuleOptions = {}) {
     super();
     _probability(p, "Dropout", "p");
-    this.rng = new Rng(options.seed ?? 0);
+    if (options === null || typeof options !== "object") {
+      throw new TypeError(`Dropout: options must be an object like { seed: 0 }`);
+    }
+    this.useSeed(_seed(options.seed ?? 0, "Dropout", "seed"));
   }
 
-  /** {@link dropout} with this module's `p`, training flag and Rng. */
+  /** {@link dropout} with this module's `p`, training flag and the next key of its stream. */
   forward(x: Tensor): Tensor {
-    return dropout(x, this.p, { training: this.training, rng: this.rng });
+    if (!this.training || this.p === 0) return checkTensor(x, "Dropout.forward", "x");
+    this.lastKey = this.nextRandomKey();
+    return dropout(x, this.p, { key: this.lastKey });
   }
 }

@@ -13,7 +13,7 @@
 import { Rng } from "../tensor/rng.ts";
 import { formatShape } from "../tensor/shape.ts";
 import { checkTensor, type Tensor } from "../tensor/tensor.ts";
-import { _positiveInt, _probability } from "./_validate.ts";
+import { _boolean, _oneOf, _options, _positiveInt, _probability, _seed } from "./_validate.ts";
 import { gelu, relu, swiglu } from "./activations.ts";
 import { Dropout } from "./dropout.ts";
 import { Linear } from "./linear.ts";
@@ -69,7 +69,8 @@ const _ACTIVATIONS: readonly FeedForwardActivation[] = ["relu", "gelu", "gelu-ta
  *
  * So LLaMA's `feed_forward.w1/w2/w3` load into `linear1/linear2/linear3` one to one.
  * Weights and biases start uniform in ±1/√fan_in like `nn.Linear`, drawn from
- * `new Rng(seed)` (linear1, then linear2, then linear3). Dropout on the output
+ * `new Rng(seed)` (linear1, then linear2, then linear3); the hidden dropout draws
+ * from its own stream (the seed and its path, see `Module.streamKey`). Dropout on the output
  * belongs to the residual connection (`addNorm` in add_norm.ts), as in PyTorch.
  *
  * @example Load a ReLU FFN and read its hidden activations
@@ -115,28 +116,23 @@ export class FeedForward extends Module {
     if (config === null || typeof config !== "object") {
       throw new TypeError(`FeedForward: config must be an object like { dModel: 512, dFF: 2048 }`);
     }
-    this.dModel = _positiveInt(config.dModel, "FeedForward", "dModel");
-    this.dFF = _positiveInt(config.dFF, "FeedForward", "dFF");
-    const activation = config.activation ?? "relu";
-    if (!_ACTIVATIONS.includes(activation)) {
-      throw new RangeError(
-        `FeedForward: activation must be one of ${
-          _ACTIVATIONS.map((a) => `"${a}"`).join(", ")
-        }, got ${String(activation)}`,
-      );
-    }
+    const fn = "FeedForward";
+    this.dModel = _positiveInt(config.dModel, fn, "dModel");
+    this.dFF = _positiveInt(config.dFF, fn, "dFF");
+    const activation = _oneOf(config.activation ?? "relu", _ACTIVATIONS, fn, "activation");
     this.activation = activation;
-    const p = _probability(config.dropout ?? 0, "FeedForward", "dropout");
-    const seed = config.seed ?? 0;
+    const p = _probability(config.dropout ?? 0, fn, "dropout");
+    const seed = _seed(config.seed ?? 0, fn, "seed");
+    this.useSeed(seed);
     const rng = new Rng(seed);
-    const bias = config.bias ?? true;
+    const bias = _boolean(config.bias ?? true, fn, "bias");
     this.linear1 = this.registerModule("linear1", new Linear(this.dModel, this.dFF, { bias, rng }));
     this.linear2 = this.registerModule("linear2", new Linear(this.dFF, this.dModel, { bias, rng }));
     this.linear3 = activation === "swiglu"
       ? this.registerModule("linear3", new Linear(this.dModel, this.dFF, { bias, rng }))
       : null;
-    // A separate stream, so turning dropout on does not change the initial weights.
-    this.dropout = this.registerModule("dropout", new Dropout(p, { seed: seed + 1 }));
+    // Its own counter-based stream (from the seed and its path), apart from the initialisation.
+    this.dropout = this.registerModule("dropout", new Dropout(p));
   }
 
   /** FFN(x) for `x [..., dModel]` -> `[..., dModel]`. */
@@ -145,8 +141,13 @@ export class FeedForward extends Module {
   forward(x: Tensor, options: { trace: true }): FeedForwardTrace;
   /** FFN(x), with the hidden activations when `trace` is set. */
   forward(x: Tensor, options?: FeedForwardForwardOptions): Tensor | FeedForwardTrace;
-  forward(x: Tensor, options: FeedForwardForwardOptions = {}): Tensor | FeedForwardTrace {
+  forward(x: Tensor, options?: FeedForwardForwardOptions): Tensor | FeedForwardTrace {
     checkTensor(x, "FeedForward.forward", "x");
+    const trace = _boolean(
+      _options(options, "FeedForward.forward", "options").trace ?? false,
+      "FeedForward.forward",
+      "trace",
+    );
     if (x.rank < 1 || x.shape[x.rank - 1] !== this.dModel) {
       throw new RangeError(
         `FeedForward.forward: x=${formatShape(x.shape)} must end in dModel=${this.dModel}`,
@@ -174,7 +175,7 @@ export class FeedForward extends Module {
     }
     // 3) dropout (training only), 4) contract: [..., dFF] x [dModel, dFF]ᵀ -> [..., dModel]
     const output = this.linear2.forward(this.dropout.forward(hidden));
-    if (!options.trace) return output;
+    if (!trace) return output;
     return up ? { output, preActivation, up, hidden } : { output, preActivation, hidden };
   }
 }

@@ -30,7 +30,12 @@
  */
 
 // Exported by name, so a helper added to a layer file stays private until it is listed here.
-export { type LoadStateDictOptions, Module } from "./module.ts";
+export {
+  childSeed,
+  type LoadStateDictOptions,
+  Module,
+  type RegisterModuleOptions,
+} from "./module.ts";
 export { Linear, linear, type LinearOptions, linearStacked } from "./linear.ts";
 export { erf, erfc } from "./erf.ts";
 export { gelu, type GeluOptions, relu, silu, swiglu, tanh } from "./activations.ts";

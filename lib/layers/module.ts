@@ -18,8 +18,45 @@
  * @module
  */
 
+import { hashKey } from "../kernels/random.ts";
+import { type CounterKey, RandomStream } from "../tensor/rng.ts";
 import { formatShape } from "../tensor/shape.ts";
 import { Tensor } from "../tensor/tensor.ts";
+
+/** Options for {@link Module.registerModule}. */
+export interface RegisterModuleOptions {
+  /**
+   * List the child's parameters and checkpoint entries under this module's own
+   * names instead of under `name.` (PyTorch keeps the feed-forward block's
+   * `linear1`/`linear2` directly on the encoder layer). Its path, and so its
+   * random streams, still go through `name`.
+   */
+  inline?: boolean;
+}
+
+/**
+ * The initialisation seed of the child `name` of a module seeded with `seed`:
+ * the one rule every model uses to seed its parts (no hand-picked offsets), so
+ * two children never share an initialisation stream.
+ *
+ * @param seed The parent's seed (an integer).
+ * @param name The child's name (`"self_attn"`, `"layers.3"`).
+ * @returns A 32-bit seed.
+ *
+ * @example Siblings get different seeds; the rule is deterministic
+ * ```ts
+ * import { childSeed } from "./module.ts";
+ * import assert from "node:assert/strict";
+ * assert.notEqual(childSeed(0, "layers.0"), childSeed(0, "layers.1"));
+ * assert.equal(childSeed(7, "self_attn"), childSeed(7, "self_attn"));
+ * ```
+ */
+export function childSeed(seed: number, name: string): number {
+  if (typeof seed !== "number" || !Number.isSafeInteger(seed)) {
+    throw new TypeError(`childSeed: seed must be an integer, got ${String(seed)}`);
+  }
+  return hashKey(seed, `init:${name}`);
+}
 
 /** Options for {@link Module.loadStateDict}. */
 export interface LoadStateDictOptions {
@@ -48,7 +85,11 @@ export interface LoadStateDictOptions {
 export class Module {
   #params = new Map<string, Tensor>();
   #children = new Map<string, Module>();
+  #inline = new Set<string>();
   #training = false;
+  #seed = 0;
+  #path = "";
+  #stream: RandomStream | null = null;
 
   /** Registers a parameter under `name` and returns it. */
   protected registerParameter(name: string, value: Tensor): Tensor {
@@ -59,14 +100,75 @@ export class Module {
     return value;
   }
 
-  /** Registers a child module under `name` and returns it. */
-  protected registerModule<M extends Module>(name: string, module: M): M {
+  /**
+   * Registers a child module under `name` and returns it. The child (and its
+   * subtree) takes this module's root seed and the path `path.name`, from which
+   * its random streams derive ({@link Module.streamKey}).
+   */
+  protected registerModule<M extends Module>(
+    name: string,
+    module: M,
+    options: RegisterModuleOptions = {},
+  ): M {
     if (this.#params.has(name) || this.#children.has(name)) {
       throw new RangeError(`${this.constructor.name}: module name "${name}" is already used`);
     }
+    if (!(module instanceof Module)) {
+      throw new TypeError(`${this.constructor.name}: module "${name}" must be a Module`);
+    }
     this.#children.set(name, module);
+    if (options.inline) this.#inline.add(name);
     module.train(this.#training);
+    module.#place(this.#seed, this.#path ? `${this.#path}.${name}` : name);
     return module;
+  }
+
+  /**
+   * Makes `seed` the root seed of this module's subtree: every random stream
+   * below derives from it and the dotted path. Models call it with their
+   * config's seed; registering this module into a parent replaces it by the
+   * parent's.
+   */
+  protected useSeed(seed: number): void {
+    if (typeof seed !== "number" || !Number.isSafeInteger(seed)) {
+      throw new TypeError(
+        `${this.constructor.name}: seed must be an integer, got ${String(seed)}`,
+      );
+    }
+    this.#place(seed, this.#path);
+  }
+
+  /** Sets root seed and path here and below; the streams restart from call 0. */
+  #place(seed: number, path: string): void {
+    this.#seed = seed;
+    this.#path = path;
+    this.#stream = null;
+    for (const [name, child] of this.#children) {
+      child.#place(seed, path ? `${path}.${name}` : name);
+    }
+  }
+
+  /** The dotted path from the root module (`encoder.layers.0.dropout1`); "" at the root. */
+  get path(): string {
+    return this.#path;
+  }
+
+  /**
+   * The key of this module's random stream: `hashKey(rootSeed, path)`, the one
+   * place a stream is derived, so two modules of one model never share one.
+   */
+  get streamKey(): number {
+    return (this.#stream ??= RandomStream.fromPath(this.#seed, this.#path)).key;
+  }
+
+  /** The key of this module's next random call (dropout masks); advances its counter. */
+  protected nextRandomKey(): CounterKey {
+    return (this.#stream ??= RandomStream.fromPath(this.#seed, this.#path)).next();
+  }
+
+  /** `name.`, or "" for a child registered with `inline`. */
+  #keyPrefix(name: string): string {
+    return this.#inline.has(name) ? "" : `${name}.`;
   }
 
   /** True in training mode (dropout active). */
@@ -100,7 +202,8 @@ export class Module {
     const out: Record<string, Tensor> = {};
     for (const [name, p] of this.#params) out[name] = p;
     for (const [name, child] of this.#children) {
-      for (const [sub, p] of Object.entries(child.parameters())) out[`${name}.${sub}`] = p;
+      const at = this.#keyPrefix(name);
+      for (const [sub, p] of Object.entries(child.parameters())) out[at + sub] = p;
     }
     return out;
   }
@@ -123,7 +226,8 @@ export class Module {
     const out: Record<string, Tensor> = {};
     for (const [name, p] of this.#params) out[name] = p.clone();
     for (const [name, child] of this.#children) {
-      for (const [sub, p] of Object.entries(child.stateDict())) out[`${name}.${sub}`] = p;
+      const at = this.#keyPrefix(name);
+      for (const [sub, p] of Object.entries(child.stateDict())) out[at + sub] = p;
     }
     return out;
   }
@@ -152,7 +256,8 @@ export class Module {
   stateDictKeys(): string[] {
     const out = [...this.#params.keys()];
     for (const [name, child] of this.#children) {
-      for (const sub of child.stateDictKeys()) out.push(`${name}.${sub}`);
+      const at = this.#keyPrefix(name);
+      for (const sub of child.stateDictKeys()) out.push(at + sub);
     }
     return out;
   }
@@ -235,7 +340,9 @@ export class Module {
         throw new RangeError(`${this.constructor.name}.loadStateDict: missing key ${key}`);
       }
     }
-    for (const [name, child] of this.#children) child.loadOwn(dict, `${prefix}${name}.`, strict);
+    for (const [name, child] of this.#children) {
+      child.loadOwn(dict, prefix + this.#keyPrefix(name), strict);
+    }
   }
 }
 

@@ -1,13 +1,29 @@
 /**
  * Private: the shared layer configuration of encoder and decoder layers, its
- * defaults and validation.
+ * defaults and validation, the builders of their sublayers, and the input
+ * checks every model shares.
  *
  * @module
  */
 
-import { Mask } from "../tensor/mask.ts";
+import { checkScoresOperand } from "../attention/check_scores_operand.ts";
+import {
+  _boolean,
+  _dropProbability,
+  _finiteAtLeast,
+  _oneOf,
+  _options,
+  _positiveInt,
+  _seed,
+} from "../layers/_validate.ts";
+import { Dropout } from "../layers/dropout.ts";
+import { FeedForward } from "../layers/feed_forward.ts";
+import { LayerNorm } from "../layers/layer_norm.ts";
+import { childSeed } from "../layers/module.ts";
+import type { Mask } from "../tensor/mask.ts";
 import { formatShape } from "../tensor/shape.ts";
 import { checkTensor, type Tensor } from "../tensor/tensor.ts";
+import { MultiHeadAttention } from "./multi_head_attention.ts";
 
 /** Configuration of one encoder or decoder layer (PyTorch's names where it has them). */
 export interface LayerConfig {
@@ -32,74 +48,125 @@ export interface LayerConfig {
 /** A config with every default filled in. */
 export type ResolvedLayerConfig = Required<LayerConfig>;
 
-/** Fills defaults and validates the config; errors name `fn`. */
+/** Fills defaults and validates the config (every option's type and range); errors name `fn`. */
 export function resolveLayerConfig(config: LayerConfig, fn: string): ResolvedLayerConfig {
   if (config === null || typeof config !== "object") {
     throw new TypeError(`${fn}: config must be an object like { dModel: 512, numHeads: 8 }`);
   }
-  const activation = config.activation ?? "relu";
-  if (activation !== "relu" && activation !== "gelu") {
-    throw new RangeError(`${fn}: activation must be "relu" or "gelu", got ${String(activation)}`);
-  }
-  for (const key of ["dModel", "numHeads"] as const) {
-    const v = config[key];
-    if (!Number.isSafeInteger(v) || v <= 0) {
-      throw new RangeError(`${fn}: ${key} must be a positive integer, got ${String(v)}`);
-    }
-  }
-  if (config.dModel % config.numHeads !== 0) {
+  const dModel = _positiveInt(config.dModel, fn, "dModel");
+  const numHeads = _positiveInt(config.numHeads, fn, "numHeads");
+  if (dModel % numHeads !== 0) {
     throw new RangeError(
-      `${fn}: dModel=${config.dModel} must be divisible by numHeads=${config.numHeads} (each head gets dModel/numHeads features)`,
+      `${fn}: dModel=${dModel} must be divisible by numHeads=${numHeads} (each head gets dModel/numHeads features)`,
     );
   }
   return {
-    dModel: config.dModel,
-    numHeads: config.numHeads,
-    dFF: config.dFF ?? 2048,
-    dropout: config.dropout ?? 0.1,
-    activation,
-    normFirst: config.normFirst ?? false,
-    layerNormEps: config.layerNormEps ?? 1e-5,
-    seed: config.seed ?? 0,
+    dModel,
+    numHeads,
+    dFF: _positiveInt(config.dFF ?? 2048, fn, "dFF"),
+    // attention-weight dropout cannot drop every weight
+    dropout: _dropProbability(config.dropout ?? 0.1, fn, "dropout"),
+    activation: _oneOf(config.activation ?? "relu", ["relu", "gelu"], fn, "activation"),
+    normFirst: _boolean(config.normFirst ?? false, fn, "normFirst"),
+    layerNormEps: _finiteAtLeast(config.layerNormEps ?? 1e-5, 0, fn, "layerNormEps"),
+    seed: _seed(config.seed ?? 0, fn, "seed"),
   };
 }
 
-/** Checks a `[B, T, dModel]` input; returns its batch and length. */
-export function checkSequence(
-  x: Tensor,
-  dModel: number,
-  fn: string,
-  arg: string,
-): { batch: number; length: number } {
-  checkTensor(x, fn, arg);
-  if (x.rank !== 3 || x.shape[2] !== dModel) {
-    throw new RangeError(
-      `${fn}: ${arg} must be [B, T, dModel=${dModel}], got ${formatShape(x.shape)}`,
-    );
-  }
-  return { batch: x.shape[0], length: x.shape[1] };
+/** A validated sequence input: `[B, T, dModel]` as given, or `[T, dModel]` viewed as `[1, T, dModel]`. */
+export interface SequenceInput {
+  /** `[B, T, dModel]`. */
+  x: Tensor;
+  batch: number;
+  length: number;
+  /** True when the caller passed `[T, dModel]`: results drop the B axis again ({@link unbatch}). */
+  unbatched: boolean;
 }
 
-/** Checks that an optional mask broadcasts against the scores `[B, H, Tq, Tk]`. */
+/** Checks a `[B, T, dModel]` or unbatched `[T, dModel]` input; returns it as `[B, T, dModel]`. */
+export function sequenceInput(x: Tensor, dModel: number, fn: string, arg: string): SequenceInput {
+  checkTensor(x, fn, arg);
+  if ((x.rank !== 3 && x.rank !== 2) || x.shape[x.rank - 1] !== dModel) {
+    throw new RangeError(
+      `${fn}: ${arg} must be [B, T, dModel=${dModel}] or unbatched [T, dModel=${dModel}], got ${
+        formatShape(x.shape)
+      }`,
+    );
+  }
+  const unbatched = x.rank === 2;
+  const x3 = unbatched ? x.reshape([1, ...x.shape]) : x; // [T, D] -> [1, T, D]
+  return { x: x3, batch: x3.shape[0], length: x3.shape[1], unbatched };
+}
+
+/** Checks that two sequence inputs are both batched or both unbatched, with one batch size. */
+export function sameBatch(
+  a: SequenceInput,
+  b: SequenceInput,
+  fn: string,
+  names: readonly [string, string],
+  shapes: readonly [readonly number[], readonly number[]],
+): void {
+  if (a.unbatched !== b.unbatched || a.batch !== b.batch) {
+    throw new RangeError(
+      `${fn}: ${names[0]}=${formatShape(shapes[0])} and ${names[1]}=${
+        formatShape(shapes[1])
+      } must have the same batch size (and both be batched, or both unbatched)`,
+    );
+  }
+}
+
+/** Drops the leading B = 1 axis of a result when the input was unbatched: `[1, ...] -> [...]`. */
+export function unbatch<T extends Tensor | undefined>(t: T, unbatched: boolean): T {
+  return (unbatched && t ? t.reshape(t.shape.slice(1)) : t) as T;
+}
+
+/** Checks that an optional mask broadcasts against the scores `[B, H, Tq, Tk]` ({@link checkScoresOperand}). */
 export function checkMask(
   m: Mask | undefined,
-  scores: readonly number[],
+  scores: readonly [number, number, number, number],
   fn: string,
   arg: string,
 ): void {
-  if (m === undefined || m === null) return;
-  if (!(m instanceof Mask)) {
-    throw new TypeError(`${fn}: ${arg} must be a Mask (true = may attend)`);
-  }
-  const [b, h, tq, tk] = scores;
-  // Every mask axis, aligned from the right, must be 1 or the score's size.
-  const ok = m.rank <= 4 &&
-    m.shape.every((d, i) => d === 1 || d === scores[scores.length - m.rank + i]);
-  if (!ok) {
-    throw new RangeError(
-      `${fn}: ${arg}=${
-        formatShape(m.shape)
-      } must broadcast against the attention scores [B=${b}, H=${h}, Tq=${tq}, Tk=${tk}] (e.g. [${b}, 1, 1, ${tk}] padding or [${tq}, ${tk}] causal)`,
-    );
-  }
+  checkScoresOperand(fn, arg, m, scores, ["B", "H", "Tq", "Tk"]);
+}
+
+/** The attention sublayer `name` of a layer: seeded by {@link childSeed} of the layer's seed. */
+export function layerAttention(c: ResolvedLayerConfig, name: string): MultiHeadAttention {
+  return new MultiHeadAttention({
+    dModel: c.dModel,
+    numHeads: c.numHeads,
+    dropout: c.dropout,
+    seed: childSeed(c.seed, name),
+  });
+}
+
+/** The layer's feed-forward block (dropout on its hidden activations, as PyTorch's `dropout`). */
+export function layerFeedForward(c: ResolvedLayerConfig): FeedForward {
+  return new FeedForward({
+    dModel: c.dModel,
+    dFF: c.dFF,
+    activation: c.activation,
+    dropout: c.dropout,
+    seed: childSeed(c.seed, "feedForward"),
+  });
+}
+
+/** A LayerNorm over dModel with the config's ε. */
+export function layerNorm(c: ResolvedLayerConfig): LayerNorm {
+  return new LayerNorm(c.dModel, { eps: c.layerNormEps });
+}
+
+/** The dropout on one sublayer's output (training mode only); its stream comes from its path. */
+export function layerDropout(c: ResolvedLayerConfig): Dropout {
+  return new Dropout(c.dropout);
+}
+
+/** The options object of a forward call (absent: `{}`), or a TypeError naming `fn`. */
+export function forwardOptions<T extends object>(options: T | undefined, fn: string): T {
+  return _options(options, fn, "options");
+}
+
+/** The `needWeights` forward option: true when absent, else a boolean. */
+export function needWeightsOption(value: unknown, fn: string): boolean {
+  return _boolean(value ?? true, fn, "needWeights");
 }

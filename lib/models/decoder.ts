@@ -5,12 +5,18 @@
  * @module
  */
 
-import { LayerNorm } from "../layers/layer_norm.ts";
-import { Module } from "../layers/module.ts";
+import { _boolean, _nonNegativeInt } from "../layers/_validate.ts";
+import type { LayerNorm } from "../layers/layer_norm.ts";
+import { childSeed, Module } from "../layers/module.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import { type LayerConfig, resolveLayerConfig } from "./_config.ts";
+import {
+  forwardOptions,
+  type LayerConfig,
+  layerNorm,
+  needWeightsOption,
+  resolveLayerConfig,
+} from "./_config.ts";
 import { DecoderLayer, type DecoderLayerForwardOptions } from "./decoder_layer.ts";
-import { _numLayers } from "./encoder.ts";
 import type { KVCache } from "./multi_head_attention.ts";
 
 /** Configuration of {@link Decoder}: a layer config plus the depth. */
@@ -27,14 +33,24 @@ export interface DecoderForwardOptions extends Omit<DecoderLayerForwardOptions, 
   caches?: readonly KVCache[];
 }
 
-/** What {@link Decoder.forward} returns. */
+/** What {@link Decoder.forward} returns (the naming scheme: lib/models/README.md). */
 export interface DecoderResult {
-  /** `[B, T, dModel]`. */
+  /** `[B, T, dModel]` (`[T, dModel]` unbatched). */
   output: Tensor;
-  /** Masked self-attention weights of each layer, each `[B, H, T, T]`. */
-  selfAttention: Tensor[];
-  /** Cross-attention weights of each layer over the memory, each `[B, H, T, S]`. */
-  crossAttention: Tensor[];
+  /** Masked self-attention weights of each layer, each `[B, H, T, T]` (B dropped unbatched). */
+  selfWeights: Tensor[];
+  /** Cross-attention weights of each layer over the memory, each `[B, H, T, S]` (B dropped unbatched). */
+  crossWeights: Tensor[];
+}
+
+/** What {@link Decoder.forward} returns with `needWeights: false`. */
+export interface DecoderOutput {
+  /** `[B, T, dModel]` (`[T, dModel]` unbatched). */
+  output: Tensor;
+  /** Absent: the caller asked for no weights. */
+  selfWeights?: undefined;
+  /** Absent: the caller asked for no weights. */
+  crossWeights?: undefined;
 }
 
 /**
@@ -50,7 +66,7 @@ export interface DecoderResult {
  * const dec = decoder({ dModel: 8, numHeads: 2, dFF: 16, numLayers: 2 });
  * const rng = new Rng(0);
  * const r = dec.forward(randn([1, 3, 8], rng), randn([1, 4, 8], rng), { tgtMask: causalMask(3) });
- * assert.deepEqual(r.crossAttention[1].shape, [1, 2, 3, 4]);
+ * assert.deepEqual(r.crossWeights[1].shape, [1, 2, 3, 4]);
  * ```
  */
 export class Decoder extends Module {
@@ -60,22 +76,22 @@ export class Decoder extends Module {
   readonly norm: LayerNorm | null;
 
   /**
-   * Builds the stack; layer i is seeded with `seed + 100·i`.
+   * Builds the stack; layer i is seeded with `childSeed(seed, "layers.i")`.
    *
    * @throws {RangeError} Invalid sizes.
+   * @throws {TypeError} An option of the wrong type.
    */
   constructor(config: DecoderConfig) {
     super();
     const c = resolveLayerConfig(config, "Decoder");
-    const n = _numLayers(config.numLayers ?? 6, "Decoder", "numLayers");
-    this.layers = Array.from(
-      { length: n },
-      (_, i) =>
-        this.registerModule(`layers.${i}`, new DecoderLayer({ ...c, seed: c.seed + 100 * i })),
-    );
-    this.norm = config.finalNorm === false
-      ? null
-      : this.registerModule("norm", new LayerNorm(c.dModel, { eps: c.layerNormEps }));
+    const n = _nonNegativeInt(config.numLayers ?? 6, "Decoder", "numLayers");
+    const finalNorm = _boolean(config.finalNorm ?? true, "Decoder", "finalNorm");
+    this.useSeed(c.seed);
+    this.layers = Array.from({ length: n }, (_, i) => {
+      const name = `layers.${i}`;
+      return this.registerModule(name, new DecoderLayer({ ...c, seed: childSeed(c.seed, name) }));
+    });
+    this.norm = finalNorm ? this.registerModule("norm", layerNorm(c)) : null;
   }
 
   /** One empty self-attention cache per layer, for incremental decoding. */
@@ -84,27 +100,42 @@ export class Decoder extends Module {
   }
 
   /**
-   * Decodes target `tgt [B, T, dModel]` against `memory [B, S, dModel]`.
+   * Decodes target `tgt [B, T, dModel]` against `memory [B, S, dModel]` (or both unbatched).
    *
    * @throws {RangeError} When `caches` does not hold one cache per layer.
    */
-  forward(tgt: Tensor, memory: Tensor, options: DecoderForwardOptions = {}): DecoderResult {
-    const { caches, ...rest } = options;
-    if (caches && caches.length !== this.layers.length) {
+  forward(
+    tgt: Tensor,
+    memory: Tensor,
+    options: DecoderForwardOptions & { needWeights: false },
+  ): DecoderOutput;
+  /** {@link Decoder.forward} returning the weights too (the default). */
+  forward(tgt: Tensor, memory: Tensor, options?: DecoderForwardOptions): DecoderResult;
+  forward(
+    tgt: Tensor,
+    memory: Tensor,
+    options?: DecoderForwardOptions,
+  ): DecoderResult | DecoderOutput {
+    const fn = "Decoder.forward";
+    const { caches, ...rest } = forwardOptions(options, fn);
+    if (caches !== undefined && (!Array.isArray(caches) || caches.length !== this.layers.length)) {
       throw new RangeError(
-        `Decoder.forward: caches must hold one KVCache per layer (${this.layers.length}), got ${caches.length}`,
+        `${fn}: caches must be an array of one KVCache per layer (${this.layers.length}), got ${
+          Array.isArray(caches) ? `${caches.length}` : typeof caches
+        }`,
       );
     }
+    const needWeights = needWeightsOption(rest.needWeights, fn);
     let x = tgt;
-    const selfAttention: Tensor[] = [], crossAttention: Tensor[] = [];
+    const selfWeights: Tensor[] = [], crossWeights: Tensor[] = [];
     this.layers.forEach((layer, i) => {
-      const r = layer.forward(x, memory, { ...rest, cache: caches?.[i] });
+      const r = layer.forward(x, memory, { ...rest, needWeights, cache: caches?.[i] });
       x = r.output;
-      selfAttention.push(r.selfAttention);
-      crossAttention.push(r.crossAttention);
+      if (r.selfWeights) selfWeights.push(r.selfWeights);
+      if (r.crossWeights) crossWeights.push(r.crossWeights);
     });
     if (this.norm) x = this.norm.forward(x);
-    return { output: x, selfAttention, crossAttention };
+    return needWeights ? { output: x, selfWeights, crossWeights } : { output: x };
   }
 }
 

@@ -9,15 +9,29 @@
  * @module
  */
 
+import { addNorm } from "../layers/add_norm.ts";
 import type { Dropout } from "../layers/dropout.ts";
+import type { FeedForward } from "../layers/feed_forward.ts";
 import type { LayerNorm } from "../layers/layer_norm.ts";
-import { add } from "../tensor/elementwise.ts";
+import { Module } from "../layers/module.ts";
 import type { Mask } from "../tensor/mask.ts";
-import { formatShape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import { checkMask, checkSequence, type LayerConfig } from "./_config.ts";
-import { TransformerLayer } from "./transformer_layer.ts";
-import type { KVCache, MultiHeadAttention } from "./multi_head_attention.ts";
+import {
+  checkMask,
+  forwardOptions,
+  layerAttention,
+  type LayerConfig,
+  layerDropout,
+  layerFeedForward,
+  layerNorm,
+  needWeightsOption,
+  type ResolvedLayerConfig,
+  resolveLayerConfig,
+  sameBatch,
+  sequenceInput,
+  unbatch,
+} from "./_config.ts";
+import { KVCache, type MultiHeadAttention } from "./multi_head_attention.ts";
 
 /** Options of {@link DecoderLayer.forward}. */
 export interface DecoderLayerForwardOptions {
@@ -30,16 +44,31 @@ export interface DecoderLayerForwardOptions {
    * position per call (no `tgtMask` needed then).
    */
   cache?: KVCache;
+  /**
+   * Return the attention weights; default true. `false` (PyTorch's
+   * `need_weights=False`) leaves `selfWeights` and `crossWeights` out; same output.
+   */
+  needWeights?: boolean;
 }
 
-/** What {@link DecoderLayer.forward} returns. */
+/** What {@link DecoderLayer.forward} returns (the naming scheme: lib/models/README.md). */
 export interface DecoderLayerResult {
-  /** `[B, T, dModel]`. */
+  /** `[B, T, dModel]` (`[T, dModel]` unbatched). */
   output: Tensor;
-  /** Masked self-attention weights per head, `[B, H, T, T]` (`[B, H, T, cached + T]` with a cache). */
-  selfAttention: Tensor;
-  /** Cross-attention weights per head over the memory, `[B, H, T, S]`. */
-  crossAttention: Tensor;
+  /** Masked self-attention weights per head, `[B, H, T, T]` (`[B, H, T, cached + T]` with a cache; B dropped unbatched). */
+  selfWeights: Tensor;
+  /** Cross-attention weights per head over the memory, `[B, H, T, S]` (B dropped unbatched). */
+  crossWeights: Tensor;
+}
+
+/** What {@link DecoderLayer.forward} returns with `needWeights: false`. */
+export interface DecoderLayerOutput {
+  /** `[B, T, dModel]` (`[T, dModel]` unbatched). */
+  output: Tensor;
+  /** Absent: the caller asked for no weights. */
+  selfWeights?: undefined;
+  /** Absent: the caller asked for no weights. */
+  crossWeights?: undefined;
 }
 
 /**
@@ -58,88 +87,113 @@ export interface DecoderLayerResult {
  * const rng = new Rng(1);
  * const tgt = randn([1, 3, 8], rng), memory = randn([1, 5, 8], rng);
  * const r = layer.forward(tgt, memory, { tgtMask: causalMask(3) });
- * assert.deepEqual(r.crossAttention.shape, [1, 2, 3, 5]);
- * assert.equal(r.selfAttention.get(0, 0, 0, 2), 0); // no peeking at future targets
+ * assert.deepEqual(r.crossWeights.shape, [1, 2, 3, 5]);
+ * assert.equal(r.selfWeights.get(0, 0, 0, 2), 0); // no peeking at future targets
  * ```
  */
-export class DecoderLayer extends TransformerLayer {
+export class DecoderLayer extends Module {
+  /** The resolved configuration. */
+  readonly config: Readonly<ResolvedLayerConfig>;
   /** Masked multi-head self-attention (`self_attn`). */
   readonly selfAttn: MultiHeadAttention;
   /** Cross-attention over the encoder output (`multihead_attn`). */
   readonly crossAttn: MultiHeadAttention;
+  /** The position-wise feed-forward block (parameters `linear1.*`, `linear2.*`). */
+  readonly feedForward: FeedForward;
   /** LayerNorm around self-attention. */
   readonly norm1: LayerNorm;
   /** LayerNorm around cross-attention. */
   readonly norm2: LayerNorm;
   /** LayerNorm around the feed-forward layer. */
   readonly norm3: LayerNorm;
-  /** Dropouts on the three sublayer outputs, before each residual add. */
-  readonly dropouts: readonly [Dropout, Dropout, Dropout];
+  /** Dropout on the self-attention output, before the residual add. */
+  readonly dropout1: Dropout;
+  /** Dropout on the cross-attention output, before the residual add. */
+  readonly dropout2: Dropout;
+  /** Dropout on the feed-forward output, before the residual add. */
+  readonly dropout3: Dropout;
 
   /**
-   * Builds the layer; see {@link LayerConfig} for the defaults.
+   * Builds the layer; see {@link LayerConfig} for the defaults. Each part is
+   * seeded by `childSeed(seed, name)`; every dropout draws from the stream of its path.
    *
    * @throws {RangeError} Invalid sizes (e.g. `dModel` not divisible by `numHeads`).
+   * @throws {TypeError} An option of the wrong type (e.g. `normFirst: "false"`).
    */
   constructor(config: LayerConfig) {
-    super(config, "DecoderLayer", 2);
-    this.selfAttn = this.attention("self_attn", 0);
-    this.crossAttn = this.attention("multihead_attn", 1);
-    this.norm1 = this.norm("norm1");
-    this.norm2 = this.norm("norm2");
-    this.norm3 = this.norm("norm3");
-    this.dropouts = [
-      this.dropout("dropout1", 3),
-      this.dropout("dropout2", 4),
-      this.dropout("dropout3", 5),
-    ];
+    super();
+    const c = resolveLayerConfig(config, "DecoderLayer");
+    this.config = c;
+    this.useSeed(c.seed);
+    this.selfAttn = this.registerModule("self_attn", layerAttention(c, "self_attn"));
+    this.crossAttn = this.registerModule("multihead_attn", layerAttention(c, "multihead_attn"));
+    this.feedForward = this.registerModule("feedForward", layerFeedForward(c), { inline: true });
+    this.norm1 = this.registerModule("norm1", layerNorm(c));
+    this.norm2 = this.registerModule("norm2", layerNorm(c));
+    this.norm3 = this.registerModule("norm3", layerNorm(c));
+    this.dropout1 = this.registerModule("dropout1", layerDropout(c));
+    this.dropout2 = this.registerModule("dropout2", layerDropout(c));
+    this.dropout3 = this.registerModule("dropout3", layerDropout(c));
   }
 
   /**
-   * Runs the layer on target `x [B, T, dModel]` against `memory [B, S, dModel]`.
+   * Runs the layer on target `x [B, T, dModel]` against `memory [B, S, dModel]`
+   * (or both unbatched, `[T, dModel]` and `[S, dModel]`).
    *
    * @throws {RangeError} Wrong feature sizes, batch sizes that differ, masks that do not
    *   broadcast against the scores.
    */
-  forward(x: Tensor, memory: Tensor, options: DecoderLayerForwardOptions = {}): DecoderLayerResult {
+  forward(
+    x: Tensor,
+    memory: Tensor,
+    options: DecoderLayerForwardOptions & { needWeights: false },
+  ): DecoderLayerOutput;
+  /** {@link DecoderLayer.forward} returning the weights too (the default). */
+  forward(x: Tensor, memory: Tensor, options?: DecoderLayerForwardOptions): DecoderLayerResult;
+  forward(
+    x: Tensor,
+    memory: Tensor,
+    options?: DecoderLayerForwardOptions,
+  ): DecoderLayerResult | DecoderLayerOutput {
     const fn = "DecoderLayer.forward";
-    const { dModel, numHeads } = this.config;
-    const { batch, length } = checkSequence(x, dModel, fn, "x");
-    const mem = checkSequence(memory, dModel, fn, "memory");
-    if (mem.batch !== batch) {
-      throw new RangeError(
-        `${fn}: x=${formatShape(x.shape)} and memory=${
-          formatShape(memory.shape)
-        } must have the same batch size`,
-      );
+    const o = forwardOptions(options, fn);
+    const { dModel, numHeads, normFirst } = this.config;
+    const tgt = sequenceInput(x, dModel, fn, "x");
+    const mem = sequenceInput(memory, dModel, fn, "memory");
+    sameBatch(tgt, mem, fn, ["x", "memory"], [x.shape, memory.shape]);
+    if (o.cache !== undefined && !(o.cache instanceof KVCache)) {
+      throw new TypeError(`${fn}: cache must be a KVCache from selfAttn.createCache()`);
     }
-    const cached = options.cache?.length ?? 0;
-    checkMask(options.tgtMask, [batch, numHeads, length, cached + length], fn, "tgtMask");
-    checkMask(options.memoryMask, [batch, numHeads, length, mem.length], fn, "memoryMask");
-    const selfAttention = (h: Tensor) =>
-      this.selfAttn.forward(h, h, h, { mask: options.tgtMask, cache: options.cache });
+    const { batch, length } = tgt;
+    const cached = o.cache?.length ?? 0;
+    checkMask(o.tgtMask, [batch, numHeads, length, cached + length], fn, "tgtMask");
+    checkMask(o.memoryMask, [batch, numHeads, length, mem.length], fn, "memoryMask");
+    const needWeights = needWeightsOption(o.needWeights, fn);
+    let selfWeights: Tensor | undefined, crossWeights: Tensor | undefined;
+    const selfAttn = (h: Tensor): Tensor => {
+      const r = this.selfAttn.forward(h, h, h, { mask: o.tgtMask, cache: o.cache, needWeights });
+      selfWeights = r.weights;
+      return r.output;
+    };
     // K and V come from the whole encoder output, Q from the decoder.
-    const crossAttention = (h: Tensor) =>
-      this.crossAttn.forward(h, memory, memory, { mask: options.memoryMask });
-    const ff = (h: Tensor) => this.feedForward.forward(h);
-    const [drop1, drop2, drop3] = this.dropouts;
-    let sa, ca;
-    if (this.config.normFirst) {
-      // x = x + SelfAttn(LN1(x)); x = x + CrossAttn(LN2(x), m); x = x + FFN(LN3(x))
-      sa = selfAttention(this.norm1.forward(x));
-      x = add(x, drop1.forward(sa.output));
-      ca = crossAttention(this.norm2.forward(x));
-      x = add(x, drop2.forward(ca.output));
-      x = add(x, drop3.forward(ff(this.norm3.forward(x))));
-    } else {
-      // x = LN1(x + SelfAttn(x)); x = LN2(x + CrossAttn(x, m)); x = LN3(x + FFN(x))
-      sa = selfAttention(x);
-      x = this.norm1.forward(add(x, drop1.forward(sa.output)));
-      ca = crossAttention(x);
-      x = this.norm2.forward(add(x, drop2.forward(ca.output)));
-      x = this.norm3.forward(add(x, drop3.forward(ff(x))));
-    }
-    return { output: x, selfAttention: sa.weights, crossAttention: ca.weights };
+    const crossAttn = (h: Tensor): Tensor => {
+      const r = this.crossAttn.forward(h, mem.x, mem.x, { mask: o.memoryMask, needWeights });
+      crossWeights = r.weights;
+      return r.output;
+    };
+    // post-norm: x = LN1(x + Dropout(SelfAttn(x)));     pre-norm: x = x + Dropout(SelfAttn(LN1(x)))
+    let h = addNorm(tgt.x, selfAttn, this.norm1, { normFirst, dropout: this.dropout1 });
+    // post-norm: x = LN2(x + Dropout(CrossAttn(x, m))); pre-norm: x = x + Dropout(CrossAttn(LN2(x), m))
+    h = addNorm(h, crossAttn, this.norm2, { normFirst, dropout: this.dropout2 });
+    // post-norm: x = LN3(x + Dropout(FFN(x)));          pre-norm: x = x + Dropout(FFN(LN3(x)))
+    h = addNorm(h, this.feedForward, this.norm3, { normFirst, dropout: this.dropout3 });
+    const output = unbatch(h, tgt.unbatched);
+    if (!selfWeights || !crossWeights) return { output };
+    return {
+      output,
+      selfWeights: unbatch(selfWeights, tgt.unbatched),
+      crossWeights: unbatch(crossWeights, tgt.unbatched),
+    };
   }
 }
 

@@ -5,12 +5,18 @@
  * @module
  */
 
-import { LayerNorm } from "../layers/layer_norm.ts";
-import { Module } from "../layers/module.ts";
-import type { Mask } from "../tensor/mask.ts";
+import { _boolean, _nonNegativeInt } from "../layers/_validate.ts";
+import type { LayerNorm } from "../layers/layer_norm.ts";
+import { childSeed, Module } from "../layers/module.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import { type LayerConfig, resolveLayerConfig } from "./_config.ts";
-import { EncoderLayer } from "./encoder_layer.ts";
+import {
+  forwardOptions,
+  type LayerConfig,
+  layerNorm,
+  needWeightsOption,
+  resolveLayerConfig,
+} from "./_config.ts";
+import { EncoderLayer, type EncoderLayerForwardOptions } from "./encoder_layer.ts";
 
 /** Configuration of {@link Encoder}: a layer config plus the depth. */
 export interface EncoderConfig extends LayerConfig {
@@ -20,20 +26,21 @@ export interface EncoderConfig extends LayerConfig {
   finalNorm?: boolean;
 }
 
-/** What {@link Encoder.forward} returns. */
+/** Options of {@link Encoder.forward}: those of each layer. */
+export type EncoderForwardOptions = EncoderLayerForwardOptions;
+
+/** What {@link Encoder.forward} returns (the naming scheme: lib/models/README.md). */
 export interface EncoderResult {
-  /** The memory the decoder attends to, `[B, S, dModel]`. */
+  /** The memory the decoder attends to, `[B, S, dModel]` (`[S, dModel]` unbatched). */
   output: Tensor;
-  /** Self-attention weights of each layer, each `[B, H, S, S]`. */
-  selfAttention: Tensor[];
+  /** Self-attention weights of each layer, each `[B, H, S, S]` (`[H, S, S]` unbatched). */
+  selfWeights: Tensor[];
 }
 
-/** Checks and returns a positive layer count. */
-export function _numLayers(n: unknown, fn: string, arg: string): number {
-  if (!Number.isSafeInteger(n) || (n as number) < 0) {
-    throw new RangeError(`${fn}: ${arg} must be a non-negative integer, got ${String(n)}`);
-  }
-  return n as number;
+/** What {@link Encoder.forward} returns with `needWeights: false`. */
+export interface EncoderOutput extends Omit<EncoderResult, "selfWeights"> {
+  /** Absent: the caller asked for no weights. */
+  selfWeights?: undefined;
 }
 
 /**
@@ -46,9 +53,9 @@ export function _numLayers(n: unknown, fn: string, arg: string): number {
  * import { Rng } from "../tensor/rng.ts";
  * import assert from "node:assert/strict";
  * const enc = encoder({ dModel: 8, numHeads: 2, dFF: 16, numLayers: 2 });
- * const { output, selfAttention } = enc.forward(randn([1, 5, 8], new Rng(0)));
+ * const { output, selfWeights } = enc.forward(randn([1, 5, 8], new Rng(0)));
  * assert.deepEqual(output.shape, [1, 5, 8]);
- * assert.equal(selfAttention.length, 2);
+ * assert.equal(selfWeights.length, 2);
  * ```
  */
 export class Encoder extends Module {
@@ -58,39 +65,46 @@ export class Encoder extends Module {
   readonly norm: LayerNorm | null;
 
   /**
-   * Builds the stack; layer i is seeded with `seed + 100·i`.
+   * Builds the stack; layer i is seeded with `childSeed(seed, "layers.i")`.
    *
    * @throws {RangeError} Invalid sizes.
+   * @throws {TypeError} An option of the wrong type.
    */
   constructor(config: EncoderConfig) {
     super();
     const c = resolveLayerConfig(config, "Encoder");
-    const n = _numLayers(config.numLayers ?? 6, "Encoder", "numLayers");
-    this.layers = Array.from(
-      { length: n },
-      (_, i) =>
-        this.registerModule(`layers.${i}`, new EncoderLayer({ ...c, seed: c.seed + 100 * i })),
-    );
-    this.norm = config.finalNorm === false
-      ? null
-      : this.registerModule("norm", new LayerNorm(c.dModel, { eps: c.layerNormEps }));
+    const n = _nonNegativeInt(config.numLayers ?? 6, "Encoder", "numLayers");
+    const finalNorm = _boolean(config.finalNorm ?? true, "Encoder", "finalNorm");
+    this.useSeed(c.seed);
+    this.layers = Array.from({ length: n }, (_, i) => {
+      const name = `layers.${i}`;
+      return this.registerModule(name, new EncoderLayer({ ...c, seed: childSeed(c.seed, name) }));
+    });
+    this.norm = finalNorm ? this.registerModule("norm", layerNorm(c)) : null;
   }
 
   /**
-   * Encodes `src [B, S, dModel]`.
+   * Encodes `src [B, S, dModel]` (or unbatched `[S, dModel]`).
    *
-   * @param options `mask`: `true` = may attend, broadcast against `[B, H, S, S]` (e.g. padding).
+   * @param options `mask`: `true` = may attend, broadcast against `[B, H, S, S]` (e.g. padding);
+   *   `needWeights: false` leaves `selfWeights` out.
    */
-  forward(src: Tensor, options: { mask?: Mask } = {}): EncoderResult {
+  forward(src: Tensor, options: EncoderForwardOptions & { needWeights: false }): EncoderOutput;
+  /** {@link Encoder.forward} returning the weights too (the default). */
+  forward(src: Tensor, options?: EncoderForwardOptions): EncoderResult;
+  forward(src: Tensor, options?: EncoderForwardOptions): EncoderResult | EncoderOutput {
+    const fn = "Encoder.forward";
+    const o = forwardOptions(options, fn);
+    const needWeights = needWeightsOption(o.needWeights, fn);
     let x = src;
-    const selfAttention: Tensor[] = [];
+    const selfWeights: Tensor[] = [];
     for (const layer of this.layers) {
-      const r = layer.forward(x, options);
+      const r = layer.forward(x, { mask: o.mask, needWeights });
       x = r.output;
-      selfAttention.push(r.selfAttention);
+      if (r.selfWeights) selfWeights.push(r.selfWeights);
     }
     if (this.norm) x = this.norm.forward(x);
-    return { output: x, selfAttention };
+    return needWeights ? { output: x, selfWeights } : { output: x };
   }
 }
 

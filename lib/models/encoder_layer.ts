@@ -10,28 +10,41 @@
  * @module
  */
 
+import { addNorm } from "../layers/add_norm.ts";
 import type { Dropout } from "../layers/dropout.ts";
+import type { FeedForward } from "../layers/feed_forward.ts";
 import type { LayerNorm } from "../layers/layer_norm.ts";
-import { resolveNeedWeights } from "../attention/_batch.ts";
-import { add } from "../tensor/elementwise.ts";
+import { Module } from "../layers/module.ts";
 import type { Mask } from "../tensor/mask.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import { checkMask, checkSequence, type LayerConfig } from "./_config.ts";
-import { TransformerLayer } from "./transformer_layer.ts";
+import {
+  checkMask,
+  forwardOptions,
+  layerAttention,
+  type LayerConfig,
+  layerDropout,
+  layerFeedForward,
+  layerNorm,
+  needWeightsOption,
+  type ResolvedLayerConfig,
+  resolveLayerConfig,
+  sequenceInput,
+  unbatch,
+} from "./_config.ts";
 import type { MultiHeadAttention } from "./multi_head_attention.ts";
 
-/** What {@link EncoderLayer.forward} returns. */
+/** What {@link EncoderLayer.forward} returns (the naming scheme: lib/models/README.md). */
 export interface EncoderLayerResult {
-  /** `[B, S, dModel]`. */
+  /** `[B, S, dModel]` (`[S, dModel]` unbatched). */
   output: Tensor;
-  /** Self-attention weights per head, `[B, H, S, S]`. */
-  selfAttention: Tensor;
+  /** Self-attention weights per head, `[B, H, S, S]` (`[H, S, S]` unbatched). */
+  selfWeights: Tensor;
 }
 
 /** What {@link EncoderLayer.forward} returns with `needWeights: false`. */
-export interface EncoderLayerOutput extends Omit<EncoderLayerResult, "selfAttention"> {
+export interface EncoderLayerOutput extends Omit<EncoderLayerResult, "selfWeights"> {
   /** Absent: the caller asked for no weights. */
-  selfAttention?: undefined;
+  selfWeights?: undefined;
 }
 
 /** Options of {@link EncoderLayer.forward}. */
@@ -47,7 +60,9 @@ export interface EncoderLayerForwardOptions {
 
 /**
  * A Transformer encoder layer under PyTorch `nn.TransformerEncoderLayer`'s names:
- * `self_attn.*`, `linear1.*`, `linear2.*`, `norm1.*`, `norm2.*`.
+ * `self_attn.*`, `linear1.*`, `linear2.*`, `norm1.*`, `norm2.*`. The feed-forward
+ * block is the child `feedForward`, registered inline, so its `linear1`/`linear2`
+ * appear directly on the layer as in PyTorch.
  *
  * @example Encode two sequences, the second padded
  * ```ts
@@ -58,14 +73,18 @@ export interface EncoderLayerForwardOptions {
  * import assert from "node:assert/strict";
  * const layer = encoderLayer({ dModel: 8, numHeads: 2, dFF: 16 });
  * const x = randn([2, 4, 8], new Rng(0));
- * const { output, selfAttention } = layer.forward(x, { mask: paddingMask([4, 2], 4) });
+ * const { output, selfWeights } = layer.forward(x, { mask: paddingMask([4, 2], 4) });
  * assert.deepEqual(output.shape, [2, 4, 8]);
- * assert.equal(selfAttention.get(1, 0, 0, 3), 0); // padding gets no attention
+ * assert.equal(selfWeights.get(1, 0, 0, 3), 0); // padding gets no attention
  * ```
  */
-export class EncoderLayer extends TransformerLayer {
+export class EncoderLayer extends Module {
+  /** The resolved configuration. */
+  readonly config: Readonly<ResolvedLayerConfig>;
   /** Multi-head self-attention (`self_attn`). */
   readonly selfAttn: MultiHeadAttention;
+  /** The position-wise feed-forward block (parameters `linear1.*`, `linear2.*`). */
+  readonly feedForward: FeedForward;
   /** LayerNorm around the attention sublayer. */
   readonly norm1: LayerNorm;
   /** LayerNorm around the feed-forward sublayer. */
@@ -76,24 +95,30 @@ export class EncoderLayer extends TransformerLayer {
   readonly dropout2: Dropout;
 
   /**
-   * Builds the layer; see {@link LayerConfig} for the defaults.
+   * Builds the layer; see {@link LayerConfig} for the defaults. Each part is
+   * seeded by `childSeed(seed, name)`; every dropout draws from the stream of its path.
    *
    * @throws {RangeError} Invalid sizes (e.g. `dModel` not divisible by `numHeads`).
+   * @throws {TypeError} An option of the wrong type (e.g. `normFirst: "false"`).
    */
   constructor(config: LayerConfig) {
-    super(config, "EncoderLayer", 1);
-    this.selfAttn = this.attention("self_attn", 0);
-    this.norm1 = this.norm("norm1");
-    this.norm2 = this.norm("norm2");
-    this.dropout1 = this.dropout("dropout1", 2);
-    this.dropout2 = this.dropout("dropout2", 3);
+    super();
+    const c = resolveLayerConfig(config, "EncoderLayer");
+    this.config = c;
+    this.useSeed(c.seed);
+    this.selfAttn = this.registerModule("self_attn", layerAttention(c, "self_attn"));
+    this.feedForward = this.registerModule("feedForward", layerFeedForward(c), { inline: true });
+    this.norm1 = this.registerModule("norm1", layerNorm(c));
+    this.norm2 = this.registerModule("norm2", layerNorm(c));
+    this.dropout1 = this.registerModule("dropout1", layerDropout(c));
+    this.dropout2 = this.registerModule("dropout2", layerDropout(c));
   }
 
   /**
-   * Runs the layer on `x [B, S, dModel]`.
+   * Runs the layer on `x [B, S, dModel]` (or unbatched `[S, dModel]`).
    *
    * @param options `mask`: `true` = may attend, broadcast against `[B, H, S, S]`;
-   *   `needWeights: false` leaves `selfAttention` out.
+   *   `needWeights: false` leaves `selfWeights` out.
    */
   forward(
     x: Tensor,
@@ -103,30 +128,29 @@ export class EncoderLayer extends TransformerLayer {
   forward(x: Tensor, options?: EncoderLayerForwardOptions): EncoderLayerResult;
   forward(
     x: Tensor,
-    options: EncoderLayerForwardOptions = {},
+    options?: EncoderLayerForwardOptions,
   ): EncoderLayerResult | EncoderLayerOutput {
     const fn = "EncoderLayer.forward";
-    const { batch, length } = checkSequence(x, this.config.dModel, fn, "x");
-    checkMask(options.mask, [batch, this.config.numHeads, length, length], fn, "mask");
-    const needWeights = resolveNeedWeights(fn, options.needWeights);
-    const selfAttention = (h: Tensor) =>
-      this.selfAttn.forward(h, h, h, { mask: options.mask, needWeights });
-    const ff = (h: Tensor) => this.feedForward.forward(h);
-    let weights: Tensor | undefined;
-    if (this.config.normFirst) {
-      // x = x + SelfAttn(LN1(x));  x = x + FFN(LN2(x))
-      const sa = selfAttention(this.norm1.forward(x));
-      weights = sa.weights;
-      x = add(x, this.dropout1.forward(sa.output));
-      x = add(x, this.dropout2.forward(ff(this.norm2.forward(x))));
-    } else {
-      // x = LN1(x + SelfAttn(x));  x = LN2(x + FFN(x))
-      const sa = selfAttention(x);
-      weights = sa.weights;
-      x = this.norm1.forward(add(x, this.dropout1.forward(sa.output)));
-      x = this.norm2.forward(add(x, this.dropout2.forward(ff(x))));
-    }
-    return weights ? { output: x, selfAttention: weights } : { output: x };
+    const o = forwardOptions(options, fn);
+    const input = sequenceInput(x, this.config.dModel, fn, "x");
+    const { batch, length } = input;
+    checkMask(o.mask, [batch, this.config.numHeads, length, length], fn, "mask");
+    const needWeights = needWeightsOption(o.needWeights, fn);
+    const { normFirst } = this.config;
+    let selfWeights: Tensor | undefined;
+    const selfAttn = (h: Tensor): Tensor => {
+      const r = this.selfAttn.forward(h, h, h, { mask: o.mask, needWeights });
+      selfWeights = r.weights;
+      return r.output;
+    };
+    // post-norm: x = LN1(x + Dropout(SelfAttn(x)));  pre-norm: x = x + Dropout(SelfAttn(LN1(x)))
+    let h = addNorm(input.x, selfAttn, this.norm1, { normFirst, dropout: this.dropout1 });
+    // post-norm: x = LN2(x + Dropout(FFN(x)));       pre-norm: x = x + Dropout(FFN(LN2(x)))
+    h = addNorm(h, this.feedForward, this.norm2, { normFirst, dropout: this.dropout2 });
+    const output = unbatch(h, input.unbatched);
+    return selfWeights
+      ? { output, selfWeights: unbatch(selfWeights, input.unbatched) }
+      : { output };
   }
 }
 

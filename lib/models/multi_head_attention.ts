@@ -17,11 +17,12 @@
  * @module
  */
 
-import { resolveNeedWeights } from "../attention/_batch.ts";
+import { checkScoresOperand } from "../attention/check_scores_operand.ts";
 import { scaledDotProductAttention } from "../attention/scaled_dot_product.ts";
+import { _boolean, _dropProbability, _options, _positiveInt, _seed } from "../layers/_validate.ts";
 import { copyInto, Module, writeParameter } from "../layers/module.ts";
 import { linear, linearStacked } from "../layers/linear.ts";
-import { Mask } from "../tensor/mask.ts";
+import type { Mask } from "../tensor/mask.ts";
 import { Rng } from "../tensor/rng.ts";
 import { formatShape } from "../tensor/shape.ts";
 import { checkTensor, rand, Tensor, zeros } from "../tensor/tensor.ts";
@@ -41,7 +42,11 @@ export interface MultiHeadAttentionOptions {
   vDim?: number;
   /** Probability of dropping each attention weight, in training mode only; default 0. */
   dropout?: number;
-  /** Seed of the initialisation and of attention dropout; default 0. */
+  /**
+   * Seed of the initialisation and (while the module stands alone) root seed of
+   * its attention-dropout stream; default 0. Inside a model, the stream derives
+   * from the model's seed and this module's path.
+   */
   seed?: number;
   /** Learn additive biases on the four projections; default true, as in PyTorch. */
   bias?: boolean;
@@ -294,7 +299,6 @@ export class MultiHeadAttention extends Module {
   readonly valueBias: Tensor | null;
   /** `[E]`, or null without biases. */
   readonly outputBias: Tensor | null;
-  #rng: Rng;
 
   /**
    * Validates the configuration and initialises the parameters; see {@link multiHeadAttention}.
@@ -311,18 +315,12 @@ export class MultiHeadAttention extends Module {
         "multiHeadAttention: options must be an object like { dModel: 512, numHeads: 8 }",
       );
     }
-    const { dModel, numHeads } = options;
-    const numKvHeads = options.numKvHeads ?? numHeads;
-    const kDim = options.kDim ?? dModel;
-    const vDim = options.vDim ?? dModel;
-    const sizes = { dModel, numHeads, numKvHeads, kDim, vDim };
-    for (const [name, v] of Object.entries(sizes)) {
-      if (typeof v !== "number" || !Number.isSafeInteger(v) || v <= 0) {
-        throw new RangeError(
-          `multiHeadAttention: ${name} must be a positive integer, got ${String(v)}`,
-        );
-      }
-    }
+    const fn = "multiHeadAttention";
+    const dModel = _positiveInt(options.dModel, fn, "dModel");
+    const numHeads = _positiveInt(options.numHeads, fn, "numHeads");
+    const numKvHeads = _positiveInt(options.numKvHeads ?? numHeads, fn, "numKvHeads");
+    const kDim = _positiveInt(options.kDim ?? dModel, fn, "kDim");
+    const vDim = _positiveInt(options.vDim ?? dModel, fn, "vDim");
     if (dModel % numHeads !== 0) {
       throw new RangeError(
         `multiHeadAttention: dModel must be divisible by numHeads, got dModel=${dModel}, numHeads=${numHeads}`,
@@ -333,18 +331,9 @@ export class MultiHeadAttention extends Module {
         `multiHeadAttention: numKvHeads must divide numHeads, got numHeads=${numHeads}, numKvHeads=${numKvHeads}`,
       );
     }
-    const dropout = options.dropout ?? 0;
-    if (typeof dropout !== "number" || !(dropout >= 0 && dropout < 1)) {
-      throw new RangeError(`multiHeadAttention: dropout must be in [0, 1), got ${String(dropout)}`);
-    }
-    const bias = options.bias ?? true;
-    if (typeof bias !== "boolean") {
-      throw new TypeError(`multiHeadAttention: bias must be a boolean, got ${String(bias)}`);
-    }
-    const seed = options.seed ?? 0;
-    if (typeof seed !== "number" || !Number.isSafeInteger(seed)) {
-      throw new TypeError(`multiHeadAttention: seed must be an integer, got ${String(seed)}`);
-    }
+    const dropout = _dropProbability(options.dropout ?? 0, fn, "dropout");
+    const bias = _boolean(options.bias ?? true, fn, "bias");
+    const seed = _seed(options.seed ?? 0, fn, "seed");
     this.dModel = dModel;
     this.numHeads = numHeads;
     this.numKvHeads = numKvHeads;
@@ -352,7 +341,8 @@ export class MultiHeadAttention extends Module {
     this.kDim = kDim;
     this.vDim = vDim;
     this.dropout = dropout;
-    this.#rng = new Rng(seed);
+    this.useSeed(seed);
+    const rng = new Rng(seed);
 
     // PyTorch's init: xavier_uniform_ bound √(6 / (fan_in + fan_out)); the packed
     // layout draws q, k and v from one [3E, E] matrix, so fan_out is 3E there.
@@ -360,7 +350,7 @@ export class MultiHeadAttention extends Module {
     const packed = this.#layout() === "packed";
     const xavier = (out: number, inp: number, fanOut: number) => {
       const bound = Math.sqrt(6 / (inp + fanOut));
-      return rand([out, inp], this.#rng, { low: -bound, high: bound });
+      return rand([out, inp], rng, { low: -bound, high: bound });
     };
     this.queryWeight = this.registerParameter(
       "queryWeight",
@@ -378,7 +368,7 @@ export class MultiHeadAttention extends Module {
     const outBound = 1 / Math.sqrt(dModel);
     this.outputWeight = this.registerParameter(
       "outputWeight",
-      rand([dModel, dModel], this.#rng, { low: -outBound, high: outBound }),
+      rand([dModel, dModel], rng, { low: -outBound, high: outBound }),
     );
     this.queryBias = bias ? this.registerParameter("queryBias", zeros([dModel])) : null;
     this.keyBias = bias ? this.registerParameter("keyBias", zeros([kvOut])) : null;
@@ -469,10 +459,10 @@ export class MultiHeadAttention extends Module {
     options: MultiHeadAttentionForwardOptions = {},
   ): MultiHeadAttentionResult | MultiHeadAttentionOutput {
     const fn = "MultiHeadAttention.forward";
-    if (options === null || typeof options !== "object") {
-      throw new TypeError(`${fn}: options must be an object`);
-    }
-    const needWeights = resolveNeedWeights(fn, options.needWeights);
+    options = _options(options, fn, "options");
+    const needWeights = _boolean(options.needWeights ?? true, fn, "needWeights");
+    const trace = _boolean(options.trace ?? false, fn, "trace");
+    const averageWeights = _boolean(options.averageWeights ?? false, fn, "averageWeights");
     const { batched, batch, tq } = this.#checkInputs(query, key, value);
     const cache = options.cache;
     if (cache !== undefined && !(cache instanceof KVCache)) {
@@ -519,8 +509,10 @@ export class MultiHeadAttention extends Module {
       ({ key: kHeads, value: vHeads } = cache.append(kHeads, vHeads)); // [B, Hkv, Tcached + Tk, Dh]
     }
     const tk = kHeads.shape[2];
-    this.#checkScoresOperand("mask", options.mask, batched, batch, tq, tk);
-    this.#checkScoresOperand("bias", options.bias, batched, batch, tq, tk);
+    const scores = batched ? [batch, this.numHeads, tq, tk] : [this.numHeads, tq, tk];
+    const axes = batched ? ["B", "H", "Tq", "Tk"] : ["H", "Tq", "Tk"];
+    checkScoresOperand(fn, "mask", options.mask, scores, axes);
+    checkScoresOperand(fn, "bias", options.bias, scores, axes, "bias");
 
     // 3) attend, each query head over its key/value head:
     //    [B, Hkv, Tk, Dh] -> [B, H, Tk, Dh] (each kv head repeated H/Hkv times), then
@@ -534,8 +526,9 @@ export class MultiHeadAttention extends Module {
         mask: options.mask,
         bias: options.bias,
         dropout: this.training ? this.dropout : 0,
-        rng: this.#rng,
-        returnScores: options.trace === true,
+        // the next call of this module's stream: hashKey(root seed, path)
+        dropoutKey: this.training && this.dropout > 0 ? this.nextRandomKey() : undefined,
+        returnScores: trace,
         needWeights,
       },
     );
@@ -552,10 +545,10 @@ export class MultiHeadAttention extends Module {
     const result: MultiHeadAttentionResult | MultiHeadAttentionOutput = perHead
       ? {
         output: unbatch(output),
-        weights: unbatch(options.averageWeights ? averageHeads(perHead) : perHead),
+        weights: unbatch(averageWeights ? averageHeads(perHead) : perHead),
       }
       : { output: unbatch(output) };
-    if (options.trace) {
+    if (trace) {
       result.trace = {
         query: unbatch(qHeads),
         key: unbatch(kHeads),
@@ -715,38 +708,6 @@ export class MultiHeadAttention extends Module {
       );
     }
     return { batched, batch: batched ? query.shape[0] : 1, tq: query.shape[query.rank - 2] };
-  }
-
-  /** A mask or bias must broadcast against the scores without enlarging them. */
-  #checkScoresOperand(
-    name: "mask" | "bias",
-    operand: Mask | Tensor | undefined,
-    batched: boolean,
-    batch: number,
-    tq: number,
-    tk: number,
-  ): void {
-    if (operand === undefined || operand === null) return;
-    const fn = "MultiHeadAttention.forward";
-    if (name === "mask" && !(operand instanceof Mask)) {
-      throw new TypeError(
-        `${fn}: mask must be a Mask (true = may attend); convert PyTorch masks with fromTorchAttnMask()`,
-      );
-    }
-    if (name === "bias") checkTensor(operand, fn, "bias");
-    const scores = batched ? [batch, this.numHeads, tq, tk] : [this.numHeads, tq, tk];
-    const s = operand.shape;
-    const fits = s.length <= scores.length &&
-      s.every((d, i) => d === 1 || d === scores[scores.length - s.length + i]);
-    if (!fits) {
-      throw new RangeError(
-        `${fn}: ${name}=${formatShape(s)} must broadcast against the per-head scores ${
-          formatShape(scores)
-        } (${
-          batched ? "[B, H, Tq, Tk]" : "[H, Tq, Tk]"
-        }): aligned from the right, each size must match or be 1`,
-      );
-    }
   }
 }
 

@@ -7,10 +7,11 @@
  * @module
  */
 
+import { _boolean, _nonNegativeInt, _options, _positiveInt, _seed } from "../layers/_validate.ts";
 import { Dropout } from "../layers/dropout.ts";
 import { Embedding, type TokenIds } from "../layers/embedding.ts";
 import { Linear } from "../layers/linear.ts";
-import { Module } from "../layers/module.ts";
+import { childSeed, Module } from "../layers/module.ts";
 import { sinusoidalEncoding } from "../layers/sinusoidal_encoding.ts";
 import { causalMask } from "../attention/masks.ts";
 import { add } from "../tensor/elementwise.ts";
@@ -19,7 +20,8 @@ import { logSoftmax } from "../tensor/softmax.ts";
 import { Rng } from "../tensor/rng.ts";
 import { concat } from "../tensor/slice.ts";
 import { Tensor, zeros } from "../tensor/tensor.ts";
-import { Transformer, type TransformerAttention, type TransformerConfig } from "./transformer.ts";
+import { needWeightsOption, unbatch } from "./_config.ts";
+import { Transformer, type TransformerConfig } from "./transformer.ts";
 import type { KVCache } from "./multi_head_attention.ts";
 
 /** Configuration of {@link seq2seq}: the Transformer's plus vocabularies and positions. */
@@ -48,18 +50,22 @@ export interface GreedyDecodeOptions {
   useCache?: boolean;
 }
 
-/** What {@link Seq2Seq.greedyDecode} returns. */
+/**
+ * What {@link Seq2Seq.greedyDecode} returns: the tokens, and the attention of
+ * every step assembled into full matrices per layer (names as in
+ * {@link Seq2SeqResult}). T is the number of steps run.
+ */
 export interface GreedyDecodeResult {
   /** Generated ids per sequence, without the start token, ending with `endToken` if produced. */
   tokens: number[][];
-  /**
-   * Attention of every step, assembled into full matrices: `encoder` `[B, H, S, S]`;
-   * `decoderSelf` `[B, H, T, T]` (row t is step t; future columns are 0);
-   * `decoderCross` `[B, H, T, S]`. T is the number of steps run.
-   */
-  attention: TransformerAttention;
   /** Log-probability of each chosen token, per sequence. */
   scores: number[][];
+  /** Encoder self-attention, per layer `[B, H, S, S]`. */
+  encoderSelfWeights: Tensor[];
+  /** Decoder self-attention, per layer `[B, H, T, T]` (row t is step t; future columns are 0). */
+  decoderSelfWeights: Tensor[];
+  /** Decoder cross-attention, per layer `[B, H, T, S]`. */
+  decoderCrossWeights: Tensor[];
 }
 
 /** Options of {@link Seq2Seq.beamSearch}. */
@@ -89,19 +95,74 @@ export interface Beam {
   score: number;
 }
 
-/** What {@link Seq2Seq.forward} returns. */
+/**
+ * What {@link Seq2Seq.forward} returns (the naming scheme: lib/models/README.md).
+ * For one unbatched sequence of ids (`[S]`, `[T]`) every tensor drops its B axis.
+ */
 export interface Seq2SeqResult {
-  /** `[B, T, tgtVocab]` log-probabilities of the next token at every target position. */
-  logProbs: Tensor;
-  /** Every attention map. */
-  attention: TransformerAttention;
+  /** `[B, T, tgtVocab]`: log-probabilities of the next token at every target position. */
+  output: Tensor;
+  /** Encoder self-attention, per layer `[B, H, S, S]`. */
+  encoderSelfWeights: Tensor[];
+  /** Decoder masked self-attention, per layer `[B, H, T, T]`. */
+  decoderSelfWeights: Tensor[];
+  /** Decoder cross-attention over the encoder output, per layer `[B, H, T, S]`. */
+  decoderCrossWeights: Tensor[];
 }
 
-function toBatch(ids: TokenIds, fn: string, arg: string): number[][] {
+/** What {@link Seq2Seq.forward} returns with `needWeights: false`: no maps. */
+export interface Seq2SeqOutput {
+  /** `[B, T, tgtVocab]` log-probabilities. */
+  output: Tensor;
+  /** Absent: the caller asked for no weights. */
+  encoderSelfWeights?: undefined;
+  /** Absent: the caller asked for no weights. */
+  decoderSelfWeights?: undefined;
+  /** Absent: the caller asked for no weights. */
+  decoderCrossWeights?: undefined;
+}
+
+/** What {@link Seq2Seq.encode} returns: the encoder's result and the source mask it used. */
+export interface Seq2SeqEncodeResult {
+  /** The memory `[B, S, dModel]` (`[S, dModel]` unbatched). */
+  output: Tensor;
+  /** Encoder self-attention, per layer `[B, H, S, S]`; absent with `needWeights: false`. */
+  selfWeights?: Tensor[];
+  /** The source padding mask `[B, 1, 1, S]` from `padToken`, or undefined. */
+  srcMask?: Mask;
+}
+
+/** What {@link Seq2Seq.decode} returns: the decoder's result, with log-probabilities as output. */
+export interface Seq2SeqDecodeResult {
+  /** `[B, T, tgtVocab]` log-probabilities (`[T, tgtVocab]` unbatched). */
+  output: Tensor;
+  /** Decoder self-attention, per layer; absent with `needWeights: false`. */
+  selfWeights?: Tensor[];
+  /** Decoder cross-attention, per layer; absent with `needWeights: false`. */
+  crossWeights?: Tensor[];
+}
+
+/** Options of {@link Seq2Seq.forward}, {@link Seq2Seq.encode} and {@link Seq2Seq.decode}. */
+export interface Seq2SeqForwardOptions {
+  /** Return the attention maps; default true. `false` leaves them out; same output. */
+  needWeights?: boolean;
+}
+
+/** Token ids as rows, and whether they were one unbatched sequence (`[T]`). */
+function toBatch(
+  ids: TokenIds,
+  fn: string,
+  arg: string,
+): { rows: number[][]; unbatched: boolean } {
   if (ids instanceof Tensor) {
-    if (ids.rank !== 2) throw new RangeError(`${fn}: ${arg} must be [B, T] token ids`);
+    if (ids.rank === 1) return { rows: [Array.from(ids.data)], unbatched: true };
+    if (ids.rank !== 2) throw new RangeError(`${fn}: ${arg} must be [B, T] or [T] token ids`);
     const [b, t] = ids.shape;
-    return Array.from({ length: b }, (_, i) => Array.from(ids.data.subarray(i * t, (i + 1) * t)));
+    const rows = Array.from(
+      { length: b },
+      (_, i) => Array.from(ids.data.subarray(i * t, (i + 1) * t)),
+    );
+    return { rows, unbatched: false };
   }
   if (!Array.isArray(ids) && !ArrayBuffer.isView(ids)) {
     throw new TypeError(`${fn}: ${arg} must be token ids: number[] or number[][]`);
@@ -114,9 +175,9 @@ function toBatch(ids: TokenIds, fn: string, arg: string): number[][] {
         `${fn}: ${arg} rows must all have the same length (pad them, and set padToken)`,
       );
     }
-    return rows.map((r) => [...r]);
+    return { rows: rows.map((r) => [...r]), unbatched: false };
   }
-  return [arr as number[]];
+  return { rows: [arr as number[]], unbatched: true };
 }
 
 /**
@@ -132,10 +193,12 @@ function toBatch(ids: TokenIds, fn: string, arg: string): number[][] {
  *   srcVocab: 10, tgtVocab: 12, dModel: 8, numHeads: 2, dFF: 16,
  *   numEncoderLayers: 1, numDecoderLayers: 1, maxLen: 16, seed: 1,
  * });
- * const { tokens, attention } = model.greedyDecode([[3, 4, 5]], { maxLen: 4, startToken: 1, endToken: 2 });
+ * const { tokens, decoderCrossWeights } = model.greedyDecode([[3, 4, 5]], {
+ *   maxLen: 4, startToken: 1, endToken: 2,
+ * });
  * assert.ok(tokens[0].length >= 1 && tokens[0].length <= 4);
- * assert.deepEqual(attention.decoderCross[0].shape.slice(0, 2), [1, 2]);
- * assert.equal(attention.decoderCross[0].shape[3], 3); // over the 3 source tokens
+ * assert.deepEqual(decoderCrossWeights[0].shape.slice(0, 2), [1, 2]);
+ * assert.equal(decoderCrossWeights[0].shape[3], 3); // over the 3 source tokens
  * ```
  */
 export class Seq2Seq extends Module {
@@ -164,42 +227,40 @@ export class Seq2Seq extends Module {
     if (config === null || typeof config !== "object") {
       throw new TypeError("seq2seq: config must be an object");
     }
-    for (const key of ["srcVocab", "tgtVocab"] as const) {
-      if (!Number.isSafeInteger(config[key]) || config[key] <= 0) {
-        throw new RangeError(
-          `seq2seq: ${key} must be a positive integer, got ${String(config[key])}`,
-        );
-      }
-    }
-    const maxLen = config.maxLen ?? 512;
-    if (!Number.isSafeInteger(maxLen) || maxLen <= 0) {
-      throw new RangeError(`seq2seq: maxLen must be a positive integer, got ${String(maxLen)}`);
-    }
-    if (config.shareEmbeddings && config.srcVocab !== config.tgtVocab) {
+    const fn = "seq2seq";
+    const srcVocab = _positiveInt(config.srcVocab, fn, "srcVocab");
+    const tgtVocab = _positiveInt(config.tgtVocab, fn, "tgtVocab");
+    const maxLen = _positiveInt(config.maxLen ?? 512, fn, "maxLen");
+    const shareEmbeddings = _boolean(config.shareEmbeddings ?? false, fn, "shareEmbeddings");
+    if (config.padToken !== undefined) _nonNegativeInt(config.padToken, fn, "padToken");
+    if (shareEmbeddings && srcVocab !== tgtVocab) {
       throw new RangeError(
-        `seq2seq: shareEmbeddings needs srcVocab === tgtVocab, got ${config.srcVocab} and ${config.tgtVocab}`,
+        `seq2seq: shareEmbeddings needs srcVocab === tgtVocab, got ${srcVocab} and ${tgtVocab}`,
       );
     }
     this.config = { ...config, maxLen };
-    const seed = config.seed ?? 0;
-    this.transformer = this.registerModule("transformer", new Transformer(config));
+    const seed = _seed(config.seed ?? 0, fn, "seed");
+    this.useSeed(seed);
+    this.transformer = this.registerModule(
+      "transformer",
+      new Transformer({ ...config, seed: childSeed(seed, "transformer") }),
+    );
     const dModel = this.transformer.config.dModel;
-    this.srcEmbedding = this.registerModule(
-      "srcEmbedding",
-      new Embedding(config.srcVocab, dModel, { scaleByDModel: true, seed: seed + 20_000 }),
-    );
-    this.tgtEmbedding = config.shareEmbeddings ? this.srcEmbedding : this.registerModule(
-      "tgtEmbedding",
-      new Embedding(config.tgtVocab, dModel, { scaleByDModel: true, seed: seed + 20_001 }),
-    );
+    const embedding = (name: string, vocab: number) =>
+      this.registerModule(
+        name,
+        new Embedding(vocab, dModel, { scaleByDModel: true, seed: childSeed(seed, name) }),
+      );
+    this.srcEmbedding = embedding("srcEmbedding", srcVocab);
+    this.tgtEmbedding = shareEmbeddings ? this.srcEmbedding : embedding("tgtEmbedding", tgtVocab);
     this.generator = this.registerModule(
       "generator",
-      new Linear(dModel, config.tgtVocab, { rng: new Rng(seed + 20_003) }),
+      new Linear(dModel, tgtVocab, { rng: new Rng(childSeed(seed, "generator")) }),
     );
     this.positionalEncoding = sinusoidalEncoding(maxLen, dModel);
     this.embeddingDropout = this.registerModule(
       "embeddingDropout",
-      new Dropout(this.transformer.config.dropout, { seed: seed + 20_002 }),
+      new Dropout(this.transformer.config.dropout),
     );
   }
 
@@ -230,16 +291,29 @@ export class Seq2Seq extends Module {
   }
 
   /**
-   * Encodes source ids `[B, S]` (or one sequence `[S]`).
+   * Encodes source ids `[B, S]` (or one unbatched sequence `[S]`).
    *
-   * @returns the memory `[B, S, dModel]`, the padding mask used, and the encoder's attention.
+   * @returns the memory `output [B, S, dModel]`, the encoder's `selfWeights`, and the padding
+   *   mask used (`srcMask`); B dropped for an unbatched sequence.
    */
-  encode(src: TokenIds): { memory: Tensor; srcMask?: Mask; selfAttention: Tensor[] } {
-    const ids = toBatch(src, "Seq2Seq.encode", "src");
+  encode(src: TokenIds, options?: Seq2SeqForwardOptions): Seq2SeqEncodeResult {
+    const fn = "Seq2Seq.encode";
+    const needWeights = needWeightsOption(_options(options, fn, "options").needWeights, fn);
+    const { rows, unbatched } = toBatch(src, fn, "src");
+    const enc = this.#encode(rows, needWeights);
+    const output = unbatch(enc.output, unbatched);
+    const selfWeights = enc.selfWeights?.map((w) => unbatch(w, unbatched));
+    return needWeights
+      ? { output, selfWeights, srcMask: enc.srcMask }
+      : { output, srcMask: enc.srcMask };
+  }
+
+  /** {@link Seq2Seq.encode} on rows of ids: memory `[B, S, dModel]`. */
+  #encode(ids: number[][], needWeights: boolean) {
     const srcMask = this.sourceMask(ids);
     const x = this.#embed(this.srcEmbedding, ids, 0, "Seq2Seq.encode");
-    const enc = this.transformer.encoder.forward(x, { mask: srcMask });
-    return { memory: enc.output, srcMask, selfAttention: enc.selfAttention };
+    const enc = this.transformer.encoder.forward(x, { mask: srcMask, needWeights });
+    return { output: enc.output, selfWeights: enc.selfWeights, srcMask };
   }
 
   /** Log-probabilities `[B, T, tgtVocab]` from decoder states `[B, T, dModel]`. */
@@ -248,44 +322,74 @@ export class Seq2Seq extends Module {
   }
 
   /**
-   * Decodes target ids `[B, T]` against `memory`, with the look-ahead mask.
+   * Decodes target ids `[B, T]` (or one unbatched sequence `[T]` against a
+   * `[S, dModel]` memory) against `memory`, with the look-ahead mask.
    *
-   * @param options `srcMask`: the source padding mask from {@link Seq2Seq.encode}.
+   * @param options `srcMask`: the source padding mask from {@link Seq2Seq.encode};
+   *   `needWeights: false` leaves the maps out.
+   * @returns log-probabilities as `output [B, T, tgtVocab]`, and `selfWeights`, `crossWeights`.
    */
   decode(
     tgt: TokenIds,
     memory: Tensor,
-    options: { srcMask?: Mask } = {},
-  ): { logProbs: Tensor; selfAttention: Tensor[]; crossAttention: Tensor[] } {
-    const ids = toBatch(tgt, "Seq2Seq.decode", "tgt");
-    const x = this.#embed(this.tgtEmbedding, ids, 0, "Seq2Seq.decode");
-    const dec = this.transformer.decoder.forward(x, memory, {
-      tgtMask: causalMask(ids[0].length),
-      memoryMask: options.srcMask,
+    options?: { srcMask?: Mask } & Seq2SeqForwardOptions,
+  ): Seq2SeqDecodeResult {
+    const fn = "Seq2Seq.decode";
+    const o = _options(options, fn, "options");
+    const needWeights = needWeightsOption(o.needWeights, fn);
+    const { rows, unbatched } = toBatch(tgt, fn, "tgt");
+    const x = this.#embed(this.tgtEmbedding, rows, 0, fn);
+    const mem = unbatched && memory instanceof Tensor && memory.rank === 2
+      ? memory.reshape([1, ...memory.shape]) // [S, D] -> [1, S, D]
+      : memory;
+    const dec = this.transformer.decoder.forward(x, mem, {
+      tgtMask: causalMask(rows[0].length),
+      memoryMask: o.srcMask,
+      needWeights,
     });
+    const output = unbatch(this.generate(dec.output), unbatched);
+    if (!dec.selfWeights || !dec.crossWeights) return { output };
     return {
-      logProbs: this.generate(dec.output),
-      selfAttention: dec.selfAttention,
-      crossAttention: dec.crossAttention,
+      output,
+      selfWeights: dec.selfWeights.map((w) => unbatch(w, unbatched)),
+      crossWeights: dec.crossWeights.map((w) => unbatch(w, unbatched)),
     };
   }
 
   /**
    * Teacher-forced pass: next-token log-probabilities at every target position.
    *
-   * @param src Source ids `[B, S]`.
-   * @param tgt Target ids `[B, T]` (shifted right: starting with the start token).
+   * @param src Source ids `[B, S]` (or one sequence `[S]`).
+   * @param tgt Target ids `[B, T]` (or `[T]`), shifted right: starting with the start token.
+   * @param options `needWeights: false` leaves the attention maps out.
    */
-  forward(src: TokenIds, tgt: TokenIds): Seq2SeqResult {
-    const enc = this.encode(src);
-    const dec = this.decode(tgt, enc.memory, { srcMask: enc.srcMask });
+  forward(
+    src: TokenIds,
+    tgt: TokenIds,
+    options: Seq2SeqForwardOptions & { needWeights: false },
+  ): Seq2SeqOutput;
+  /** {@link Seq2Seq.forward} returning every attention map too (the default). */
+  forward(src: TokenIds, tgt: TokenIds, options?: Seq2SeqForwardOptions): Seq2SeqResult;
+  forward(
+    src: TokenIds,
+    tgt: TokenIds,
+    options?: Seq2SeqForwardOptions,
+  ): Seq2SeqResult | Seq2SeqOutput {
+    const fn = "Seq2Seq.forward";
+    const needWeights = needWeightsOption(_options(options, fn, "options").needWeights, fn);
+    const s = toBatch(src, fn, "src"), t = toBatch(tgt, fn, "tgt");
+    // one unbatched pair drops the B axis of every result, as the other models do
+    const unbatched = s.unbatched && t.unbatched;
+    const enc = this.#encode(s.rows, needWeights);
+    const dec = this.decode(t.rows, enc.output, { srcMask: enc.srcMask, needWeights });
+    const squeeze = (w: Tensor) => unbatch(w, unbatched);
+    const output = squeeze(dec.output);
+    if (!enc.selfWeights || !dec.selfWeights || !dec.crossWeights) return { output };
     return {
-      logProbs: dec.logProbs,
-      attention: {
-        encoder: enc.selfAttention,
-        decoderSelf: dec.selfAttention,
-        decoderCross: dec.crossAttention,
-      },
+      output,
+      encoderSelfWeights: enc.selfWeights.map(squeeze),
+      decoderSelfWeights: dec.selfWeights.map(squeeze),
+      decoderCrossWeights: dec.crossWeights.map(squeeze),
     };
   }
 
@@ -322,9 +426,11 @@ export class Seq2Seq extends Module {
   greedyDecode(src: TokenIds, options: GreedyDecodeOptions): GreedyDecodeResult {
     const fn = "Seq2Seq.greedyDecode";
     this.#checkDecoding(fn, options);
-    const { maxLen, startToken, endToken, useCache = true } = options;
-    const enc = this.encode(src);
-    const b = enc.memory.shape[0];
+    const { maxLen, startToken, endToken } = options;
+    const useCache = _boolean(options.useCache ?? true, fn, "useCache");
+    const enc = this.#encode(toBatch(src, fn, "src").rows, true);
+    const memory = enc.output;
+    const b = memory.shape[0];
     const decoder = this.transformer.decoder;
     const caches: KVCache[] | undefined = useCache ? decoder.createCaches() : undefined;
     const inputs: number[][] = Array.from({ length: b }, () => [startToken]);
@@ -337,20 +443,20 @@ export class Seq2Seq extends Module {
       if (caches) {
         // One new position: [B, 1, D]; the caches hold the earlier keys and values.
         const x = this.#embed(this.tgtEmbedding, inputs.map((r) => [r[step]]), step, fn);
-        const dec = decoder.forward(x, enc.memory, { caches, memoryMask: enc.srcMask });
+        const dec = decoder.forward(x, memory, { caches, memoryMask: enc.srcMask });
         hidden = dec.output;
-        selfW = dec.selfAttention; // each [B, H, 1, step+1]
-        crossW = dec.crossAttention; // each [B, H, 1, S]
+        selfW = dec.selfWeights; // each [B, H, 1, step+1]
+        crossW = dec.crossWeights; // each [B, H, 1, S]
       } else {
         // The whole prefix again: [B, step+1, D]; keep the last row.
         const x = this.#embed(this.tgtEmbedding, inputs, 0, fn);
-        const dec = decoder.forward(x, enc.memory, {
+        const dec = decoder.forward(x, memory, {
           tgtMask: causalMask(step + 1),
           memoryMask: enc.srcMask,
         });
         hidden = lastRow(dec.output);
-        selfW = dec.selfAttention.map(lastRow);
-        crossW = dec.crossAttention.map(lastRow);
+        selfW = dec.selfWeights.map(lastRow);
+        crossW = dec.crossWeights.map(lastRow);
       }
       selfSteps.push(selfW);
       crossSteps.push(crossW);
@@ -375,17 +481,15 @@ export class Seq2Seq extends Module {
     return {
       tokens,
       scores,
-      attention: {
-        encoder: enc.selfAttention,
-        decoderSelf: Array.from(
-          { length: layers },
-          (_, l) => stackRows(selfSteps.map((s) => s[l]), steps),
-        ),
-        decoderCross: Array.from(
-          { length: layers },
-          (_, l) => stackRows(crossSteps.map((s) => s[l]), crossSteps[0][l].shape[3]),
-        ),
-      },
+      encoderSelfWeights: enc.selfWeights!,
+      decoderSelfWeights: Array.from(
+        { length: layers },
+        (_, l) => stackRows(selfSteps.map((s) => s[l]), steps),
+      ),
+      decoderCrossWeights: Array.from(
+        { length: layers },
+        (_, l) => stackRows(crossSteps.map((s) => s[l]), crossSteps[0][l].shape[3]),
+      ),
     };
   }
 
@@ -422,11 +526,11 @@ export class Seq2Seq extends Module {
         `${fn}: lengthPenalty must be a finite number >= 0, got ${lengthPenalty}`,
       );
     }
-    const ids = toBatch(src, fn, "src");
+    const ids = toBatch(src, fn, "src").rows;
     if (ids.length !== 1) {
       throw new RangeError(`${fn}: takes one source sequence, got a batch of ${ids.length}`);
     }
-    const enc = this.encode(ids);
+    const enc = this.#encode(ids, false);
     const v = this.config.tgtVocab;
     const penalty = (len: number) => ((5 + len) / 6) ** lengthPenalty;
     let live: { tokens: number[]; logProb: number }[] = [{ tokens: [], logProb: 0 }];
@@ -437,11 +541,11 @@ export class Seq2Seq extends Module {
       // Every live hypothesis is one batch row: [K, step+1] ids against K copies of the memory.
       const k = live.length;
       let memory = memories.get(k);
-      if (!memory) memories.set(k, memory = concat(Array(k).fill(enc.memory), 0));
+      if (!memory) memories.set(k, memory = concat(Array(k).fill(enc.output), 0));
       const inputs = live.map((h) => [startToken, ...h.tokens]);
       // The source padding mask [1, 1, 1, S] broadcasts over the K rows.
-      const dec = this.decode(inputs, memory, { srcMask: enc.srcMask });
-      const last = lastRow(dec.logProbs); // [K, 1, V]
+      const dec = this.decode(inputs, memory, { srcMask: enc.srcMask, needWeights: false });
+      const last = lastRow(dec.output); // [K, 1, V]
       const candidates: { from: number; token: number; logProb: number }[] = [];
       for (let b = 0; b < k; b++) {
         for (let j = 0; j < v; j++) {
@@ -510,9 +614,9 @@ function stackRows(rows: Tensor[], width: number): Tensor {
  * import assert from "node:assert/strict";
  * const model = seq2seq({ srcVocab: 6, tgtVocab: 7, dModel: 4, numHeads: 2, dFF: 8,
  *   numEncoderLayers: 1, numDecoderLayers: 1, maxLen: 8 });
- * const { logProbs } = model.forward([[1, 2, 3]], [[0, 4]]);
- * assert.deepEqual(logProbs.shape, [1, 2, 7]);
- * const p = Array.from(logProbs.data.subarray(0, 7), Math.exp).reduce((a, b) => a + b);
+ * const { output } = model.forward([[1, 2, 3]], [[0, 4]]); // log-probabilities
+ * assert.deepEqual(output.shape, [1, 2, 7]);
+ * const p = Array.from(output.data.subarray(0, 7), Math.exp).reduce((a, b) => a + b);
  * assert.ok(Math.abs(p - 1) < 1e-5);
  * ```
  */

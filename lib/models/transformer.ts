@@ -6,11 +6,19 @@
  * @module
  */
 
-import { Module } from "../layers/module.ts";
+import { _boolean, _nonNegativeInt } from "../layers/_validate.ts";
+import { childSeed, Module } from "../layers/module.ts";
 import type { Mask } from "../tensor/mask.ts";
-import { formatShape } from "../tensor/shape.ts";
-import { checkTensor, type Tensor } from "../tensor/tensor.ts";
-import { checkMask, checkSequence, type LayerConfig, resolveLayerConfig } from "./_config.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import {
+  checkMask,
+  forwardOptions,
+  type LayerConfig,
+  needWeightsOption,
+  resolveLayerConfig,
+  sameBatch,
+  sequenceInput,
+} from "./_config.ts";
 import { Decoder } from "./decoder.ts";
 import { Encoder } from "./encoder.ts";
 
@@ -35,29 +43,40 @@ export interface TransformerForwardOptions {
    * To keep padded source tokens out of cross-attention, pass the source padding mask here too.
    */
   memoryMask?: Mask;
+  /** Return every attention map; default true. `false` leaves them out; same output. */
+  needWeights?: boolean;
 }
 
 /**
- * Every attention map of one forward pass, per layer; each tensor holds all
- * heads. Index as `attention.decoderCross[layer].get(b, head, t, s)`.
+ * What {@link Transformer.forward} returns (the naming scheme: lib/models/README.md):
+ * the decoder output, the memory, and every attention map, one tensor per layer
+ * holding all heads. Index as `decoderCrossWeights[layer].get(b, head, t, s)`.
  */
-export interface TransformerAttention {
-  /** Encoder self-attention, per layer `[B, H, S, S]`. */
-  encoder: Tensor[];
-  /** Decoder masked self-attention, per layer `[B, H, T, T]`. */
-  decoderSelf: Tensor[];
-  /** Decoder cross-attention over the encoder output, per layer `[B, H, T, S]`. */
-  decoderCross: Tensor[];
-}
-
-/** What {@link Transformer.forward} returns. */
 export interface TransformerResult {
   /** Decoder output `[B, T, dModel]` (`[T, dModel]` for unbatched input). */
   output: Tensor;
   /** Encoder output `[B, S, dModel]`: the K/V source of every cross-attention. */
   memory: Tensor;
-  /** Every attention map; see {@link TransformerAttention}. */
-  attention: TransformerAttention;
+  /** Encoder self-attention, per layer `[B, H, S, S]`. */
+  encoderSelfWeights: Tensor[];
+  /** Decoder masked self-attention, per layer `[B, H, T, T]`. */
+  decoderSelfWeights: Tensor[];
+  /** Decoder cross-attention over the encoder output, per layer `[B, H, T, S]`. */
+  decoderCrossWeights: Tensor[];
+}
+
+/** What {@link Transformer.forward} returns with `needWeights: false`: no maps. */
+export interface TransformerOutput {
+  /** Decoder output `[B, T, dModel]` (`[T, dModel]` for unbatched input). */
+  output: Tensor;
+  /** Encoder output `[B, S, dModel]`. */
+  memory: Tensor;
+  /** Absent: the caller asked for no weights. */
+  encoderSelfWeights?: undefined;
+  /** Absent: the caller asked for no weights. */
+  decoderSelfWeights?: undefined;
+  /** Absent: the caller asked for no weights. */
+  decoderCrossWeights?: undefined;
 }
 
 /**
@@ -77,12 +96,12 @@ export interface TransformerResult {
  * const rng = new Rng(0);
  * const src = randn([2, 5, 8], rng), tgt = randn([2, 3, 8], rng);
  * const pad = paddingMask([5, 3], 5);
- * const { output, attention } = model.forward(src, tgt, {
+ * const { output, decoderCrossWeights } = model.forward(src, tgt, {
  *   srcMask: pad, memoryMask: pad, tgtMask: causalMask(3),
  * });
  * assert.deepEqual(output.shape, [2, 3, 8]);
- * assert.equal(attention.decoderCross.length, 2);
- * assert.equal(attention.decoderCross[0].get(1, 0, 0, 4), 0); // padded source ignored
+ * assert.equal(decoderCrossWeights.length, 2);
+ * assert.equal(decoderCrossWeights[0].get(1, 0, 0, 4), 0); // padded source ignored
  * ```
  */
 export class Transformer extends Module {
@@ -100,23 +119,30 @@ export class Transformer extends Module {
    */
   constructor(config: TransformerConfig) {
     super();
-    const c = resolveLayerConfig(config, "transformer");
+    const fn = "transformer";
+    const c = resolveLayerConfig(config, fn);
     this.config = {
       ...c,
-      numEncoderLayers: config.numEncoderLayers ?? 6,
-      numDecoderLayers: config.numDecoderLayers ?? 6,
-      finalNorm: config.finalNorm ?? true,
+      numEncoderLayers: _nonNegativeInt(config.numEncoderLayers ?? 6, fn, "numEncoderLayers"),
+      numDecoderLayers: _nonNegativeInt(config.numDecoderLayers ?? 6, fn, "numDecoderLayers"),
+      finalNorm: _boolean(config.finalNorm ?? true, fn, "finalNorm"),
     };
     const { finalNorm } = this.config;
+    this.useSeed(c.seed);
     this.encoder = this.registerModule(
       "encoder",
-      new Encoder({ ...c, numLayers: this.config.numEncoderLayers, finalNorm }),
+      new Encoder({
+        ...c,
+        seed: childSeed(c.seed, "encoder"),
+        numLayers: this.config.numEncoderLayers,
+        finalNorm,
+      }),
     );
     this.decoder = this.registerModule(
       "decoder",
       new Decoder({
         ...c,
-        seed: c.seed + 10_000,
+        seed: childSeed(c.seed, "decoder"),
         numLayers: this.config.numDecoderLayers,
         finalNorm,
       }),
@@ -130,42 +156,45 @@ export class Transformer extends Module {
    * @throws {RangeError} Feature sizes that differ from `dModel`, batch sizes that differ,
    *   or masks that do not broadcast against their scores; messages name the expected shapes.
    */
-  forward(src: Tensor, tgt: Tensor, options: TransformerForwardOptions = {}): TransformerResult {
+  forward(
+    src: Tensor,
+    tgt: Tensor,
+    options: TransformerForwardOptions & { needWeights: false },
+  ): TransformerOutput;
+  /** {@link Transformer.forward} returning every attention map too (the default). */
+  forward(src: Tensor, tgt: Tensor, options?: TransformerForwardOptions): TransformerResult;
+  forward(
+    src: Tensor,
+    tgt: Tensor,
+    options?: TransformerForwardOptions,
+  ): TransformerResult | TransformerOutput {
     const fn = "Transformer.forward";
-    checkTensor(src, fn, "src");
-    checkTensor(tgt, fn, "tgt");
-    const unbatched = src.rank === 2 && tgt.rank === 2;
-    const s3 = unbatched ? src.reshape([1, ...src.shape]) : src;
-    const t3 = unbatched ? tgt.reshape([1, ...tgt.shape]) : tgt;
+    const o = forwardOptions(options, fn);
     const { dModel, numHeads } = this.config;
-    const s = checkSequence(s3, dModel, fn, "src");
-    const t = checkSequence(t3, dModel, fn, "tgt");
-    if (s.batch !== t.batch) {
-      throw new RangeError(
-        `${fn}: src=${formatShape(src.shape)} and tgt=${
-          formatShape(tgt.shape)
-        } must have the same batch size`,
-      );
-    }
-    checkMask(options.srcMask, [s.batch, numHeads, s.length, s.length], fn, "srcMask");
-    checkMask(options.tgtMask, [s.batch, numHeads, t.length, t.length], fn, "tgtMask");
-    checkMask(options.memoryMask, [s.batch, numHeads, t.length, s.length], fn, "memoryMask");
+    const s = sequenceInput(src, dModel, fn, "src");
+    const t = sequenceInput(tgt, dModel, fn, "tgt");
+    sameBatch(s, t, fn, ["src", "tgt"], [src.shape, tgt.shape]);
+    checkMask(o.srcMask, [s.batch, numHeads, s.length, s.length], fn, "srcMask");
+    checkMask(o.tgtMask, [s.batch, numHeads, t.length, t.length], fn, "tgtMask");
+    checkMask(o.memoryMask, [s.batch, numHeads, t.length, s.length], fn, "memoryMask");
+    const needWeights = needWeightsOption(o.needWeights, fn);
     // 1) encode the whole source at once (every position in parallel)
-    const enc = this.encoder.forward(s3, { mask: options.srcMask });
+    const enc = this.encoder.forward(src, { mask: o.srcMask, needWeights });
     // 2) decode: masked self-attention, then cross-attention on the whole memory
-    const dec = this.decoder.forward(t3, enc.output, {
-      tgtMask: options.tgtMask,
-      memoryMask: options.memoryMask,
+    const dec = this.decoder.forward(tgt, enc.output, {
+      tgtMask: o.tgtMask,
+      memoryMask: o.memoryMask,
+      needWeights,
     });
-    const squeeze = (x: Tensor) => (unbatched ? x.reshape(x.shape.slice(1)) : x);
+    if (!enc.selfWeights || !dec.selfWeights || !dec.crossWeights) {
+      return { output: dec.output, memory: enc.output };
+    }
     return {
-      output: squeeze(dec.output),
-      memory: squeeze(enc.output),
-      attention: {
-        encoder: enc.selfAttention.map(squeeze),
-        decoderSelf: dec.selfAttention.map(squeeze),
-        decoderCross: dec.crossAttention.map(squeeze),
-      },
+      output: dec.output,
+      memory: enc.output,
+      encoderSelfWeights: enc.selfWeights,
+      decoderSelfWeights: dec.selfWeights,
+      decoderCrossWeights: dec.crossWeights,
     };
   }
 }

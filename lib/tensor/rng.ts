@@ -1,9 +1,14 @@
 /**
  * A small seeded random number generator whose streams are identical on every
- * platform: xoshiro128** on 32-bit integer arithmetic, seeded by splitmix32.
+ * platform: xoshiro128** on 32-bit integer arithmetic, seeded by splitmix32;
+ * and the counter-based streams dropout draws from ({@link RandomStream}).
  *
  * @module
  */
+
+import { type CounterKey, hashKey } from "../kernels/random.ts";
+
+export type { CounterKey } from "../kernels/random.ts";
 
 function splitmix32(state: { s: number }): number {
   state.s = (state.s + 0x9e3779b9) | 0;
@@ -77,6 +82,22 @@ export class Rng {
   }
 
   /**
+   * A key for one call of the counter-based generator, drawn from this stream
+   * (one `nextUint32()`): how the functional `dropout(x, p, { rng })` gets its numbers.
+   *
+   * @example Two keys from one Rng differ
+   * ```ts
+   * import { Rng } from "./rng.ts";
+   * import assert from "node:assert/strict";
+   * const rng = new Rng(0);
+   * assert.notDeepEqual(rng.nextKey(), rng.nextKey());
+   * ```
+   */
+  nextKey(): CounterKey {
+    return { key: this.nextUint32(), call: 0 };
+  }
+
+  /**
    * A standard normal sample (Box–Muller; the second value of each pair is kept for the next call).
    *
    * @example Finite samples
@@ -121,4 +142,53 @@ export class Rng {
 
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
+}
+
+/**
+ * A counter-based random stream: a 32-bit key and a call counter. Each
+ * {@link RandomStream.next} returns the key of the next call; the numbers of
+ * that call are a pure function of (key, call, element index), so they can be
+ * drawn again, in any order, on any number of threads.
+ *
+ * @example A stream from a seed and a path; successive calls differ
+ * ```ts
+ * import { RandomStream } from "./rng.ts";
+ * import assert from "node:assert/strict";
+ * const s = RandomStream.fromPath(0, "encoder.layers.0.dropout1");
+ * const a = s.next(), b = s.next();
+ * assert.equal(a.key, b.key);
+ * assert.deepEqual([a.call, b.call], [0, 1]);
+ * assert.equal(s.calls, 2);
+ * ```
+ */
+export class RandomStream {
+  #calls = 0;
+
+  /**
+   * A stream with the given 32-bit key.
+   *
+   * @param key Any integer; reduced to 32 bits.
+   * @throws {TypeError} When `key` is not an integer.
+   */
+  constructor(readonly key: number) {
+    if (typeof key !== "number" || !Number.isInteger(key)) {
+      throw new TypeError(`RandomStream: key must be an integer, got ${String(key)}`);
+    }
+    this.key = key >>> 0;
+  }
+
+  /** The stream of `path` under `seed`: key = {@link hashKey}(seed, path). */
+  static fromPath(seed: number, path: string): RandomStream {
+    return new RandomStream(hashKey(seed, path));
+  }
+
+  /** Calls taken so far. */
+  get calls(): number {
+    return this.#calls;
+  }
+
+  /** The key of the next call (and advances the call counter). */
+  next(): CounterKey {
+    return { key: this.key, call: this.#calls++ >>> 0 };
+  }
 }

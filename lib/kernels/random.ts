@@ -29,7 +29,7 @@ const M1 = 0xcd9e8d57;
 const W0 = 0x9e3779b9;
 const W1 = 0xbb67ae85;
 
-/** High 32 bits of the 64-bit product of two unsigned 32-bit integers. */
+/** High 32 bits of the 64-bit product of two unsigned 32-bit integers (16-bit pieces, exact). */
 function mulhi(a: number, b: number): number {
   const aLo = a & 0xffff, aHi = a >>> 16, bLo = b & 0xffff, bHi = b >>> 16;
   const lo = aLo * bLo, mid1 = aHi * bLo, mid2 = aLo * bHi;
@@ -139,16 +139,19 @@ export function dropoutAt(
   first: number,
 ): void {
   const keep = 1 / (1 - p);
+  // p·2³² as a threshold on the raw words: u < p  ⇔  word < p·2³² (exact in float64)
+  const threshold = p * 4294967296;
   const words = new Uint32Array(4);
-  let block = -1;
-  for (let n = 0; n < count; n++) {
+  let n = 0;
+  while (n < count) {
     const i = first + n;
     const b = Math.floor(i / 4);
-    if (b !== block) {
-      block = b;
-      philox4x32(b % 4294967296, Math.floor(b / 4294967296), 0, 0, key, call, words, 0);
+    philox4x32(b % 4294967296, Math.floor(b / 4294967296), 0, 0, key, call, words, 0);
+    // the block's words for elements i … min(4b + 3, first + count - 1)
+    const end = Math.min(4 * b + 4 - first, count);
+    for (let lane = i - 4 * b; n < end; lane++, n++) {
+      dst[dstAt + n] = words[lane] < threshold ? 0 : src[srcAt + n] * keep;
     }
-    dst[dstAt + n] = words[i - 4 * b] / 4294967296 < p ? 0 : src[srcAt + n] * keep;
   }
 }
 

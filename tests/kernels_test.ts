@@ -22,13 +22,9 @@ import {
   type MatrixView,
 } from "../lib/kernels/attention.ts";
 import { flashAttentionJs, flashAttentionKernel } from "../lib/kernels/flash.ts";
-import {
-  gemmWasm,
-  PARALLEL_MIN_WORK,
-  setParallelMinWork,
-  softmaxWasm,
-  wasmReady,
-} from "../lib/kernels/simd.ts";
+import { gemmWasm, softmaxWasm, wasmReady } from "../lib/kernels/simd.ts";
+import { PARALLEL_MIN_WORK, setParallelMinWork } from "../lib/kernels/kernel_table.ts";
+import { traceKernels, withKernelPath } from "../lib/kernels/registry.ts";
 import { poolSize, setThreads, shutdownWorkers } from "../lib/kernels/threads.ts";
 import { tiledAttention } from "../lib/attention/tiled.ts";
 import { scaledDotProductAttention } from "../lib/attention/scaled_dot_product.ts";
@@ -91,8 +87,10 @@ const KERNELS: [string, (g: GemmArgs) => void][] = [
   ...(wasmReady()
     ? [[
       "gemmWasm",
-      (g: GemmArgs) =>
-        gemmWasm(g.a, g.aOffset, g.b, g.bOffset, g.c, g.cOffset, g.m, g.k, g.n, g.transposeB),
+      (g: GemmArgs) => {
+        if (g.k > 0) gemmWasm(g);
+        else gemm(g); // the WebAssembly driver needs k > 0; the table never sends it k = 0
+      },
     ] as [string, (g: GemmArgs) => void]]
     : []),
 ];
@@ -571,16 +569,24 @@ Deno.test("gemm() adds a bias row on every path", async (t) => {
   }
 });
 
-/** Runs `f` once on one thread and once on two threads with no size threshold. */
+/**
+ * Runs `f` once forced onto the WebAssembly path on one thread and once forced
+ * onto the threaded path on two threads with no size threshold (packing split
+ * too), checking that the second really ran a kernel on the threads.
+ */
 function onOneAndTwoThreads<T>(f: () => T): [T, T] {
   const threshold = PARALLEL_MIN_WORK;
   setThreads(1);
-  const one = f();
+  const one = withKernelPath("wasm", f);
   setThreads(2);
   setParallelMinWork(0);
   try {
-    const two = f();
+    const { result: two, calls } = traceKernels(() => withKernelPath("threaded", f));
     assert.equal(poolSize(), 2, "the worker pool did not start");
+    assert.ok(
+      calls.some((c) => c.backend === "threaded"),
+      `no kernel ran on the threaded path: ${JSON.stringify(calls.slice(0, 4))}`,
+    );
     return [one, two];
   } finally {
     setParallelMinWork(threshold);
@@ -596,7 +602,19 @@ Deno.test("kernels split across worker threads give the single-thread bits", asy
           for (const withBias of [false, true]) {
             const [one, two] = onOneAndTwoThreads(() => {
               const c = new Float32Array(m * n);
-              gemmWasm(a, 0, b, 0, c, 0, m, k, n, transposeB, withBias ? bias : null);
+              gemm({
+                a,
+                aOffset: 0,
+                b,
+                bOffset: 0,
+                c,
+                cOffset: 0,
+                m,
+                k,
+                n,
+                transposeB,
+                bias: withBias ? bias : null,
+              });
               return c;
             });
             assert.deepEqual(two, one, `m=${m} k=${k} n=${n} transposeB=${transposeB}`);

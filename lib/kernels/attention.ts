@@ -16,7 +16,9 @@
 
 import { gemm, type GemmArgs, gemmReference } from "./matmul.ts";
 import { type CounterKey, dropoutAt } from "./random.ts";
-import { attentionWasm, attentionWasmBatch, type WasmAttentionProblem, wasmReady } from "./simd.ts";
+import { attentionWasm, attentionWasmBatch, type WasmAttentionProblem } from "./simd.ts";
+import { runKernel } from "./registry.ts";
+import "./kernel_table.ts";
 import { softmaxRows, softmaxRowsReference } from "./softmax.ts";
 import type { AttentionInputs, MatrixView } from "./attention_inputs.ts";
 import { addHiddenValues, finiteCopy, valuesFinite } from "./hidden_values.ts";
@@ -73,16 +75,67 @@ export interface DropoutKey extends CounterKey {
  * ```
  */
 export function attentionKernel(a: AttentionKernelArgs): void {
-  // one choice of path for all chunks, from the whole problem's size: the same bits
-  const wasm = wasmWorthIt(a) && wasmReady();
+  // the kernel table picks one path for the whole problem (kernel_table.ts); it runs chunk by chunk
+  runKernel("attention", a);
+}
+
+/** Runs `chunk` on each chunk of query rows of `a` that fits {@link attentionScratchBytes}. */
+function inChunks(a: AttentionKernelArgs, chunk: (c: AttentionKernelArgs) => void): void {
   const rows = chunkRows(a.tk);
   if (rows >= a.tq) {
-    attentionProblem(a, wasm, a.tq * a.tk);
+    chunk(a);
     return;
   }
-  for (let r0 = 0; r0 < a.tq; r0 += rows) {
-    attentionProblem(rowRange(a, r0, Math.min(rows, a.tq - r0)), wasm, a.tq * a.tk);
-  }
+  for (let r0 = 0; r0 < a.tq; r0 += rows) chunk(rowRange(a, r0, Math.min(rows, a.tq - r0)));
+}
+
+/**
+ * The JavaScript steps of {@link attentionReference} with the fast `gemm` and
+ * the softmax kernel picked for the whole problem's size, chunk by chunk.
+ *
+ * @example One query, two keys
+ * ```ts
+ * import { attentionJs } from "./attention.ts";
+ * import assert from "node:assert/strict";
+ * const out = new Float32Array(1);
+ * attentionJs({ q: Float32Array.of(0), qOffset: 0, k: Float32Array.of(0, 0), kOffset: 0,
+ *   v: Float32Array.of(1, 3), vOffset: 0, tq: 1, tk: 2, dk: 1, dv: 1, scale: 1, mask: null,
+ *   bias: null, out, outOffset: 0, weights: null, weightsOffset: 0, scores: null,
+ *   scoresOffset: 0, dropout: 0, dropoutKey: null });
+ * assert.deepEqual([...out], [2]);
+ * ```
+ */
+export function attentionJs(a: AttentionKernelArgs): void {
+  const size = a.tq * a.tk;
+  inChunks(
+    a,
+    (c) =>
+      attentionSteps(withWeights(c), gemm, (x, o, r, cols) => softmaxRows(x, o, r, cols, size)),
+  );
+}
+
+/**
+ * The WebAssembly SIMD path of {@link attentionKernel} (`simd.ts`: Kᵀ packed
+ * once, masked tiles past each row block's last allowed key skipped, fused
+ * scale + mask + softmax), chunk by chunk; bias, raw scores, a strided mask
+ * and dropout run in JavaScript hooks on the scores. Needs `wasmReady()`.
+ *
+ * @example Same as the JavaScript steps
+ * ```ts
+ * import { attentionJs, attentionWasmPath } from "./attention.ts";
+ * import assert from "node:assert/strict";
+ * const args = (out: Float32Array) => ({ q: Float32Array.of(0), qOffset: 0,
+ *   k: Float32Array.of(0, 0), kOffset: 0, v: Float32Array.of(1, 3), vOffset: 0, tq: 1, tk: 2,
+ *   dk: 1, dv: 1, scale: 1, mask: null, bias: null, out, outOffset: 0, weights: null,
+ *   weightsOffset: 0, scores: null, scoresOffset: 0, dropout: 0, dropoutKey: null });
+ * const wasm = new Float32Array(1), js = new Float32Array(1);
+ * attentionWasmPath(args(wasm));
+ * attentionJs(args(js));
+ * assert.deepEqual(wasm, js);
+ * ```
+ */
+export function attentionWasmPath(a: AttentionKernelArgs): void {
+  inChunks(a, attentionWasmChunk);
 }
 
 /** Default of {@link attentionScratchBytes}: 16 MiB, a 2048 × 2048 score matrix in one piece. */
@@ -157,16 +210,9 @@ function rowRange(a: AttentionKernelArgs, r0: number, rows: number): AttentionKe
   };
 }
 
-/**
- * One chunk of {@link attentionKernel}: on the WebAssembly kernels when `wasm`,
- * else the JavaScript steps with the softmax kernel `softmaxRows` picks for `size` entries.
- */
-function attentionProblem(a: AttentionKernelArgs, wasm: boolean, size: number): void {
+/** One chunk of {@link attentionWasmPath}. */
+function attentionWasmChunk(a: AttentionKernelArgs): void {
   const { tk, mask } = a;
-  if (!wasm) {
-    attentionSteps(withWeights(a), gemm, (x, o, r, c) => softmaxRows(x, o, r, c, size));
-    return;
-  }
   // the kernel reads the mask itself when its key axis is contiguous
   const plainMask = mask !== null && contiguous(mask, tk);
   const needJs = a.bias !== null || a.scores !== null || (mask !== null && !plainMask);
@@ -179,7 +225,7 @@ function attentionProblem(a: AttentionKernelArgs, wasm: boolean, size: number): 
 }
 
 /** A mask the WebAssembly kernels read directly: key axis contiguous, one row or Tq rows. */
-function contiguous(mask: MatrixView<Uint8Array>, tk: number): boolean {
+export function contiguous(mask: MatrixView<Uint8Array>, tk: number): boolean {
   return mask.colStride === 1 && (mask.rowStride === 0 || mask.rowStride === tk);
 }
 
@@ -234,33 +280,33 @@ function wasmOperands(
  * ```
  */
 export function attentionKernels(list: readonly AttentionKernelArgs[]): void {
-  if (
-    list.length > 1 && wasmReady() && chunkRows(list[0].tk) >= list[0].tq &&
-    list.every((a) => batchable(a, list[0]))
-  ) {
-    attentionWasmBatch(list.map((a) => wasmOperands(a, a.mask)));
-    return;
-  }
-  for (const a of list) attentionKernel(a);
+  // the kernel table picks one batched WebAssembly call or one attentionKernel each
+  runKernel("attentionBatch", list);
 }
 
-/** True when `a` takes the plain WebAssembly path with the same sizes and mask layout as `first`. */
-function batchable(a: AttentionKernelArgs, first: AttentionKernelArgs): boolean {
-  const { tq, tk, dk, dv, mask } = a;
-  const plainMask = mask === null || contiguous(mask, tk);
-  return plainMask && wasmWorthIt(a) && a.bias === null &&
-    a.scores === null && !(a.dropout > 0 && a.dropoutKey) && tq === first.tq && tk === first.tk &&
-    dk === first.dk && dv === first.dv && a.scale === first.scale &&
-    (mask === null) === (first.mask === null) &&
-    (mask === null || mask.rowStride === first.mask!.rowStride);
+/**
+ * All of `list` in one `attentionWasmBatch` call; needs {@link attentionBatchable}
+ * and `wasmReady()`.
+ */
+export function attentionBatchWasm(list: readonly AttentionKernelArgs[]): void {
+  attentionWasmBatch(list.map((a) => wasmOperands(a, a.mask)));
 }
 
-/** Below this many multiply-adds per product the JavaScript steps win. */
-const WASM_MIN_WORK = 4096;
-
-/** True when `a` is large enough for the WebAssembly kernels ({@link WASM_MIN_WORK}). */
-function wasmWorthIt(a: AttentionKernelArgs): boolean {
-  return a.tq * a.tk * Math.max(a.dk, a.dv) >= WASM_MIN_WORK;
+/**
+ * True when every problem of `list` can share one `attentionWasmBatch` call:
+ * no bias, raw scores or dropout, a mask with a contiguous key axis, the sizes,
+ * scale and mask layout of the first, and scores that fit one chunk.
+ */
+export function attentionBatchable(list: readonly AttentionKernelArgs[]): boolean {
+  const first = list[0];
+  return chunkRows(first.tk) >= first.tq && list.every((a) => {
+    const { tq, tk, dk, dv, mask } = a;
+    const plainMask = mask === null || contiguous(mask, tk);
+    return plainMask && a.bias === null && a.scores === null && !(a.dropout > 0 && a.dropoutKey) &&
+      tq === first.tq && tk === first.tk && dk === first.dk && dv === first.dv &&
+      a.scale === first.scale && (mask === null) === (first.mask === null) &&
+      (mask === null || mask.rowStride === first.mask!.rowStride);
+  });
 }
 
 /**

@@ -17,8 +17,9 @@
 import type { AttentionInputs, MatrixView } from "./attention_inputs.ts";
 import { addHiddenValues, finiteCopy, valuesFinite } from "./hidden_values.ts";
 import { gemm } from "./matmul.ts";
-import { flashAttentionWasm, wasmReady } from "./simd.ts";
+import { runKernel } from "./registry.ts";
 import { hasNaN } from "./softmax.ts";
+import "./kernel_table.ts";
 
 /** Arguments of {@link flashAttentionKernel}: the attention inputs plus the tile size. */
 export interface FlashAttentionArgs extends AttentionInputs {
@@ -53,15 +54,8 @@ let scratch = new Float32Array(0);
  * ```
  */
 export function flashAttentionKernel(a: FlashAttentionArgs): void {
-  const { tq, tk, dk, dv, mask, bias } = a;
-  // the WASM kernel reads a mask itself when its key axis is contiguous; a bias needs JS
-  const plainMask = mask === null ||
-    (mask.colStride === 1 && (mask.rowStride === 0 || mask.rowStride === tk));
-  if (bias === null && plainMask && tq * tk * Math.max(dk, dv) >= 4096 && wasmReady()) {
-    flashAttentionWasm(a);
-    return;
-  }
-  flashAttentionJs(a);
+  // the kernel table picks flash_rows (WebAssembly) or flashAttentionJs (kernel_table.ts)
+  runKernel("flashAttention", a);
 }
 
 /**

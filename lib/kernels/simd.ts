@@ -13,12 +13,13 @@
  * unshared memory where the host refuses shared ones) and is one scratch arena
  * reused by every call (bump allocation after the threads' control block,
  * grown when a call needs more), so hot paths allocate nothing. Large calls
- * are split across threads (see {@link PARALLEL_MIN_WORK}). Because the arena
- * is shared, a driver runs between {@link enterKernel} and {@link leaveKernel}:
- * the library called again from a JavaScript callback of a kernel call (a
- * custom rng during dropout) gets an Error instead of overwriting it. A call
- * needing 2 GiB or more of arena (its offsets are i32) gets a RangeError
- * before anything is allocated.
+ * are split across threads when the kernel table asks for it (see {@link ThreadMode}).
+ * Because the arena is shared, a driver runs between {@link enterKernel} and
+ * {@link leaveKernel}: the library called again from a JavaScript callback of a
+ * kernel call (a custom rng during dropout) gets an Error instead of
+ * overwriting it. A call needing 2 GiB or more of arena (its offsets are i32)
+ * gets a RangeError before anything is allocated, except products, which are
+ * computed in blocks that fit (see {@link gemmBlocks}).
  *
  * @module
  */
@@ -27,6 +28,9 @@ import { KERNELS_WASM_BASE64, KERNELS_WASM_UNSHARED_BASE64 } from "./wasm/kernel
 import { CONTROL_BYTES, ensureWorkers, OPS, poolSize, runTasks, type Task } from "./threads.ts";
 import type { MatrixView, WasmAttentionInputs } from "./attention_inputs.ts";
 import { addHiddenValues } from "./hidden_values.ts";
+import type { GemmArgs, StackedGemmArgs, StackedPart } from "./gemm_args.ts";
+
+export type { StackedPart } from "./gemm_args.ts";
 
 interface KernelExports {
   gemm(
@@ -265,30 +269,49 @@ export function wasmReady(): boolean {
 }
 
 /**
- * Work (multiply-adds, m·n·k) from which a product is split across threads;
- * attention splits from a quarter of it (see {@link ATTENTION_SHARE}). Waking a
- * worker and waiting for it costs about 10-50 µs on the 2-core development
- * machine (more when it is loaded; a worker polls for a while after each task,
- * so calls that follow each other start at once), and the serial part (copies
- * into linear memory, packing) does not shrink. Measured there (deno bench,
- * threshold 2^22 against 2^20, three runs each): a 128³ product 179/124/187
- * against 109/116/178 µs, but 96×256×64 (three 36-row units for two threads)
- * 125/120/122 against 150/149/91 µs; 512³ gains 1.3-1.8×. So products keep 2^22
- * (about 0.25 ms of one core).
+ * How many threads the drivers below may use, set by the kernel table
+ * (`kernel_table.ts`, where the size thresholds live) around each call:
+ * `"one"` keeps the call on this thread (the default, also for direct calls),
+ * `"many"` splits it across the worker pool when it has two or more work units
+ * (packing too from {@link PARALLEL_PACK_MIN} floats), `"forced"` splits
+ * packing as well whatever its size (tests and forced paths).
  */
-export let PARALLEL_MIN_WORK = 1 << 22;
+export type ThreadMode = "one" | "many" | "forced";
+let threadMode: ThreadMode = "one";
+
 /**
- * Attention splits at `PARALLEL_MIN_WORK / ATTENTION_SHARE` multiply-adds,
- * tq·tk·(dk + dv): its units are 16 query rows, so even n = 128 has 8 to share.
- * Measured as above: W1 n = 128, d = 64 (2^21) took 219/171/181/195 µs on one
- * thread against 126/118/135/125 µs on two; the causal case (half the work) was
- * even, 155/114/108/112 against 99/118/113/111 µs; Q of 96 rows over 200 keys
- * 228/235/234 against 151/153/169 µs.
+ * Runs `fn` with the drivers' thread mode set to `mode`, then restores it.
+ *
+ * @example One thread
+ * ```ts
+ * import { withThreadMode } from "./simd.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(withThreadMode("one", () => 1 + 1), 2);
+ * ```
  */
-const ATTENTION_SHARE = 4;
-/** Overrides {@link PARALLEL_MIN_WORK} (benchmarks and tests; 0 forces threads, packing included). */
-export function setParallelMinWork(work: number): void {
-  PARALLEL_MIN_WORK = work;
+export function withThreadMode<T>(mode: ThreadMode, fn: () => T): T {
+  const before = threadMode;
+  threadMode = mode;
+  try {
+    return fn();
+  } finally {
+    threadMode = before;
+  }
+}
+
+/**
+ * True when calls can be split across worker threads here: the kernels
+ * compiled over a shared memory and the pool is set to more than one thread.
+ *
+ * @example
+ * ```ts
+ * import { threadsAvailable } from "./simd.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(typeof threadsAvailable(), "boolean");
+ * ```
+ */
+export function threadsAvailable(): boolean {
+  return load() !== null && sharedBytes !== null && poolSize() > 1;
 }
 
 /**
@@ -302,20 +325,15 @@ const PARALLEL_PACK_MIN = 1 << 22;
 
 /**
  * Threads for packing `floats` floats when the product itself runs on `threads`
- * (all of them when {@link setParallelMinWork}(0) forces threads, as the tests do).
+ * (all of them in thread mode `"forced"`, as the tests use).
  */
 function packThreads(floats: number, threads: number): number {
-  return floats >= PARALLEL_PACK_MIN || PARALLEL_MIN_WORK === 0 ? threads : 1;
+  return floats >= PARALLEL_PACK_MIN || threadMode === "forced" ? threads : 1;
 }
 
-/**
- * Threads for a call of `work` multiply-adds with `units` independent work
- * units; `share` divides the threshold (attention: {@link ATTENTION_SHARE}).
- */
-function threadsFor(work: number, units: number, share = 1): number {
-  if (work * share < PARALLEL_MIN_WORK || units < 2 || poolSize() <= 1 || !sharedBytes) {
-    return 1;
-  }
+/** Threads for a call with `units` independent work units in the current {@link ThreadMode}. */
+function threadsFor(units: number): number {
+  if (threadMode === "one" || units < 2 || poolSize() <= 1 || !sharedBytes) return 1;
   return Math.min(1 + ensureWorkers(memory, sharedBytes), units);
 }
 
@@ -440,56 +458,115 @@ function packPanels(
 }
 
 /** Depth of one pass over k: keeps a 6-row block of A and a B panel slice in L1. */
-export let KC = 256;
+const KC = 256;
 /** Panels (8 columns each) in one work unit of gemm_blocked (with 36 rows). */
-export let NC = 16;
-export function setBlocking(kc: number, nc: number): void {
-  KC = kc;
-  NC = nc;
+const NC = 16;
+
+/** `x` rounded up to the arena's 64-byte alignment (plain arithmetic: x may pass 2^31). */
+function align64(x: number): number {
+  return Math.ceil(x / 64) * 64;
+}
+
+/** Arena bytes of one gemm block of `mr` rows and `nr` columns (see {@link gemmArena}). */
+function gemmScratch(mr: number, nr: number, k: number, rawA: boolean, bias: boolean): number {
+  const mb = Math.ceil(mr / 6), np = Math.ceil(nr / 8);
+  return CONTROL_BYTES + align64(nr * k * 4) + align64(np * k * 32) +
+    (bias ? align64(np * 32) : 0) + (rawA ? align64(mr * k * 4) : 0) + align64(mb * 6 * k * 4) +
+    align64(mb * 6 * np * 32) + 64;
 }
 
 /**
- * C[m, n] = A[m, k] · B[k, n] (or A · Bᵀ with B `[n, k]`), plus `bias[n]` on
- * every row when given, with the SIMD kernel; rows of C are split across
- * threads for large products. Offsets and sizes as in `GemmArgs` of
- * `matmul.ts`; needs {@link wasmReady}.
+ * The largest block (rows `mr`, columns `nr`) of an `[m, k] x [k, n]` product
+ * whose scratch fits the arena limit ({@link setArenaLimit}; just under 2 GiB,
+ * as byte offsets into linear memory are 32-bit): the whole product when it
+ * fits; else B whole (packed once) with blocks of rows (multiples of 6, the
+ * register tile); else blocks of columns (multiples of 8) too. Every output
+ * element's arithmetic is the same in any block, so the result is
+ * bit-identical. Null when even one 6×8 block does not fit (k too large): then
+ * the product cannot run here (the kernel table takes a JavaScript kernel).
  */
-export function gemmWasm(
-  a: Float32Array,
-  aOffset: number,
-  b: Float32Array,
-  bOffset: number,
-  c: Float32Array,
-  cOffset: number,
+function gemmBlocks(
   m: number,
   k: number,
   n: number,
-  transposeB: boolean,
-  bias: Float32Array | null = null,
-  biasOffset = 0,
-): void {
-  gemmArena(
-    a,
-    aOffset,
-    c,
-    cOffset,
-    m,
-    k,
-    n,
-    transposeB,
-    (at) => f32.set(b.subarray(bOffset, bOffset + k * n), at >> 2),
-    bias ? (at) => f32.set(bias.subarray(biasOffset, biasOffset + n), at >> 2) : null,
-  );
+  transposeA: boolean,
+  bias: boolean,
+): { mr: number; nr: number } | null {
+  const fits = (mr: number, nr: number) => gemmScratch(mr, nr, k, !transposeA, bias) <= arenaLimit;
+  if (fits(m, n)) return { mr: m, nr: n };
+  if (!fits(Math.min(m, 6), Math.min(n, 8))) return null;
+  // the largest multiple of `step` in [step, max] that `ok` accepts (ok is monotone)
+  const largest = (step: number, max: number, ok: (x: number) => boolean) => {
+    let lo = 1, hi = Math.max(1, Math.floor(max / step));
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (ok(mid * step)) lo = mid;
+      else hi = mid - 1;
+    }
+    return Math.min(lo * step, max);
+  };
+  const nr = fits(Math.min(m, 6), n) ? n : largest(8, n, (x) => fits(Math.min(m, 6), x));
+  const mr = largest(6, m, (x) => fits(x, nr));
+  return { mr, nr };
 }
 
-/** One block of rows of a stacked `[n, k]` B for {@link gemmWasmStacked}. */
-export interface StackedPart {
-  /** `[rows, k]`, row-major, from `offset`. */
-  data: Float32Array;
-  offset: number;
-  rows: number;
-  /** Its `[rows]` slice of the bias, or null for zeros. */
-  bias: Float32Array | null;
+/**
+ * True when {@link gemmWasm} can compute an `[m, k] x [k, n]` product: the
+ * kernels compiled, k > 0 and a 6×8 block of it fits the scratch limit.
+ *
+ * @example
+ * ```ts
+ * import { gemmWasmFits, wasmReady } from "./simd.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(gemmWasmFits(64, 64, 64, false, false), wasmReady());
+ * ```
+ */
+export function gemmWasmFits(
+  m: number,
+  k: number,
+  n: number,
+  transposeA: boolean,
+  bias: boolean,
+): boolean {
+  return wasmReady() && k > 0 && gemmBlocks(m, k, n, transposeA, bias) !== null;
+}
+
+/**
+ * C[m, n] (+)= op(A)·op(B) (+ bias) with the SIMD kernel, as `GemmArgs` of
+ * `gemm_args.ts` describes (transposes, accumulate, bias), in the current
+ * {@link ThreadMode}. Needs {@link gemmWasmFits}.
+ *
+ * @example C += A·Bᵀ
+ * ```ts
+ * import { gemmWasm } from "./simd.ts";
+ * import assert from "node:assert/strict";
+ * const c = Float32Array.of(10, 20);
+ * // [1, 2] x [[1, 2], [3, 4]]ᵀ = [5, 11]
+ * gemmWasm({ a: Float32Array.of(1, 2), aOffset: 0, b: Float32Array.of(1, 2, 3, 4), bOffset: 0,
+ *   c, cOffset: 0, m: 1, k: 2, n: 2, transposeB: true, accumulate: true });
+ * assert.deepEqual([...c], [15, 31]);
+ * ```
+ */
+export function gemmWasm(g: GemmArgs): void {
+  const { b, bOffset, k, n, transposeB, bias } = g;
+  const biasOffset = g.biasOffset ?? 0;
+  gemmArena(
+    g,
+    (at, j0, cols) => {
+      // B's columns j0 .. j0 + cols as [cols, k] (rows of a transposed B) or [k, cols]
+      if (transposeB) f32.set(b.subarray(bOffset + j0 * k, bOffset + (j0 + cols) * k), at >> 2);
+      else if (cols === n) f32.set(b.subarray(bOffset, bOffset + k * n), at >> 2);
+      else {
+        for (let p = 0; p < k; p++) {
+          const src = bOffset + p * n + j0;
+          f32.set(b.subarray(src, src + cols), (at >> 2) + p * cols);
+        }
+      }
+    },
+    bias
+      ? (at, j0, cols) => f32.set(bias.subarray(biasOffset + j0, biasOffset + j0 + cols), at >> 2)
+      : null,
+  );
 }
 
 /**
@@ -498,37 +575,58 @@ export interface StackedPart {
  * W^Q, W^K, W^V, each `[E, E]`, as PyTorch's `in_proj_weight [3E, E]`) without
  * concatenating them first. The blocks are copied one after the other into
  * the kernel's scratch, where B is packed anyway; the product is
- * {@link gemmWasm}'s. Needs {@link wasmReady}.
+ * {@link gemmWasm}'s. Needs {@link gemmWasmFits}.
+ *
+ * @example Two stacked weights
+ * ```ts
+ * import { gemmWasmStacked } from "./simd.ts";
+ * import assert from "node:assert/strict";
+ * const c = new Float32Array(3);
+ * gemmWasmStacked({ a: Float32Array.of(1, 2), aOffset: 0, c, cOffset: 0, m: 1, k: 2, parts: [
+ *   { data: Float32Array.of(1, 0), offset: 0, rows: 1, bias: Float32Array.of(10) },
+ *   { data: Float32Array.of(0, 1, 1, 1), offset: 0, rows: 2, bias: null },
+ * ] });
+ * assert.deepEqual([...c], [11, 2, 3]);
+ * ```
  */
-export function gemmWasmStacked(
-  a: Float32Array,
-  aOffset: number,
-  parts: readonly StackedPart[],
-  c: Float32Array,
-  cOffset: number,
-  m: number,
-  k: number,
-): void {
+export function gemmWasmStacked(s: StackedGemmArgs): void {
+  const { parts, k } = s;
   const n = parts.reduce((sum, p) => sum + p.rows, 0);
   const withBias = parts.some((p) => p.bias !== null);
   gemmArena(
-    a,
-    aOffset,
-    c,
-    cOffset,
-    m,
-    k,
-    n,
-    true,
-    (at) => stackParts(parts, k, f32, at >> 2, null, 0),
-    withBias ? (at) => stackParts(parts, 0, null, 0, f32, at >> 2) : null,
+    {
+      a: s.a,
+      aOffset: s.aOffset,
+      b: new Float32Array(0),
+      bOffset: 0,
+      c: s.c,
+      cOffset: s.cOffset,
+      m: s.m,
+      k,
+      n,
+      transposeB: true,
+    },
+    (at, j0, cols) => stackParts(parts, k, f32, at >> 2, null, 0, j0, cols),
+    withBias ? (at, j0, cols) => stackParts(parts, 0, null, 0, f32, at >> 2, j0, cols) : null,
   );
 }
 
 /**
- * Writes the blocks of a stacked B one after the other: rows into `b` from
- * `bOffset` (`[Σrows, k]`) and, when `bias` is given, their bias slices into it
- * from `biasOffset` (zeros for a block without one).
+ * Writes rows `[row0, row0 + count)` of a stacked B (default: all of them),
+ * block after block: rows into `b` from `bOffset` (`[count, k]`) and, when
+ * `bias` is given, their bias entries into it from `biasOffset` (zeros for a
+ * block without one).
+ *
+ * @example The middle row of two blocks
+ * ```ts
+ * import { stackParts } from "./simd.ts";
+ * import assert from "node:assert/strict";
+ * const b = new Float32Array(2), bias = new Float32Array(1);
+ * stackParts([{ data: Float32Array.of(1, 2), offset: 0, rows: 1, bias: null },
+ *   { data: Float32Array.of(3, 4, 5, 6), offset: 0, rows: 2, bias: Float32Array.of(7, 8) }],
+ *   2, b, 0, bias, 0, 1, 1);
+ * assert.deepEqual([...b, ...bias], [3, 4, 7]);
+ * ```
  */
 export function stackParts(
   parts: readonly StackedPart[],
@@ -537,63 +635,134 @@ export function stackParts(
   bOffset: number,
   bias: Float32Array<ArrayBufferLike> | null,
   biasOffset: number,
+  row0 = 0,
+  count = Infinity,
 ): void {
   let row = 0;
+  const end = row0 + count;
   for (const p of parts) {
-    b?.set(p.data.subarray(p.offset, p.offset + p.rows * k), bOffset + row * k);
-    if (bias) {
-      if (p.bias) bias.set(p.bias.subarray(0, p.rows), biasOffset + row);
-      else bias.fill(0, biasOffset + row, biasOffset + row + p.rows);
+    // the overlap of this block's rows [row, row + p.rows) with [row0, end)
+    const lo = Math.max(row, row0), hi = Math.min(row + p.rows, end);
+    if (lo < hi) {
+      const from = lo - row, to = hi - row, at = lo - row0;
+      b?.set(p.data.subarray(p.offset + from * k, p.offset + to * k), bOffset + at * k);
+      if (bias) {
+        if (p.bias) bias.set(p.bias.subarray(from, to), biasOffset + at);
+        else bias.fill(0, biasOffset + at, biasOffset + at + (to - from));
+      }
     }
     row += p.rows;
   }
 }
 
 /**
- * The body of {@link gemmWasm}: `fillB(at)` writes B (`[k, n]`, or `[n, k]` when
- * `transposeB`) at byte offset `at` of linear memory, `fillBias(at)` the `[n]` bias.
+ * The body of {@link gemmWasm}: operands and flags from `g`; `fillB(at, j0, cols)`
+ * writes B's columns `[j0, j0 + cols)` at byte offset `at` of linear memory
+ * (`[k, cols]`, or `[cols, k]` when `g.transposeB`), `fillBias(at, j0, cols)`
+ * their bias. Per block of columns (see {@link gemmBlocks}): B packed into
+ * 8-column panels; then per block of rows: A packed into 6-row blocks (a
+ * transposed A straight from its `[k, m]` layout), the product, and its rows
+ * copied (or added, with `accumulate`) into C.
  */
 function gemmArena(
-  a: Float32Array,
-  aOffset: number,
-  c: Float32Array,
-  cOffset: number,
-  m: number,
-  k: number,
-  n: number,
-  transposeB: boolean,
-  fillB: (at: number) => void,
-  fillBias: ((at: number) => void) | null,
+  g: GemmArgs,
+  fillB: (at: number, j0: number, cols: number) => void,
+  fillBias: ((at: number, j0: number, cols: number) => void) | null,
+): void {
+  guarded("gemmWasm", () => gemmArenaBody(g, fillB, fillBias));
+}
+
+/** {@link gemmArena} inside the re-entrancy guard. */
+function gemmArenaBody(
+  g: GemmArgs,
+  fillB: (at: number, j0: number, cols: number) => void,
+  fillBias: ((at: number, j0: number, cols: number) => void) | null,
 ): void {
   load();
-  // row blocks of 6: the 6×8 register tile of gemm6
-  const mb = Math.ceil(m / 6), np = (n + 7) >> 3, ldc = np * 8;
-  const arena = new Arena();
-  const paRaw = arena.take(m * k * 4);
-  const pa = arena.take(mb * 6 * k * 4);
-  const pbRaw = arena.take(k * n * 4);
-  const pb = arena.take(np * k * 32);
-  const pc = arena.take(mb * 6 * ldc * 4);
-  const pbias = fillBias ? arena.take(ldc * 4) : 0;
-  const counter = arena.take(4);
-  reserve(arena.top);
-  const threads = threadsFor(m * n * k, mb);
-  // A [m, k] -> row blocks of 6 interleaved rows (zeros past m), for gemm6
-  const packers = packThreads(m * k + k * n, threads);
-  f32.set(a.subarray(aOffset, aOffset + m * k), paRaw >> 2);
-  packRows(paRaw, m, k, pa, packers, 6);
-  // B [k, n] (or [n, k]) -> panels of 8 columns, each k×8
-  fillB(pbRaw);
-  packPanels(pbRaw, n, k, transposeB, pb, packers);
-  if (fillBias) {
-    fillBias(pbias);
-    f32.fill(0, (pbias >> 2) + n, (pbias >> 2) + ldc);
+  const { a, aOffset, c, cOffset, m, k, n, transposeB } = g;
+  const transposeA = g.transposeA ?? false, accumulate = g.accumulate ?? false;
+  const blocks = gemmBlocks(m, k, n, transposeA, fillBias !== null);
+  if (!blocks) {
+    throw new RangeError(
+      `gemm: an [${m}, ${k}] x [${k}, ${n}] product needs more than ${arenaLimit} bytes ` +
+        `of WebAssembly scratch even in blocks of 6 rows and 8 columns`,
+    );
   }
-  // [6mb, k] x [k, 8np] -> [6mb, 8np] (+ bias), (36 rows, NC panels) units from a shared counter
-  i32[counter >> 2] = 0;
-  const task = { op: OP_GEMM, args: [pa, counter, pb, pc, ldc, mb, np, k, KC, NC, pbias] };
-  run(shared(task, threads), threads > 1 ? prefault(c, cOffset, m * n) : undefined);
-  copyRows(c, cOffset, pc >> 2, ldc, m, n);
+  const { mr, nr } = blocks;
+  for (let j0 = 0; j0 < n; j0 += nr) {
+    const cols = Math.min(nr, n - j0), np = (cols + 7) >> 3, ldc = np * 8;
+    const mbMax = Math.ceil(mr / 6);
+    const arena = new Arena();
+    const pbRaw = arena.take(k * cols * 4);
+    const pb = arena.take(np * k * 32);
+    const pbias = fillBias ? arena.take(ldc * 4) : 0;
+    const paRaw = transposeA ? 0 : arena.take(mr * k * 4);
+    const pa = arena.take(mbMax * 6 * k * 4);
+    const pc = arena.take(mbMax * 6 * ldc * 4);
+    const counter = arena.take(4);
+    reserve(arena.top, `gemmWasm: an [${m}, ${k}] x [${k}, ${n}] product`);
+    const packers = packThreads(mr * k + k * cols, threadsFor(mbMax));
+    // B [k, cols] (or [cols, k]) -> panels of 8 columns, each k×8
+    fillB(pbRaw, j0, cols);
+    packPanels(pbRaw, cols, k, transposeB, pb, packers);
+    if (fillBias) {
+      fillBias(pbias, j0, cols);
+      f32.fill(0, (pbias >> 2) + cols, (pbias >> 2) + ldc);
+    }
+    for (let i0 = 0; i0 < m; i0 += mr) {
+      const rows = Math.min(mr, m - i0), mb = Math.ceil(rows / 6);
+      const threads = threadsFor(mb);
+      // A rows [i0, i0 + rows) -> row blocks of 6 interleaved rows (zeros past them), for gemm6
+      if (transposeA) packATransposed(a, aOffset, m, k, i0, rows, pa);
+      else {
+        f32.set(a.subarray(aOffset + i0 * k, aOffset + (i0 + rows) * k), paRaw >> 2);
+        packRows(paRaw, rows, k, pa, packers, 6);
+      }
+      // [6mb, k] x [k, 8np] -> [6mb, 8np] (+ bias), (36 rows, NC panels) units from a shared counter
+      i32[counter >> 2] = 0;
+      const task = { op: OP_GEMM, args: [pa, counter, pb, pc, ldc, mb, np, k, KC, NC, pbias] };
+      const whole = cols === n && !accumulate;
+      run(
+        shared(task, threads),
+        threads > 1 && whole ? prefault(c, cOffset + i0 * n, rows * n) : undefined,
+      );
+      const dst = cOffset + i0 * n + j0, src = pc >> 2;
+      if (whole) copyRows(c, dst, src, ldc, rows, cols);
+      else {
+        for (let i = 0; i < rows; i++) {
+          const d = dst + i * n, s = src + i * ldc;
+          if (accumulate) { for (let j = 0; j < cols; j++) c[d + j] += f32[s + j]; }
+          else c.set(f32.subarray(s, s + cols), d);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Packs rows `[i0, i0 + rows)` of Aᵀ, where A is stored `[k, m]` from
+ * `aOffset`, into pack_a6's layout at byte offset `dst`: row block i holds, for
+ * each p, the 6 values Aᵀ[i0 + 6i + r, p] = A[p, i0 + 6i + r] (zeros past the
+ * rows), which are contiguous in A's row p.
+ */
+function packATransposed(
+  a: Float32Array,
+  aOffset: number,
+  m: number,
+  k: number,
+  i0: number,
+  rows: number,
+  dst: number,
+): void {
+  let d = dst >> 2;
+  for (let r0 = 0; r0 < rows; r0 += 6) {
+    const w = Math.min(6, rows - r0);
+    for (let p = 0; p < k; p++, d += 6) {
+      const src = aOffset + p * m + i0 + r0;
+      for (let r = 0; r < w; r++) f32[d + r] = a[src + r];
+      for (let r = w; r < 6; r++) f32[d + r] = 0;
+    }
+  }
 }
 
 /** Copies `rows` rows of `cols` floats from the arena (row stride ld) into `dst`. */
@@ -710,7 +879,7 @@ function attentionArena(p: WasmAttentionArgs): void {
   const counter = arena.take(4);
   reserve(arena.top, `attention: tq=${tq}, tk=${tk}, dk=${dk}, dv=${dv}`);
   const hooks = p.prepare !== null || p.after !== null;
-  const threads = hooks ? 1 : threadsFor(tq * tk * (dk + dv), (mb + 3) >> 2, ATTENTION_SHARE);
+  const threads = hooks ? 1 : threadsFor((mb + 3) >> 2);
   // 1) Q [tq, dk] in interleaved 4-row blocks (zeros past tq); Kᵀ and V packed in
   //    8-column panels
   f32.set(p.q.subarray(p.qOffset, p.qOffset + tq * dk), pqRaw >> 2);
@@ -895,11 +1064,7 @@ function attentionBatchArena(problems: readonly WasmAttentionProblem[]): void {
     });
     // 2) every (problem, chunk) unit: scores, softmax, weights·V
     i32[counter >> 2] = 0;
-    const threads = threadsFor(
-      part.length * tq * tk * (dk + dv),
-      part.length * chunks,
-      ATTENTION_SHARE,
-    );
+    const threads = threadsFor(part.length * chunks);
     const args = [desc, part.length, dk, lds, ldo, mb, npk, npv, tq, tk, scale, mrs, counter];
     run(shared({ op: OP_ATTENTION_BATCH, args }, threads));
     // 3) the non-finite values for the queries allowed to see them; results out
@@ -952,7 +1117,7 @@ function flashArena(p: WasmFlashArgs): void {
   const mb = (tq + 3) >> 2, npk = (tk + 7) >> 3, npv = (dv + 7) >> 3;
   const ldo = npv * 8, lds = Math.min(bk, npk * 8);
   const nqb = Math.ceil(mb / bqb);
-  const threads = threadsFor(tq * tk * (dk + dv), nqb, ATTENTION_SHARE);
+  const threads = threadsFor(nqb);
   const rowMask = p.mask !== null && p.mask.rowStride !== 0;
   const arena = new Arena();
   const pqRaw = arena.take(tq * dk * 4);
@@ -1079,7 +1244,7 @@ function flashArena(p: WasmFlashArgs): void {
 export function failKernelForTest(): void {
   guarded("failKernelForTest", () => {
     load();
-    const threads = Math.max(1, threadsFor(PARALLEL_MIN_WORK, poolSize()));
+    const threads = Math.max(1, withThreadMode("many", () => threadsFor(poolSize())));
     const bad = memory.buffer.byteLength + 4096;
     run(shared({ op: OP_PACK, args: [0, bad, 8, 8, 8, CONTROL_BYTES] }, threads));
   });

@@ -5,10 +5,12 @@
  * @module
  */
 
-import { softmaxWasm, wasmReady } from "./simd.ts";
+import { runKernel } from "./registry.ts";
+import "./kernel_table.ts";
 
 /**
- * In-place numerically stable softmax (WebAssembly SIMD for large inputs) over `rows` rows of length `cols`
+ * In-place numerically stable softmax (WebAssembly SIMD for large inputs, chosen
+ * by the kernel table) over `rows` rows of length `cols`
  * starting at `offset`: each row has its maximum subtracted before `exp`.
  *
  * A row whose every entry is `-Infinity` (a fully masked row) becomes all
@@ -45,12 +47,9 @@ export function softmaxRows(
   cols: number,
   size: number = rows * cols,
 ): void {
-  if (size >= WASM_MIN_SIZE && wasmReady()) softmaxWasm(x, offset, rows, cols);
-  else softmaxRowsReference(x, offset, rows, cols);
+  // the kernel table picks WebAssembly SIMD or the reference loop by `size` (kernel_table.ts)
+  runKernel("softmaxRows", { x, offset, rows, cols, size });
 }
-
-/** Below this many entries the copy into WASM memory is not worth it. */
-const WASM_MIN_SIZE = 256;
 
 /**
  * The readable reference of {@link softmaxRows}: max, `Math.exp`, sum, scale,

@@ -264,7 +264,7 @@ export function runTasks(tasks: readonly Task[], runLocal: (t: Task) => void): v
  * @example Stop the pool after a forced threaded product
  * ```ts
  * import { shutdownWorkers } from "./threads.ts";
- * import { setParallelMinWork } from "./simd.ts";
+ * import { setParallelMinWork } from "./kernel_table.ts";
  * import { matmul } from "../tensor/matmul.ts";
  * import { tensor } from "../tensor/tensor.ts";
  * import assert from "node:assert/strict";

@@ -5,9 +5,10 @@
  */
 
 import { gemm, gemmStacked } from "../kernels/matmul.ts";
-import type { Rng } from "../tensor/rng.ts";
+import { recordOp } from "../tensor/op.ts";
+import { Rng } from "../tensor/rng.ts";
 import { formatShape, sizeOf } from "../tensor/shape.ts";
-import { checkTensor, rand, Tensor, zeros } from "../tensor/tensor.ts";
+import { checkTensor, rand, Tensor } from "../tensor/tensor.ts";
 import { Module } from "./module.ts";
 
 /**
@@ -68,7 +69,11 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     transposeB: true,
     bias: bias ? bias.data : null,
   });
-  return new Tensor(out, [...lead, outF]);
+  return recordOp(
+    "linear",
+    bias ? [x, weight, bias] : [x, weight],
+    new Tensor(out, [...lead, outF]),
+  );
 }
 
 /**
@@ -151,29 +156,37 @@ export function linearStacked(
     rows,
     inF,
   );
-  return new Tensor(out, [...lead, outF]);
+  const inputs = [x, ...weights, ...biases.filter((b): b is Tensor => b !== null)];
+  return recordOp("linearStacked", inputs, new Tensor(out, [...lead, outF]));
 }
 
 /** Options for {@link Linear}. */
 export interface LinearOptions {
   /** Learn an additive bias (default true). */
   bias?: boolean;
-  /** Initialisation randomness; PyTorch's default U(-1/√in, 1/√in). Zeros when omitted. */
+  /** Initialisation randomness (takes precedence over `seed`). */
   rng?: Rng;
+  /** Seed of the `Rng` drawn from when no `rng` is given (default 0). */
+  seed?: number;
 }
 
 /**
  * A linear layer module with `weight [out, in]` and optional `bias [out]`,
- * initialised like PyTorch's `nn.Linear` (uniform in ±1/√in) from `rng`.
+ * initialised like PyTorch's `nn.Linear`: the weight Kaiming-uniform with
+ * a = √5, which is U(-1/√in, 1/√in), then the bias U(-1/√in, 1/√in), drawn
+ * in that order from `options.rng`, or from `new Rng(options.seed ?? 0)`.
  *
- * @example Load weights and apply
+ * @example Seeded initialisation, then loaded weights
  * ```ts
  * import { Linear } from "./linear.ts";
  * import { tensor } from "../tensor/tensor.ts";
  * import assert from "node:assert/strict";
- * const layer = new Linear(2, 1);
- * layer.loadStateDict({ weight: tensor([[1, 1]]), bias: tensor([1]) });
- * assert.deepEqual(layer.forward(tensor([2, 3])).toArray(), [6]);
+ * const layer = new Linear(4, 1);
+ * assert.ok(layer.weight.data.every((w) => Math.abs(w) <= 0.5 && w !== 0));
+ * assert.deepEqual(new Linear(4, 1).weight.toArray(), layer.weight.toArray()); // seed 0
+ * const small = new Linear(2, 1);
+ * small.loadStateDict({ weight: tensor([[1, 1]]), bias: tensor([1]) });
+ * assert.deepEqual(small.forward(tensor([2, 3])).toArray(), [6]);
  * ```
  */
 export class Linear extends Module {
@@ -188,7 +201,7 @@ export class Linear extends Module {
   readonly outFeatures: number;
 
   /**
-   * Creates the layer, zero-initialised unless `options.rng` is given.
+   * Creates the layer with PyTorch's initialisation (see the class notes).
    *
    * @param inFeatures Size of each input vector.
    * @param outFeatures Size of each output vector.
@@ -202,9 +215,16 @@ export class Linear extends Module {
         throw new RangeError(`Linear: ${name} must be a positive integer, got ${String(v)}`);
       }
     }
+    if (options.rng !== undefined && !(options.rng instanceof Rng)) {
+      throw new TypeError(`Linear: options.rng must be an Rng, got ${String(options.rng)}`);
+    }
+    if (options.bias !== undefined && typeof options.bias !== "boolean") {
+      throw new TypeError(`Linear: options.bias must be a boolean, got ${String(options.bias)}`);
+    }
+    // kaiming_uniform_(a=√5): gain √(2 / (1 + 5)) times √(3 / in) is 1/√in; the bias uses 1/√in
+    const rng = options.rng ?? new Rng(options.seed ?? 0);
     const bound = 1 / Math.sqrt(inFeatures);
-    const init = (shape: number[]) =>
-      options.rng ? rand(shape, options.rng, { low: -bound, high: bound }) : zeros(shape);
+    const init = (shape: number[]) => rand(shape, rng, { low: -bound, high: bound });
     this.weight = this.registerParameter("weight", init([outFeatures, inFeatures]));
     this.bias = options.bias === false ? null : this.registerParameter("bias", init([outFeatures]));
   }

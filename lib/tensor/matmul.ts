@@ -5,22 +5,30 @@
  */
 
 import { gemm } from "../kernels/matmul.ts";
+import { recordOp } from "./op.ts";
 import { broadcastIndex, broadcastShapes, checkSize, formatShape } from "./shape.ts";
 import { checkTensor, Tensor } from "./tensor.ts";
 
 /** Options for {@link matmul}. */
 export interface MatmulOptions {
-  /** Use `b` transposed on its last two axes: `b` is `[..., N, K]`. */
+  /** Use `a` transposed on its last two axes: `a` is `[..., K, M]` (default false). */
+  transposeA?: boolean;
+  /** Use `b` transposed on its last two axes: `b` is `[..., N, K]` (default false). */
   transposeB?: boolean;
 }
 
 /**
  * `a [..., M, K] × b [..., K, N] -> [..., M, N]` with the leading (batch)
  * dimensions broadcast as in `torch.matmul`. Both operands need rank >= 2.
+ * `transposeA` / `transposeB` use `a`ᵀ / `b`ᵀ on the last two axes without
+ * copying, as `torch.matmul(a.mT, b)` / `torch.matmul(a, b.mT)` (the batch
+ * dimensions broadcast the same way). IEEE arithmetic on every path: 0·∞
+ * gives NaN, a NaN reaches every output whose dot product reads it.
  *
  * @throws {RangeError} When the inner sizes differ or the batch dims cannot broadcast.
+ * @throws {TypeError} When an option is not a boolean.
  *
- * @example Broadcast one matrix over a batch
+ * @example Broadcast one matrix over a batch, and the gradient-style product aᵀ·c
  * ```ts
  * import { matmul } from "./matmul.ts";
  * import { tensor } from "./tensor.ts";
@@ -28,12 +36,16 @@ export interface MatmulOptions {
  * const a = tensor([[[1, 2]], [[3, 4]]]); // [2, 1, 2]
  * const b = tensor([[1], [1]]); // [2, 1]
  * assert.deepEqual(matmul(a, b).toArray(), [[[3]], [[7]]]);
+ * // aᵀ [2, 2, 1] x [1, 1] -> [2, 2, 1]
+ * assert.deepEqual(matmul(a, tensor([[10]]), { transposeA: true }).toArray(),
+ *   [[[10], [20]], [[30], [40]]]);
  * ```
  */
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
   checkTensor(a, "matmul", "a");
   checkTensor(b, "matmul", "b");
-  const transposeB = options.transposeB ?? false;
+  const transposeA = flag(options.transposeA, "transposeA");
+  const transposeB = flag(options.transposeB, "transposeB");
   if (a.rank < 2 || b.rank < 2) {
     throw new RangeError(
       `matmul: both operands need rank >= 2, got a=${formatShape(a.shape)}, b=${
@@ -41,15 +53,15 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
       }`,
     );
   }
-  const m = a.shape[a.rank - 2];
-  const k = a.shape[a.rank - 1];
-  const kb = transposeB ? b.shape[b.rank - 1] : b.shape[b.rank - 2];
-  const n = transposeB ? b.shape[b.rank - 2] : b.shape[b.rank - 1];
+  const [ra, ca] = [a.shape[a.rank - 2], a.shape[a.rank - 1]];
+  const [rb, cb] = [b.shape[b.rank - 2], b.shape[b.rank - 1]];
+  const [m, k] = transposeA ? [ca, ra] : [ra, ca];
+  const [kb, n] = transposeB ? [cb, rb] : [rb, cb];
   if (k !== kb) {
     throw new RangeError(
-      `matmul: inner sizes differ: a=${formatShape(a.shape)} has K=${k}, b=${formatShape(b.shape)}${
-        transposeB ? " (transposed)" : ""
-      } has K=${kb}`,
+      `matmul: inner sizes differ: a=${formatShape(a.shape)}${
+        transposeA ? " (transposed)" : ""
+      } has K=${k}, b=${formatShape(b.shape)}${transposeB ? " (transposed)" : ""} has K=${kb}`,
     );
   }
   const batchA = a.shape.slice(0, -2);
@@ -61,7 +73,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const ia = broadcastIndex(batchA, batch);
   const ib = broadcastIndex(batchB, batch);
   for (let t = 0; t < ia.length; t++) {
-    // [M, K] x [K, N] -> [M, N] for batch element t
+    // [M, K] x [K, N] -> [M, N] for batch element t (each operand possibly stored transposed)
     gemm({
       a: a.data,
       aOffset: ia[t] * m * k,
@@ -72,8 +84,17 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
       m,
       k,
       n,
+      transposeA,
       transposeB,
     });
   }
-  return new Tensor(out, [...batch, m, n]);
+  return recordOp("matmul", [a, b], new Tensor(out, [...batch, m, n]));
+}
+
+function flag(v: unknown, name: string): boolean {
+  if (v === undefined) return false;
+  if (typeof v !== "boolean") {
+    throw new TypeError(`matmul: options.${name} must be a boolean, got ${String(v)}`);
+  }
+  return v;
 }

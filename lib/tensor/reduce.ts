@@ -1,0 +1,165 @@
+/**
+ * Reductions over an axis or axes: {@link sum}, {@link mean} and {@link max},
+ * with PyTorch's semantics (`torch.sum`, `torch.mean`, `torch.amax`).
+ *
+ * @module
+ */
+
+import { runKernel } from "../kernels/registry.ts";
+import "../kernels/kernel_table.ts";
+import { recordOp } from "./op.ts";
+import { formatShape, sizeOf } from "./shape.ts";
+import { checkTensor, Tensor } from "./tensor.ts";
+
+/** Options of {@link sum}, {@link mean} and {@link max}. */
+export interface ReduceOptions {
+  /** Keep each reduced axis as size 1 (PyTorch's `keepdim`; default false). */
+  keepDims?: boolean;
+}
+
+/** The axes a reduction takes: one, several, or (omitted) all of them. */
+export type Axis = number | readonly number[];
+
+type ReduceKernel = "sum" | "mean" | "max";
+
+/**
+ * Validates `axis` for `x` and returns the sorted, distinct, non-negative axes
+ * (all of them when omitted or `[]`, as PyTorch does).
+ */
+function resolveAxes(fn: string, x: Tensor, axis: Axis | undefined): number[] {
+  const rank = x.rank;
+  if (axis === undefined) return [...x.shape.keys()];
+  const list = typeof axis === "number" ? [axis] : axis;
+  if (!Array.isArray(list)) {
+    throw new TypeError(
+      `${fn}: axis must be an integer or an array of integers, got ${String(axis)}`,
+    );
+  }
+  if (list.length === 0) return [...x.shape.keys()];
+  // a 0-d tensor takes axis 0 or -1, as in PyTorch
+  const span = Math.max(rank, 1);
+  const seen = new Set<number>();
+  for (const a of list) {
+    if (typeof a !== "number" || !Number.isInteger(a)) {
+      throw new TypeError(`${fn}: axis must hold integers, got ${String(a)} in [${list}]`);
+    }
+    if (a < -span || a >= span) {
+      throw new RangeError(
+        `${fn}: axis ${a} is out of range for x=${formatShape(x.shape)}: it must be in [${-span}, ${
+          span - 1
+        }]`,
+      );
+    }
+    const d = a < 0 ? a + span : a;
+    if (seen.has(d)) {
+      throw new RangeError(
+        `${fn}: axis [${list}] names axis ${d} twice for x=${
+          formatShape(x.shape)
+        }: each axis may be reduced once`,
+      );
+    }
+    seen.add(d);
+  }
+  return rank === 0 ? [] : [...seen].sort((p, q) => p - q);
+}
+
+/** Validate, run kernel `name` through the kernel table, record: the shared body of the three ops. */
+function reduce(
+  name: ReduceKernel,
+  x: Tensor,
+  axis: Axis | undefined,
+  options: ReduceOptions,
+): Tensor {
+  checkTensor(x, name, "x");
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`${name}: options must be an object, got ${String(options)}`);
+  }
+  const keepDims = options.keepDims ?? false;
+  if (typeof keepDims !== "boolean") {
+    throw new TypeError(`${name}: options.keepDims must be a boolean, got ${String(keepDims)}`);
+  }
+  const axes = resolveAxes(name, x, axis);
+  if (name === "max") {
+    const empty = axes.find((d) => x.shape[d] === 0);
+    if (empty !== undefined) {
+      throw new RangeError(
+        `max: axis ${empty} of x=${
+          formatShape(x.shape)
+        } has size 0: the maximum of an empty set is undefined`,
+      );
+    }
+  }
+  const shape = keepDims
+    ? x.shape.map((s, d) => (axes.includes(d) ? 1 : s))
+    : x.shape.filter((_, d) => !axes.includes(d));
+  const out = new Float32Array(sizeOf(shape));
+  runKernel(name, { x: x.data, shape: x.shape, axes, out });
+  return recordOp(name, [x], new Tensor(out, shape));
+}
+
+/**
+ * $\sum$ of `x` over `axis` (a number, an array of numbers, negative from the
+ * end; omitted: every axis, giving a scalar of shape `[]`), as `torch.sum`.
+ * Accumulates in float64 and rounds once; the sum over an empty axis is 0.
+ *
+ * @throws {RangeError} When an axis is out of range or named twice.
+ * @throws {TypeError} When `axis` or `keepDims` has the wrong type.
+ *
+ * @example Rows, columns, everything
+ * ```ts
+ * import { sum } from "./reduce.ts";
+ * import { tensor } from "./tensor.ts";
+ * import assert from "node:assert/strict";
+ * const x = tensor([[1, 2, 3], [4, 5, 6]]);
+ * assert.deepEqual(sum(x, -1).toArray(), [6, 15]);
+ * assert.deepEqual(sum(x, 0, { keepDims: true }).toArray(), [[5, 7, 9]]);
+ * assert.equal(sum(x).toArray(), 21);
+ * assert.deepEqual(sum(x).shape, []);
+ * ```
+ */
+export function sum(x: Tensor, axis?: Axis, options: ReduceOptions = {}): Tensor {
+  return reduce("sum", x, axis, options);
+}
+
+/**
+ * The mean of `x` over `axis` (as in {@link sum}), as `torch.mean`: the
+ * float64 sum divided by the count; the mean over an empty axis is NaN.
+ *
+ * @throws {RangeError} When an axis is out of range or named twice.
+ * @throws {TypeError} When `axis` or `keepDims` has the wrong type.
+ *
+ * @example Per feature over a batch and time
+ * ```ts
+ * import { mean } from "./reduce.ts";
+ * import { tensor } from "./tensor.ts";
+ * import assert from "node:assert/strict";
+ * const x = tensor([[[1, 10], [3, 30]]]); // [1, 2, 2]
+ * assert.deepEqual(mean(x, [0, 1]).toArray(), [2, 20]);
+ * assert.ok(Number.isNaN(mean(tensor([[]]), 1).get(0)));
+ * ```
+ */
+export function mean(x: Tensor, axis?: Axis, options: ReduceOptions = {}): Tensor {
+  return reduce("mean", x, axis, options);
+}
+
+/**
+ * The maximum of `x` over `axis` (as in {@link sum}), as `torch.amax`
+ * (values only): any NaN in the reduced set gives NaN.
+ *
+ * @throws {RangeError} When an axis is out of range, named twice, or has size 0.
+ * @throws {TypeError} When `axis` or `keepDims` has the wrong type.
+ *
+ * @example NaN propagates
+ * ```ts
+ * import { max } from "./reduce.ts";
+ * import { tensor } from "./tensor.ts";
+ * import assert from "node:assert/strict";
+ * const y = max(tensor([[1, 5], [NaN, 2]]), 1);
+ * assert.equal(y.get(0), 5);
+ * assert.ok(Number.isNaN(y.get(1)));
+ * assert.throws(() => max(tensor([[]]), 1), /max: axis 1 .* has size 0/);
+ * ```
+ */
+export function max(x: Tensor, axis?: Axis, options: ReduceOptions = {}): Tensor {
+  return reduce("max", x, axis, options);
+}

@@ -484,8 +484,15 @@ function gemmScratch(mr: number, nr: number, k: number, rawA: boolean, bias: boo
  * element's arithmetic is the same in any block, so the result is
  * bit-identical. Null when even one 6×8 block does not fit (k too large): then
  * the product cannot run here (the kernel table takes a JavaScript kernel).
+ *
+ * @example A small product is one block
+ * ```ts
+ * import { gemmBlocks } from "./simd.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(gemmBlocks(64, 64, 64, false, false), { mr: 64, nr: 64 });
+ * ```
  */
-function gemmBlocks(
+export function gemmBlocks(
   m: number,
   k: number,
   n: number,

@@ -47,6 +47,7 @@ export { permute, transpose } from "./lib/tensor/transpose.ts";
 export { concat, select, slice } from "./lib/tensor/slice.ts";
 export { add, div, map, mul, scale, sub } from "./lib/tensor/elementwise.ts";
 export { logSoftmax, softmax } from "./lib/tensor/softmax.ts";
+export { type Axis, max, mean, type ReduceOptions, sum } from "./lib/tensor/reduce.ts";
 
 // Attention
 export {

@@ -179,11 +179,11 @@ Deno.test("validation errors name the function, argument, shape and rule", () =>
   assert.throws(() => sum(x, 0.5), TypeError);
   // deno-lint-ignore no-explicit-any
   assert.throws(() => sum(x, "0" as any), /sum: axis must be an integer or an array of integers/);
-  // deno-lint-ignore no-explicit-any
   assert.throws(
+    // deno-lint-ignore no-explicit-any
     () => sum(x, 0, { keepDims: "yes" as any }),
     /sum: options.keepDims must be a boolean/,
   );
   // deno-lint-ignore no-explicit-any
-  assert.throws(() => sum([1, 2] as any), /sum/);
+  assert.throws(() => sum([1, 2] as any), /sum: x must be a Tensor/);
 });

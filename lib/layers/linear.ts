@@ -10,6 +10,7 @@ import { Rng } from "../tensor/rng.ts";
 import { formatShape, sizeOf } from "../tensor/shape.ts";
 import { checkTensor, rand, Tensor } from "../tensor/tensor.ts";
 import { Module } from "./module.ts";
+import { _boolean, _describe, _options, _seed } from "./_validate.ts";
 
 /**
  * $y = xW^\top + b$ for x `[..., in]`, weight `[out, in]`, bias `[out]`.
@@ -215,18 +216,18 @@ export class Linear extends Module {
         throw new RangeError(`Linear: ${name} must be a positive integer, got ${String(v)}`);
       }
     }
+    options = _options(options, "Linear", "options");
     if (options.rng !== undefined && !(options.rng instanceof Rng)) {
-      throw new TypeError(`Linear: options.rng must be an Rng, got ${String(options.rng)}`);
+      throw new TypeError(`Linear: options.rng must be an Rng, got ${_describe(options.rng)}`);
     }
-    if (options.bias !== undefined && typeof options.bias !== "boolean") {
-      throw new TypeError(`Linear: options.bias must be a boolean, got ${String(options.bias)}`);
-    }
+    const withBias = options.bias === undefined || _boolean(options.bias, "Linear", "options.bias");
+    const seed = options.seed === undefined ? 0 : _seed(options.seed, "Linear", "options.seed");
     // kaiming_uniform_(a=√5): gain √(2 / (1 + 5)) times √(3 / in) is 1/√in; the bias uses 1/√in
-    const rng = options.rng ?? new Rng(options.seed ?? 0);
+    const rng = options.rng ?? new Rng(seed);
     const bound = 1 / Math.sqrt(inFeatures);
     const init = (shape: number[]) => rand(shape, rng, { low: -bound, high: bound });
     this.weight = this.registerParameter("weight", init([outFeatures, inFeatures]));
-    this.bias = options.bias === false ? null : this.registerParameter("bias", init([outFeatures]));
+    this.bias = withBias ? this.registerParameter("bias", init([outFeatures])) : null;
   }
 
   /** y = x·Wᵀ + b for x `[..., in]` -> `[..., out]`. */

@@ -29,14 +29,8 @@ import {
   setAttentionScratchBytes,
 } from "../lib/kernels/attention.ts";
 import { flashAttentionJs, flashAttentionKernel } from "../lib/kernels/flash.ts";
-import {
-  attentionWasm,
-  failKernelForTest,
-  PARALLEL_MIN_WORK,
-  setArenaLimit,
-  setParallelMinWork,
-  wasmReady,
-} from "../lib/kernels/simd.ts";
+import { attentionWasm, failKernelForTest, setArenaLimit, wasmReady } from "../lib/kernels/simd.ts";
+import { PARALLEL_MIN_WORK, setParallelMinWork } from "../lib/kernels/kernel_table.ts";
 import { poolSize, setThreads, shutdownWorkers } from "../lib/kernels/threads.ts";
 import { logSoftmax, softmax } from "../lib/tensor/softmax.ts";
 import { Tensor, tensor } from "../lib/tensor/tensor.ts";

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { dropoutAt, hashKey, philox4x32, uniformAt } from "../lib/kernels/random.ts";
-import { PARALLEL_MIN_WORK, setParallelMinWork } from "../lib/kernels/simd.ts";
+import { PARALLEL_MIN_WORK, setParallelMinWork } from "../lib/kernels/kernel_table.ts";
 import { poolSize, setThreads, shutdownWorkers } from "../lib/kernels/threads.ts";
 import { scaledDotProductAttention } from "../lib/attention/scaled_dot_product.ts";
 import { causalMask } from "../lib/attention/masks.ts";

@@ -369,7 +369,7 @@ function attentionSteps(
   if (a.dropout > 0 && a.dropoutKey) applyDropout(a, weights, wo, tk);
   // 5) output [tq, dv] = weights [tq, tk] · V' [tk, dv], V' = V with non-finite values as 0;
   //    those reach only the queries allowed to see them
-  const finite = valuesFinite(a.v, a.vOffset, tk * dv);
+  const finite = a.mask === null || valuesFinite(a.v, a.vOffset, tk * dv);
   mm({
     a: weights,
     aOffset: wo,

@@ -77,7 +77,7 @@ export function flashAttentionJs(a: FlashAttentionArgs): void {
   const { tq, tk, dk, dv, scale, mask, bias, out, outOffset } = a;
   // V' = V with non-finite values as 0; those are added at the end for the queries allowed
   // to see them, from each row's final maximum and sum (hidden_values.ts)
-  const finite = valuesFinite(a.v, a.vOffset, tk * dv);
+  const finite = mask === null || valuesFinite(a.v, a.vOffset, tk * dv);
   const v = finite ? a.v : finiteCopy(a.v, a.vOffset, tk * dv), vOffset = finite ? a.vOffset : 0;
   const mAll = finite ? null : new Float64Array(tq), lAll = finite ? null : new Float64Array(tq);
   const B = a.blockSize;

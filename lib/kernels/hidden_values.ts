@@ -12,7 +12,9 @@
  * holds its weights: it recomputes them from its final row maximum and sum
  * (exp(s - m)/l in float64), so an ∞ value whose float32 weight would underflow
  * to 0 (a logit more than about 87 below its row's maximum) gives ∞ there and
- * NaN on the other paths; NaN values agree everywhere.
+ * NaN on the other paths; NaN values agree everywhere. Without a mask every
+ * key is allowed and the plain product is already exact, so unmasked calls skip
+ * all of this.
  *
  * @module
  */

@@ -892,7 +892,8 @@ function attentionArena(p: WasmAttentionArgs): void {
   f32.set(p.q.subarray(p.qOffset, p.qOffset + tq * dk), pqRaw >> 2);
   f32.set(p.k.subarray(p.kOffset, p.kOffset + tk * dk), pkRaw >> 2);
   f32.set(p.v.subarray(p.vOffset, p.vOffset + tk * dv), pvRaw >> 2);
-  const hidden = clearNonFinite(pvRaw, tk * dv);
+  // without a mask every key is allowed: the product is already exact, NaN and ±∞ included
+  const hidden = (p.mask ?? p.hookMask ?? null) !== null && clearNonFinite(pvRaw, tk * dv);
   const packers = packThreads(tq * dk + tk * (dk + dv), threads);
   if (packers > 1) {
     packRows(pqRaw, tq, dk, pq, packers);
@@ -1056,7 +1057,7 @@ function attentionBatchArena(problems: readonly WasmAttentionProblem[]): void {
       f32.set(p.q.subarray(p.qOffset, p.qOffset + tq * dk), s.pqRaw >> 2);
       f32.set(p.k.subarray(p.kOffset, p.kOffset + tk * dk), s.pkRaw >> 2);
       f32.set(p.v.subarray(p.vOffset, p.vOffset + tk * dv), s.pvRaw >> 2);
-      hidden.push(clearNonFinite(s.pvRaw, tk * dv));
+      hidden.push(p.mask !== null && clearNonFinite(s.pvRaw, tk * dv));
       w.pack_a(s.pqRaw, dk, tq, dk, s.pq);
       w.pack_bt(s.pkRaw, dk, tk, dk, s.pk);
       w.pack_b(s.pvRaw, dv, tk, dv, s.pv);
@@ -1146,7 +1147,7 @@ function flashArena(p: WasmFlashArgs): void {
   f32.set(p.q.subarray(p.qOffset, p.qOffset + tq * dk), pqRaw >> 2);
   f32.set(p.k.subarray(p.kOffset, p.kOffset + tk * dk), pkRaw >> 2);
   f32.set(p.v.subarray(p.vOffset, p.vOffset + tk * dv), pvRaw >> 2);
-  const hidden = clearNonFinite(pvRaw, tk * dv);
+  const hidden = p.mask !== null && clearNonFinite(pvRaw, tk * dv);
   const packers = packThreads(tq * dk + tk * (dk + dv), threads);
   packRows(pqRaw, tq, dk, pq, packers);
   packPanels(pkRaw, tk, dk, true, pk, packers);

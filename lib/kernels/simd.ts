@@ -156,14 +156,14 @@ export function setArenaLimit(bytes = ARENA_LIMIT): void {
 /**
  * Grows linear memory to at least `bytes`; views are rebuilt after a grow.
  * Refuses, before growing, a call that needs more than the arena holds
- * (`what`: the function and its sizes, for the message) and an arena user
+ * (`what()`: the function and its sizes, for the message; built only then) and an arena user
  * called from a JavaScript callback of a kernel call (see {@link enterKernel}).
  */
-function reserve(bytes: number, what = "a WebAssembly kernel"): void {
-  if (inCallback > 0) throw reentrant(what);
+function reserve(bytes: number, what: () => string = () => "a WebAssembly kernel"): void {
+  if (inCallback > 0) throw reentrant(what());
   if (bytes > arenaLimit) {
     throw new RangeError(
-      `${what}: needs ${bytes} bytes of WebAssembly scratch, more than the ${arenaLimit} ` +
+      `${what()}: needs ${bytes} bytes of WebAssembly scratch, more than the ${arenaLimit} ` +
         "bytes its 32-bit offsets reach; split the call (fewer keys, or smaller heads)",
     );
   }
@@ -795,7 +795,12 @@ function copyRows(
  * `softmaxRows` in `softmax.ts`); needs {@link wasmReady}.
  */
 export function softmaxWasm(x: Float32Array, offset: number, rows: number, cols: number): void {
-  guarded("softmaxWasm", () => softmaxArena(x, offset, rows, cols));
+  enterKernel("softmaxWasm");
+  try {
+    softmaxArena(x, offset, rows, cols);
+  } finally {
+    leaveKernel();
+  }
 }
 
 /** Bytes of rows {@link softmaxWasm} copies into the arena at a time (rows are independent). */
@@ -806,7 +811,7 @@ function softmaxArena(x: Float32Array, offset: number, rows: number, cols: numbe
   const step = Math.max(1, Math.floor(SOFTMAX_CHUNK_BYTES / (cols * 4)));
   const arena = new Arena();
   const ps = arena.take(Math.min(rows, step) * cols * 4);
-  reserve(arena.top, `softmax: ${rows} rows of ${cols}`);
+  reserve(arena.top, () => `softmax: ${rows} rows of ${cols}`);
   for (let r0 = 0; r0 < rows; r0 += step) {
     const n = Math.min(step, rows - r0) * cols, at = offset + r0 * cols;
     f32.set(x.subarray(at, at + n), ps >> 2);
@@ -863,7 +868,12 @@ function clearNonFinite(at: number, n: number): boolean {
  * queries allowed to see them (`hidden_values.ts`). Needs {@link wasmReady}.
  */
 export function attentionWasm(p: WasmAttentionArgs): void {
-  guarded("attentionWasm", () => attentionArena(p));
+  enterKernel("attentionWasm");
+  try {
+    attentionArena(p);
+  } finally {
+    leaveKernel();
+  }
 }
 
 function attentionArena(p: WasmAttentionArgs): void {
@@ -884,7 +894,7 @@ function attentionArena(p: WasmAttentionArgs): void {
   const pm = arena.take(maskBytes);
   const pl = arena.take(mb * 4);
   const counter = arena.take(4);
-  reserve(arena.top, `attention: tq=${tq}, tk=${tk}, dk=${dk}, dv=${dv}`);
+  reserve(arena.top, () => `attention: tq=${tq}, tk=${tk}, dk=${dk}, dv=${dv}`);
   const hooks = p.prepare !== null || p.after !== null;
   const threads = hooks ? 1 : threadsFor((mb + 3) >> 2);
   // 1) Q [tq, dk] in interleaved 4-row blocks (zeros past tq); Kᵀ and V packed in
@@ -1003,7 +1013,12 @@ const BATCH_ARENA_BYTES = 1 << 27;
  * {@link attentionWasm}. Needs {@link wasmReady}.
  */
 export function attentionWasmBatch(problems: readonly WasmAttentionProblem[]): void {
-  guarded("attentionWasmBatch", () => attentionBatchArena(problems));
+  enterKernel("attentionWasmBatch");
+  try {
+    attentionBatchArena(problems);
+  } finally {
+    leaveKernel();
+  }
 }
 
 function attentionBatchArena(problems: readonly WasmAttentionProblem[]): void {
@@ -1047,7 +1062,7 @@ function attentionBatchArena(problems: readonly WasmAttentionProblem[]): void {
     }));
     reserve(
       arena.top,
-      `attention: ${part.length} problems of tq=${tq}, tk=${tk}, dk=${dk}, dv=${dv}`,
+      () => `attention: ${part.length} problems of tq=${tq}, tk=${tk}, dk=${dk}, dv=${dv}`,
     );
     const hidden: boolean[] = [];
     // 1) per problem: Q in 4-row blocks, Kᵀ and V in 8-column panels, mask and its limits,
@@ -1114,7 +1129,12 @@ export interface WasmFlashArgs extends WasmAttentionInputs {
  * sum (`hidden_values.ts`). Needs {@link wasmReady}.
  */
 export function flashAttentionWasm(p: WasmFlashArgs): void {
-  guarded("flashAttentionWasm", () => flashArena(p));
+  enterKernel("flashAttentionWasm");
+  try {
+    flashArena(p);
+  } finally {
+    leaveKernel();
+  }
 }
 
 function flashArena(p: WasmFlashArgs): void {
@@ -1143,7 +1163,7 @@ function flashArena(p: WasmFlashArgs): void {
     // (64 spare bytes: see the rounds below)
     if (p.mask && (rowMask || t === 0)) pm.push(arena.take((rowMask ? bqb * 4 * tk : tk) + 64));
   }
-  reserve(arena.top, `tiledAttention: tq=${tq}, tk=${tk}, dk=${dk}, dv=${dv}`);
+  reserve(arena.top, () => `tiledAttention: tq=${tq}, tk=${tk}, dk=${dk}, dv=${dv}`);
   f32.set(p.q.subarray(p.qOffset, p.qOffset + tq * dk), pqRaw >> 2);
   f32.set(p.k.subarray(p.kOffset, p.kOffset + tk * dk), pkRaw >> 2);
   f32.set(p.v.subarray(p.vOffset, p.vOffset + tk * dv), pvRaw >> 2);

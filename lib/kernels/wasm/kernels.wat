@@ -883,22 +883,22 @@
           (f32.max
             (f32.max (f32x4.extract_lane 0 (local.get $vmax)) (f32x4.extract_lane 1 (local.get $vmax)))
             (f32.max (f32x4.extract_lane 2 (local.get $vmax)) (f32x4.extract_lane 3 (local.get $vmax))))))
-        ;; the vector maximum (pmax) skips NaN: a row of NaN (and -inf), or one with +inf,
-        ;; must still come out NaN, as a finite maximum makes it through the row sum
-        (if (i32.or (f32.eq (local.get $max) (f32.const -inf)) (f32.eq (local.get $max) (f32.const inf)))
-          (then
-            (if (call $has_nan (local.get $row) (local.get $cols))
-              (then (local.set $max (f32.const nan))))))
-        (if (f32.ne (local.get $max) (local.get $max))
-          (then (call $fill_nan (local.get $row) (local.get $cols)))
-        (else
+        ;; the vector maximum (pmax) skips NaN: a row whose maximum is -inf or +inf must
+        ;; look for one (any other row gets a NaN through its sum)
         (if (f32.eq (local.get $max) (f32.const -inf))
           (then
-            ;; fully masked row: zeros, never NaN
-            (memory.fill (local.get $row) (i32.const 0) (i32.shl (local.get $cols) (i32.const 2))))
+            (if (call $has_nan (local.get $row) (local.get $cols))
+              (then (call $fill_nan (local.get $row) (local.get $cols)))
+              (else
+                ;; fully masked row: zeros
+                (memory.fill (local.get $row) (i32.const 0)
+                  (i32.shl (local.get $cols) (i32.const 2))))))
           (else
             (if (f32.eq (local.get $max) (f32.const inf))
               (then
+                (if (call $has_nan (local.get $row) (local.get $cols))
+                  (then (call $fill_nan (local.get $row) (local.get $cols)))
+                  (else
                 ;; +inf logits share the weight equally
                 (local.set $cnt (i32.const 0))
                 (local.set $j (i32.const 0))
@@ -920,7 +920,7 @@
                       (select (local.get $inv) (f32.const 0)
                         (f32.eq (f32.load (local.get $p)) (f32.const inf))))
                     (local.set $j (i32.add (local.get $j) (i32.const 1)))
-                    (br $i2))))
+                    (br $i2))))))
               (else
                 ;; 2) e = exp(x - max), row sum
                 (local.set $vmax (f32x4.splat (local.get $max)))
@@ -961,7 +961,7 @@
                     (local.set $p (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
                     (f32.store (local.get $p) (f32.mul (f32.load (local.get $p)) (local.get $inv)))
                     (local.set $j (i32.add (local.get $j) (i32.const 1)))
-                    (br $s3)))))))))
+                    (br $s3)))))))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rowloop))))
 

@@ -156,14 +156,15 @@ export function setArenaLimit(bytes = ARENA_LIMIT): void {
 /**
  * Grows linear memory to at least `bytes`; views are rebuilt after a grow.
  * Refuses, before growing, a call that needs more than the arena holds
- * (`what()`: the function and its sizes, for the message; built only then) and an arena user
+ * (`what`: the function and its sizes, for the message; a function builds it only then) and an arena user
  * called from a JavaScript callback of a kernel call (see {@link enterKernel}).
  */
-function reserve(bytes: number, what: () => string = () => "a WebAssembly kernel"): void {
-  if (inCallback > 0) throw reentrant(what());
+function reserve(bytes: number, what: string | (() => string) = "a WebAssembly kernel"): void {
+  const name = () => typeof what === "string" ? what : what();
+  if (inCallback > 0) throw reentrant(name());
   if (bytes > arenaLimit) {
     throw new RangeError(
-      `${what()}: needs ${bytes} bytes of WebAssembly scratch, more than the ${arenaLimit} ` +
+      `${name()}: needs ${bytes} bytes of WebAssembly scratch, more than the ${arenaLimit} ` +
         "bytes its 32-bit offsets reach; split the call (fewer keys, or smaller heads)",
     );
   }

@@ -42,14 +42,12 @@ Deno.test("Linear draws weight then bias from U(±1/√in), seeded", async (t) =
   });
   await t.step("bias: false registers no bias; options are type-checked", () => {
     assert.equal(new Linear(2, 2, { bias: false }).bias, null);
-    // deno-lint-ignore no-explicit-any
     assert.throws(
-      () => new Linear(2, 2, { bias: "false" as any }),
+      () => new Linear(2, 2, { bias: "false" as unknown as boolean }),
       /Linear: options.bias must be a boolean/,
     );
-    // deno-lint-ignore no-explicit-any
     assert.throws(
-      () => new Linear(2, 2, { seed: "1" as any }),
+      () => new Linear(2, 2, { seed: "1" as unknown as number }),
       /Linear: options.seed must be an integer/,
     );
     // deno-lint-ignore no-explicit-any

@@ -466,7 +466,7 @@ Deno.test("matmul: transposeA and transposeB with PyTorch batch broadcasting", a
     assert.throws(
       // deno-lint-ignore no-explicit-any
       () => matmul(tensor([[1]]), tensor([[1]]), { transposeA: "yes" as any }),
-      /matmul: options.transposeA must be a boolean, got yes/,
+      /matmul: options.transposeA must be a boolean, got "yes" \(a string\)/,
     );
   });
 });

@@ -77,7 +77,7 @@ const cases: Case[] = [
   [
     "Embedding numEmbeddings",
     () => new Embedding(bad("8"), 3),
-    RangeError,
+    TypeError,
     /^Embedding: numEmbeddings must be a positive integer, got "8" \(a string\)$/,
   ],
   [
@@ -95,7 +95,7 @@ const cases: Case[] = [
   [
     "sinusoidalEncoding dModel",
     () => sinusoidalEncoding(4, bad("4")),
-    RangeError,
+    TypeError,
     /dModel must be a positive integer, got "4" \(a string\)/,
   ],
   [
@@ -107,7 +107,7 @@ const cases: Case[] = [
   [
     "LearnedPositionalEmbedding.forward offset",
     () => new LearnedPositionalEmbedding(3, 2).forward(zeros([1, 2, 2]), { offset: bad("1") }),
-    RangeError,
+    TypeError,
     /^LearnedPositionalEmbedding\.forward: offset must be a non-negative integer, got "1" \(a string\)$/,
   ],
   [
@@ -155,7 +155,7 @@ const cases: Case[] = [
   [
     "RelativePositionBias numBuckets",
     () => new RelativePositionBias(2, { numBuckets: bad("32") }),
-    RangeError,
+    TypeError,
     /numBuckets must be a positive integer, got "32" \(a string\)/,
   ],
   [

@@ -353,11 +353,11 @@ Deno.test("options are type-checked, and errors show the value with its type", a
     [
       "dModel",
       () => encoderLayer(badLayer({ dModel: "8" })),
-      RangeError,
+      TypeError,
       /dModel .* got "8" \(a string\)/,
     ],
     ["numHeads", () => decoderLayer(badLayer({ numHeads: 2.5 })), RangeError, /numHeads .*got 2.5/],
-    ["dFF", () => encoderLayer(badLayer({ dFF: "16" })), RangeError, /dFF .*got "16" \(a string\)/],
+    ["dFF", () => encoderLayer(badLayer({ dFF: "16" })), TypeError, /dFF .*got "16" \(a string\)/],
     [
       "dropout",
       () => encoderLayer(badLayer({ dropout: "0.1" })),
@@ -397,7 +397,7 @@ Deno.test("options are type-checked, and errors show the value with its type", a
     [
       "numLayers",
       () => encoder({ ...base, numLayers: "2" } as never),
-      RangeError,
+      TypeError,
       /Encoder: numLayers .*got "2" \(a string\)/,
     ],
     [
@@ -415,7 +415,7 @@ Deno.test("options are type-checked, and errors show the value with its type", a
     [
       "numDecoderLayers",
       () => transformer({ ...base, numDecoderLayers: "1" } as never),
-      RangeError,
+      TypeError,
       /numDecoderLayers .*got "1"/,
     ],
     [
@@ -427,14 +427,14 @@ Deno.test("options are type-checked, and errors show the value with its type", a
     [
       "srcVocab",
       () => seq2seq({ ...s2s, srcVocab: "5" } as never),
-      RangeError,
+      TypeError,
       /seq2seq: srcVocab .*got "5" \(a string\)/,
     ],
     ["tgtVocab", () => seq2seq({ ...s2s, tgtVocab: 0 }), RangeError, /tgtVocab .*got 0/],
     [
       "maxLen",
       () => seq2seq({ ...s2s, maxLen: "32" } as never),
-      RangeError,
+      TypeError,
       /maxLen .*got "32" \(a string\)/,
     ],
     [
@@ -446,7 +446,7 @@ Deno.test("options are type-checked, and errors show the value with its type", a
     [
       "padToken",
       () => seq2seq({ ...s2s, padToken: "0" } as never),
-      RangeError,
+      TypeError,
       /padToken .*got "0" \(a string\)/,
     ],
     [
@@ -458,20 +458,20 @@ Deno.test("options are type-checked, and errors show the value with its type", a
     [
       "MHA dModel",
       () => multiHeadAttention({ dModel: "8", numHeads: 2 } as never),
-      RangeError,
+      TypeError,
       /multiHeadAttention: dModel must be a positive integer, got "8" \(a string\)/,
     ],
     [
       "MHA numKvHeads",
       () => multiHeadAttention({ ...base, numKvHeads: true } as never),
-      RangeError,
+      TypeError,
       /numKvHeads .*got true \(a boolean\)/,
     ],
     ["MHA kDim", () => multiHeadAttention({ ...base, kDim: 0 }), RangeError, /kDim .*got 0/],
     [
       "MHA vDim",
       () => multiHeadAttention({ ...base, vDim: "4" } as never),
-      RangeError,
+      TypeError,
       /vDim .*got "4"/,
     ],
     [

@@ -15,6 +15,7 @@ import {
   sizeOf,
 } from "../tensor/shape.ts";
 import { checkTensor, type Tensor } from "../tensor/tensor.ts";
+import { describeValue } from "../tensor/describe.ts";
 
 /** Sizes and per-batch offsets of a validated attention call. */
 export interface AttentionPlan {
@@ -150,7 +151,7 @@ export function planAttention(
 export function resolveScale(fn: string, scale: number | undefined, dk: number): number {
   const s = scale ?? 1 / Math.sqrt(dk);
   if (typeof s !== "number" || !Number.isFinite(s)) {
-    throw new RangeError(`${fn}: scale must be a finite number, got ${String(scale)}`);
+    throw new RangeError(`${fn}: scale must be a finite number, got ${describeValue(scale)}`);
   }
   return s;
 }
@@ -159,7 +160,7 @@ export function resolveScale(fn: string, scale: number | undefined, dk: number):
 export function resolveNeedWeights(fn: string, needWeights: unknown): boolean {
   const v = needWeights ?? true;
   if (typeof v !== "boolean") {
-    throw new TypeError(`${fn}: needWeights must be a boolean, got ${String(needWeights)}`);
+    throw new TypeError(`${fn}: needWeights must be a boolean, got ${describeValue(needWeights)}`);
   }
   return v;
 }

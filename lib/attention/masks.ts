@@ -10,10 +10,14 @@
 import { Mask } from "../tensor/mask.ts";
 import { broadcastIndex, broadcastShapes, checkSize, formatShape } from "../tensor/shape.ts";
 import { Tensor } from "../tensor/tensor.ts";
+import { describeValue } from "../tensor/describe.ts";
 
 function checkLength(n: unknown, fn: string, arg: string): number {
-  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) {
-    throw new RangeError(`${fn}: ${arg} must be a non-negative integer, got ${String(n)}`);
+  if (typeof n !== "number") {
+    throw new TypeError(`${fn}: ${arg} must be a non-negative integer, got ${describeValue(n)}`);
+  }
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new RangeError(`${fn}: ${arg} must be a non-negative integer, got ${describeValue(n)}`);
   }
   return n;
 }
@@ -59,7 +63,7 @@ export function causalMask(tq: number, tk: number = tq, options: CausalMaskOptio
   const align = options.align ?? "top-left";
   if (align !== "top-left" && align !== "bottom-right") {
     throw new RangeError(
-      `causalMask: align must be "top-left" or "bottom-right", got ${String(align)}`,
+      `causalMask: align must be "top-left" or "bottom-right", got ${describeValue(align)}`,
     );
   }
   const shift = align === "bottom-right" ? tk - tq : 0;

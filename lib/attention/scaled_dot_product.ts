@@ -12,6 +12,7 @@ import type { CounterKey, Rng } from "../tensor/rng.ts";
 import { checkSize, sizeOf } from "../tensor/shape.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { kernelInputs, planAttention, resolveNeedWeights, resolveScale } from "./_batch.ts";
+import { describeValue } from "../tensor/describe.ts";
 
 /** Options for {@link scaledDotProductAttention}. */
 export interface AttentionOptions {
@@ -183,7 +184,7 @@ function runAttention(
   const scale = resolveScale(fn, fixedScale ?? options.scale, dk);
   const dropout = options.dropout ?? 0;
   if (typeof dropout !== "number" || !(dropout >= 0 && dropout < 1)) {
-    throw new RangeError(`${fn}: dropout must be in [0, 1), got ${String(dropout)}`);
+    throw new RangeError(`${fn}: dropout must be in [0, 1), got ${describeValue(dropout)}`);
   }
   let dropKey: CounterKey | null = null;
   if (dropout > 0) {

@@ -11,6 +11,7 @@ import type { Mask } from "../tensor/mask.ts";
 import { sizeOf } from "../tensor/shape.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { kernelInputs, planAttention, resolveScale } from "./_batch.ts";
+import { describeValue } from "../tensor/describe.ts";
 
 /** Options for {@link tiledAttention}. */
 export interface TiledAttentionOptions {
@@ -71,7 +72,9 @@ export function tiledAttention(
   const scale = resolveScale(fn, options.scale, dk);
   const blockSize = options.blockSize ?? 128;
   if (!Number.isInteger(blockSize) || blockSize < 1) {
-    throw new RangeError(`${fn}: blockSize must be a positive integer, got ${String(blockSize)}`);
+    throw new RangeError(
+      `${fn}: blockSize must be a positive integer, got ${describeValue(blockSize)}`,
+    );
   }
   const n = sizeOf(batch);
   const out = new Float32Array(n * tq * dv);

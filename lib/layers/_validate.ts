@@ -5,48 +5,35 @@
  * @module
  */
 
+import { describeValue } from "../tensor/describe.ts";
 import { formatShape } from "../tensor/shape.ts";
 import { checkTensor, type Tensor } from "../tensor/tensor.ts";
 
-/**
- * A value as an error message shows it: numbers as they are (`8`, `NaN`), any
- * other type with quotes or its type, so `"8"` and `8` never read alike:
- * `"8" (a string)`, `true (a boolean)`, `null`, `undefined`, `an object`.
- */
-export function _describe(value: unknown): string {
-  switch (typeof value) {
-    case "number":
-      return String(value);
-    case "string":
-      return `${JSON.stringify(value)} (a string)`;
-    case "boolean":
-      return `${value} (a boolean)`;
-    case "bigint":
-      return `${value}n (a bigint)`;
-    case "undefined":
-      return "undefined";
-    case "function":
-      return "a function";
-    case "symbol":
-      return "a symbol";
-    default:
-      if (value === null) return "null";
-      if (Array.isArray(value)) return `an array of length ${value.length}`;
-      return `an object (${(value as object).constructor?.name ?? "Object"})`;
-  }
-}
+/** A value as an error message shows it (see `describeValue` in lib/tensor/describe.ts). */
+export const _describe: (value: unknown) => string = describeValue;
 
-/** A positive safe integer, or a `RangeError` naming `fn` and `arg`. */
+/**
+ * A positive safe integer; a `TypeError` for a value that is not a number (`"8"`), a
+ * `RangeError` for a number that is not a positive integer, both naming `fn` and `arg`.
+ */
 export function _positiveInt(value: unknown, fn: string, arg: string): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
+  if (typeof value !== "number") {
+    throw new TypeError(`${fn}: ${arg} must be a positive integer, got ${_describe(value)}`);
+  }
+  if (!Number.isSafeInteger(value) || value <= 0) {
     throw new RangeError(`${fn}: ${arg} must be a positive integer, got ${_describe(value)}`);
   }
   return value;
 }
 
-/** A non-negative safe integer, or a `RangeError` naming `fn` and `arg`. */
+/** A non-negative safe integer; `TypeError`/`RangeError` as {@link _positiveInt}. */
 export function _nonNegativeInt(value: unknown, fn: string, arg: string): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+  if (typeof value !== "number") {
+    throw new TypeError(
+      `${fn}: ${arg} must be a non-negative integer, got ${_describe(value)}`,
+    );
+  }
+  if (!Number.isSafeInteger(value) || value < 0) {
     throw new RangeError(
       `${fn}: ${arg} must be a non-negative integer, got ${_describe(value)}`,
     );

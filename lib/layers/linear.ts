@@ -7,7 +7,7 @@
 import { gemm, gemmStacked } from "../kernels/matmul.ts";
 import { recordOp } from "../tensor/op.ts";
 import { Rng } from "../tensor/rng.ts";
-import { formatShape, sizeOf } from "../tensor/shape.ts";
+import { checkSize, formatShape, sizeOf } from "../tensor/shape.ts";
 import { checkTensor, rand, Tensor } from "../tensor/tensor.ts";
 import { Module } from "./module.ts";
 import { _boolean, _describe, _options, _seed } from "./_validate.ts";
@@ -52,6 +52,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   }
   const lead = x.shape.slice(0, -1);
   const rows = sizeOf(lead);
+  checkSize([...lead, outF], "linear", "the output");
   const out = new Float32Array(rows * outF);
   // [N, in] x [out, in]ᵀ (+ b) -> [N, out]: the kernel packs Wᵀ once per call and adds b
   // in its epilogue. Packed weights are not cached across calls: parameters can be
@@ -140,6 +141,7 @@ export function linearStacked(
   const lead = x.shape.slice(0, -1);
   const rows = sizeOf(lead);
   const outF = weights.reduce((sum, w) => sum + w.shape[0], 0);
+  checkSize([...lead, outF], fn, "the output");
   const out = new Float32Array(rows * outF);
   // [N, in] x [Σout, in]ᵀ (+ b) -> [N, Σout]; the weights are copied into the kernel's
   // scratch one after the other, never concatenated here

@@ -8,6 +8,7 @@ import { gemm } from "../kernels/matmul.ts";
 import { recordOp } from "./op.ts";
 import { broadcastIndex, broadcastShapes, checkSize, formatShape } from "./shape.ts";
 import { checkTensor, Tensor } from "./tensor.ts";
+import { describeValue } from "./describe.ts";
 
 /** Options for {@link matmul}. */
 export interface MatmulOptions {
@@ -94,7 +95,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
 function flag(v: unknown, name: string): boolean {
   if (v === undefined) return false;
   if (typeof v !== "boolean") {
-    throw new TypeError(`matmul: options.${name} must be a boolean, got ${String(v)}`);
+    throw new TypeError(`matmul: options.${name} must be a boolean, got ${describeValue(v)}`);
   }
   return v;
 }

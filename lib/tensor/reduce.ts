@@ -10,6 +10,7 @@ import "../kernels/kernel_table.ts";
 import { recordOp } from "./op.ts";
 import { formatShape, sizeOf } from "./shape.ts";
 import { checkTensor, Tensor } from "./tensor.ts";
+import { describeValue } from "./describe.ts";
 
 /** Options of {@link sum}, {@link mean} and {@link max}. */
 export interface ReduceOptions {
@@ -32,7 +33,7 @@ function resolveAxes(fn: string, x: Tensor, axis: Axis | undefined): number[] {
   const list = typeof axis === "number" ? [axis] : axis;
   if (!Array.isArray(list)) {
     throw new TypeError(
-      `${fn}: axis must be an integer or an array of integers, got ${String(axis)}`,
+      `${fn}: axis must be an integer or an array of integers, got ${describeValue(axis)}`,
     );
   }
   if (list.length === 0) return [...x.shape.keys()];
@@ -41,7 +42,7 @@ function resolveAxes(fn: string, x: Tensor, axis: Axis | undefined): number[] {
   const seen = new Set<number>();
   for (const a of list) {
     if (typeof a !== "number" || !Number.isInteger(a)) {
-      throw new TypeError(`${fn}: axis must hold integers, got ${String(a)} in [${list}]`);
+      throw new TypeError(`${fn}: axis must hold integers, got ${describeValue(a)} in [${list}]`);
     }
     if (a < -span || a >= span) {
       throw new RangeError(
@@ -72,11 +73,13 @@ function reduce(
 ): Tensor {
   checkTensor(x, name, "x");
   if (options === null || typeof options !== "object") {
-    throw new TypeError(`${name}: options must be an object, got ${String(options)}`);
+    throw new TypeError(`${name}: options must be an object, got ${describeValue(options)}`);
   }
   const keepDims = options.keepDims ?? false;
   if (typeof keepDims !== "boolean") {
-    throw new TypeError(`${name}: options.keepDims must be a boolean, got ${String(keepDims)}`);
+    throw new TypeError(
+      `${name}: options.keepDims must be a boolean, got ${describeValue(keepDims)}`,
+    );
   }
   const axes = resolveAxes(name, x, axis);
   if (name === "max") {

@@ -7,6 +7,7 @@
  */
 
 import { type CounterKey, hashKey } from "../kernels/random.ts";
+import { describeValue } from "./describe.ts";
 
 export type { CounterKey } from "../kernels/random.ts";
 
@@ -44,7 +45,7 @@ export class Rng {
    */
   constructor(seed = 0) {
     if (typeof seed !== "number" || !Number.isFinite(seed) || !Number.isInteger(seed)) {
-      throw new TypeError(`Rng: seed must be an integer, got ${String(seed)}`);
+      throw new TypeError(`Rng: seed must be an integer, got ${describeValue(seed)}`);
     }
     const st = { s: seed | 0 };
     this.#s0 = splitmix32(st);
@@ -172,7 +173,7 @@ export class RandomStream {
    */
   constructor(readonly key: number) {
     if (typeof key !== "number" || !Number.isInteger(key)) {
-      throw new TypeError(`RandomStream: key must be an integer, got ${String(key)}`);
+      throw new TypeError(`RandomStream: key must be an integer, got ${describeValue(key)}`);
     }
     this.key = key >>> 0;
   }

@@ -40,21 +40,9 @@ import { transpose } from "../lib/tensor/transpose.ts";
 import { scaledDotProductAttention } from "../lib/attention/scaled_dot_product.ts";
 import { tiledAttention } from "../lib/attention/tiled.ts";
 import { causalMask } from "../lib/attention/masks.ts";
+import { randoms } from "./_randoms.ts";
 
 const PATHS = ["reference", "js", "packed", "wasm", "threaded"] as const;
-
-/** Deterministic values in [-1, 1) from a seed (xorshift). */
-function randoms(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = ((x >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
 
 /** Runs `f` with two threads in the pool (so the threaded path can run), then restores. */
 async function withTwoThreads(f: () => void | Promise<void>): Promise<void> {

@@ -34,19 +34,7 @@ import { matmul } from "../lib/tensor/matmul.ts";
 import { add, div, sub } from "../lib/tensor/elementwise.ts";
 import { relu } from "../lib/layers/activations.ts";
 import { layerNorm } from "../lib/layers/layer_norm.ts";
-
-/** Deterministic values in [-1, 1) from a seed (xorshift). */
-function randoms(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = ((x >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
+import { randoms } from "./_randoms.ts";
 
 function checkGemm(name: string, g: GemmArgs, got: Float32Array): void {
   const ref = new Float32Array(got.length);

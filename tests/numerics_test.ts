@@ -39,19 +39,7 @@ import { Rng } from "../lib/tensor/rng.ts";
 import { scaledDotProductAttention } from "../lib/attention/scaled_dot_product.ts";
 import { tiledAttention } from "../lib/attention/tiled.ts";
 import { causalMask } from "../lib/attention/masks.ts";
-
-/** Deterministic values in [-1, 1) from a seed (xorshift). */
-function randoms(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = ((x >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
+import { randoms } from "./_randoms.ts";
 
 /** Threads for the threaded path: at least 2, even on a one-core host. */
 const THREADS = Math.max(2, Math.min(4, navigator.hardwareConcurrency));

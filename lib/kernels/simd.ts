@@ -796,12 +796,7 @@ function copyRows(
  * `softmaxRows` in `softmax.ts`); needs {@link wasmReady}.
  */
 export function softmaxWasm(x: Float32Array, offset: number, rows: number, cols: number): void {
-  enterKernel("softmaxWasm");
-  try {
-    softmaxArena(x, offset, rows, cols);
-  } finally {
-    leaveKernel();
-  }
+  guarded("softmaxWasm", () => softmaxArena(x, offset, rows, cols));
 }
 
 /** Bytes of rows {@link softmaxWasm} copies into the arena at a time (rows are independent). */
@@ -869,12 +864,7 @@ function clearNonFinite(at: number, n: number): boolean {
  * queries allowed to see them (`hidden_values.ts`). Needs {@link wasmReady}.
  */
 export function attentionWasm(p: WasmAttentionArgs): void {
-  enterKernel("attentionWasm");
-  try {
-    attentionArena(p);
-  } finally {
-    leaveKernel();
-  }
+  guarded("attentionWasm", () => attentionArena(p));
 }
 
 function attentionArena(p: WasmAttentionArgs): void {
@@ -1014,12 +1004,7 @@ const BATCH_ARENA_BYTES = 1 << 27;
  * {@link attentionWasm}. Needs {@link wasmReady}.
  */
 export function attentionWasmBatch(problems: readonly WasmAttentionProblem[]): void {
-  enterKernel("attentionWasmBatch");
-  try {
-    attentionBatchArena(problems);
-  } finally {
-    leaveKernel();
-  }
+  guarded("attentionWasmBatch", () => attentionBatchArena(problems));
 }
 
 function attentionBatchArena(problems: readonly WasmAttentionProblem[]): void {
@@ -1130,12 +1115,7 @@ export interface WasmFlashArgs extends WasmAttentionInputs {
  * sum (`hidden_values.ts`). Needs {@link wasmReady}.
  */
 export function flashAttentionWasm(p: WasmFlashArgs): void {
-  enterKernel("flashAttentionWasm");
-  try {
-    flashArena(p);
-  } finally {
-    leaveKernel();
-  }
+  guarded("flashAttentionWasm", () => flashArena(p));
 }
 
 function flashArena(p: WasmFlashArgs): void {

@@ -48,6 +48,7 @@ export { concat, select, slice } from "./lib/tensor/slice.ts";
 export { add, div, map, mul, scale, sub } from "./lib/tensor/elementwise.ts";
 export { logSoftmax, softmax } from "./lib/tensor/softmax.ts";
 export { type Axis, max, mean, type ReduceOptions, sum } from "./lib/tensor/reduce.ts";
+export { type BackwardOptions, isGradEnabled, noGrad } from "./lib/tensor/autograd.ts";
 
 // Attention
 export {

@@ -6,13 +6,16 @@
 
 import { broadcastIndex, broadcastShapes, checkSize } from "./shape.ts";
 import { checkTensor, Tensor } from "./tensor.ts";
+import { recordOp } from "./op.ts";
+import { sumToShape } from "./sum_to_shape.ts";
 
+/** The broadcast result of `f` and the two operands as tensors (numbers become 0-d tensors). */
 function binary(
   fn: string,
   a: Tensor | number,
   b: Tensor | number,
   f: (x: number, y: number) => number,
-): Tensor {
+): { out: Tensor; ta: Tensor; tb: Tensor } {
   const ta = typeof a === "number" ? new Tensor(Float32Array.of(a), []) : checkTensor(a, fn, "a");
   const tb = typeof b === "number" ? new Tensor(Float32Array.of(b), []) : checkTensor(b, fn, "b");
   const shape = broadcastShapes(ta.shape, tb.shape, fn);
@@ -36,7 +39,7 @@ function binary(
     const ib = broadcastIndex(tb.shape, shape);
     for (let i = 0; i < n; i++) out[i] = f(ad[ia[i]], bd[ib[i]]);
   }
-  return new Tensor(out, shape);
+  return { out: new Tensor(out, shape), ta, tb };
 }
 
 /**
@@ -66,7 +69,9 @@ function isTrailing(small: readonly number[], shape: readonly number[]): boolean
  * ```
  */
 export function add(a: Tensor | number, b: Tensor | number): Tensor {
-  return binary("add", a, b, (x, y) => x + y);
+  const { out, ta, tb } = binary("add", a, b, (x, y) => x + y);
+  // d(a + b) = da + db, each summed back over the axes it was broadcast along
+  return recordOp("add", [ta, tb], out, (g) => [sumToShape(g, ta.shape), sumToShape(g, tb.shape)]);
 }
 
 /**
@@ -81,7 +86,12 @@ export function add(a: Tensor | number, b: Tensor | number): Tensor {
  * ```
  */
 export function sub(a: Tensor | number, b: Tensor | number): Tensor {
-  return binary("sub", a, b, (x, y) => x - y);
+  const { out, ta, tb } = binary("sub", a, b, (x, y) => x - y);
+  // d(a - b) = da - db
+  return recordOp("sub", [ta, tb], out, (g) => [
+    sumToShape(g, ta.shape),
+    sumToShape(scale(g, -1), tb.shape),
+  ]);
 }
 
 /**
@@ -96,7 +106,12 @@ export function sub(a: Tensor | number, b: Tensor | number): Tensor {
  * ```
  */
 export function mul(a: Tensor | number, b: Tensor | number): Tensor {
-  return binary("mul", a, b, (x, y) => x * y);
+  const { out, ta, tb } = binary("mul", a, b, (x, y) => x * y);
+  // d(a·b) = b·da + a·db
+  return recordOp("mul", [ta, tb], out, (g) => [
+    sumToShape(mul(g, tb), ta.shape),
+    sumToShape(mul(g, ta), tb.shape),
+  ]);
 }
 
 /**
@@ -111,7 +126,12 @@ export function mul(a: Tensor | number, b: Tensor | number): Tensor {
  * ```
  */
 export function div(a: Tensor | number, b: Tensor | number): Tensor {
-  return binary("div", a, b, (x, y) => x / y);
+  const { out, ta, tb } = binary("div", a, b, (x, y) => x / y);
+  // d(a / b) = da / b - (a / b²)·db = da / b - (out / b)·db
+  return recordOp("div", [ta, tb], out, (g) => [
+    sumToShape(div(g, tb), ta.shape),
+    sumToShape(scale(div(mul(g, out), tb), -1), tb.shape),
+  ]);
 }
 
 /**
@@ -128,7 +148,9 @@ export function div(a: Tensor | number, b: Tensor | number): Tensor {
 export function scale(x: Tensor, factor: number): Tensor {
   checkTensor(x, "scale", "x");
   if (typeof factor !== "number") throw new TypeError(`scale: factor must be a number`);
-  return binary("scale", x, factor, (a, f) => a * f);
+  const { out } = binary("scale", x, factor, (a, f) => a * f);
+  // d(factor·x) = factor·dx
+  return recordOp("scale", [x], out, (g) => [scale(g, factor)]);
 }
 
 /**
@@ -146,5 +168,6 @@ export function map(x: Tensor, f: (value: number, index: number) => number): Ten
   checkTensor(x, "map", "x");
   const out = new Float32Array(x.size);
   for (let i = 0; i < out.length; i++) out[i] = f(x.data[i], i);
-  return new Tensor(out, x.shape);
+  // an arbitrary function has no known derivative: on a tensor that requires grad this throws
+  return recordOp("map", [x], new Tensor(out, x.shape));
 }

@@ -6,6 +6,7 @@
 
 import { gemm } from "../kernels/matmul.ts";
 import { recordOp } from "./op.ts";
+import { sumToShape } from "./sum_to_shape.ts";
 import { broadcastIndex, broadcastShapes, checkSize, formatShape } from "./shape.ts";
 import { checkTensor, Tensor } from "./tensor.ts";
 import { describeValue } from "./describe.ts";
@@ -89,7 +90,21 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
       transposeB,
     });
   }
-  return recordOp("matmul", [a, b], new Tensor(out, [...batch, m, n]));
+  return recordOp("matmul", [a, b], new Tensor(out, [...batch, m, n]), (g) => {
+    // With C = op(A)·op(B) and dC = g [..., M, N] (op = transpose where asked):
+    //   C = A·B:    dA = dC·Bᵀ     dB = Aᵀ·dC
+    //   C = A·Bᵀ:   dA = dC·B      dB = dCᵀ·A
+    //   C = Aᵀ·B:   dA = B·dCᵀ     dB = A·dC
+    //   C = Aᵀ·Bᵀ:  dA = Bᵀ·dCᵀ    dB = dCᵀ·Aᵀ
+    // each then summed over the batch axes its operand was broadcast along.
+    const da = transposeA
+      ? matmul(b, g, { transposeA: transposeB, transposeB: true })
+      : matmul(g, b, { transposeB: !transposeB });
+    const db = transposeB
+      ? matmul(g, a, { transposeA: true, transposeB: transposeA })
+      : matmul(a, g, { transposeA: !transposeA });
+    return [sumToShape(da, a.shape), sumToShape(db, b.shape)];
+  });
 }
 
 function flag(v: unknown, name: string): boolean {

@@ -2,32 +2,43 @@
  * The contract every public op follows: (1) validate its arguments (clear
  * RangeError/TypeError before any large allocation), (2) compute through the
  * kernel table (`runKernel` of `lib/kernels/registry.ts`, never a kernel
- * implementation directly), (3) hand its result to {@link recordOp}, the one
- * place where autograd will record the op for the backward pass.
+ * implementation directly), (3) hand its result and its backward formula to
+ * {@link recordOp}, which records the op for autograd when an input requires
+ * grad (see `autograd.ts`).
  *
  * @module
  */
 
+import { record } from "./autograd.ts";
 import type { Tensor } from "./tensor.ts";
 
 /**
- * Returns `output` of op `name` computed from `inputs`. Today it records
- * nothing; the autograd issue adds the tape here (op name, inputs, output and
- * whatever the backward pass of `name` needs), so no op changes.
+ * Returns `output` of op `name` computed from `inputs`, recorded for backward
+ * when grad mode is on and an input requires grad. `backward(gradOutput)`
+ * returns dL/d(input) for each input, in order (each of its input's shape, or
+ * null); an op without one passes nothing, and then calling it on tensors that
+ * require grad is a TypeError.
  *
- * @example
+ * @example A recorded op and its gradient
  * ```ts
  * import { recordOp } from "./op.ts";
- * import { tensor } from "./tensor.ts";
+ * import { Tensor, tensor } from "./tensor.ts";
  * import assert from "node:assert/strict";
  * const x = tensor([1, 2]);
- * const y = tensor([2, 4]);
- * assert.equal(recordOp("double", [x], y), y);
+ * x.requiresGrad = true;
+ * // y = 2x, so dL/dx = 2·dL/dy
+ * const y = recordOp("double", [x], new Tensor(x.data.map((v) => 2 * v), x.shape), (g) => [
+ *   new Tensor(g.data.map((v) => 2 * v), g.shape),
+ * ]);
+ * y.backward(tensor([1, 10]));
+ * assert.deepEqual([...x.grad!.data], [2, 20]);
  * ```
  */
-export function recordOp<T extends Tensor>(name: string, inputs: readonly Tensor[], output: T): T {
-  // autograd (next issue): when an input requires grad, push { name, inputs, output } to the tape
-  void name;
-  void inputs;
-  return output;
+export function recordOp<T extends Tensor>(
+  name: string,
+  inputs: readonly Tensor[],
+  output: T,
+  backward?: (gradOutput: Tensor) => readonly (Tensor | null)[],
+): T {
+  return record(name, inputs, output, backward);
 }

@@ -8,7 +8,7 @@
 import { runKernel } from "../kernels/registry.ts";
 import "../kernels/kernel_table.ts";
 import { recordOp } from "./op.ts";
-import { formatShape, sizeOf } from "./shape.ts";
+import { broadcastIndex, formatShape, sizeOf } from "./shape.ts";
 import { checkTensor, Tensor } from "./tensor.ts";
 import { describeValue } from "./describe.ts";
 
@@ -64,6 +64,29 @@ function resolveAxes(fn: string, x: Tensor, axis: Axis | undefined): number[] {
   return rank === 0 ? [] : [...seen].sort((p, q) => p - q);
 }
 
+/** `t` (with size-1 axes) broadcast to `shape`, times `factor`. */
+function expand(t: Tensor, shape: readonly number[], factor: number): Tensor {
+  const out = new Float32Array(sizeOf(shape));
+  const idx = broadcastIndex(t.shape, shape);
+  const src = t.data;
+  for (let i = 0; i < out.length; i++) out[i] = src[idx[i]] * factor;
+  return new Tensor(out, shape);
+}
+
+/** The gradient of max: dy shared evenly by the elements of each group equal to its maximum. */
+function maxGradient(x: Tensor, yKept: Tensor, gKept: Tensor): Tensor {
+  const idx = broadcastIndex(yKept.shape, x.shape);
+  const ties = new Float64Array(yKept.size);
+  const xd = x.data, yd = yKept.data, gd = gKept.data;
+  for (let i = 0; i < xd.length; i++) if (xd[i] === yd[idx[i]]) ties[idx[i]]++;
+  const out = new Float32Array(x.size);
+  for (let i = 0; i < xd.length; i++) {
+    const j = idx[i];
+    if (xd[i] === yd[j]) out[i] = gd[j] / ties[j];
+  }
+  return new Tensor(out, x.shape);
+}
+
 /** Validate, run kernel `name` through the kernel table, record: the shared body of the three ops. */
 function reduce(
   name: ReduceKernel,
@@ -97,7 +120,19 @@ function reduce(
     : x.shape.filter((_, d) => !axes.includes(d));
   const out = new Float32Array(sizeOf(shape));
   runKernel(name, { x: x.data, shape: x.shape, axes, out });
-  return recordOp(name, [x], new Tensor(out, shape));
+  const y = new Tensor(out, shape);
+  // the output with the reduced axes kept as size 1, to broadcast back against x
+  const kept = x.shape.map((s, d) => (axes.includes(d) ? 1 : s));
+  const count = axes.reduce((n, d) => n * x.shape[d], 1);
+  return recordOp(name, [x], y, (g) => {
+    const gk = g.reshape(kept);
+    // sum:  dx_i = dy                       (every element of a group counts once)
+    if (name === "sum") return [expand(gk, x.shape, 1)];
+    // mean: dx_i = dy / n                   (n = elements per group)
+    if (name === "mean") return [expand(gk, x.shape, 1 / count)];
+    // max:  dx_i = dy / m where x_i = max, else 0   (m = how many tie, as torch.amax)
+    return [maxGradient(x, y.reshape(kept), gk)];
+  });
 }
 
 /**

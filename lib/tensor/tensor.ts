@@ -4,6 +4,7 @@
  * @module
  */
 
+import { type BackwardOptions, gradNode, record, runBackward } from "./autograd.ts";
 import { checkShape, formatShape, type Shape, sizeOf } from "./shape.ts";
 import type { Rng } from "./rng.ts";
 
@@ -38,6 +39,12 @@ export class Tensor {
   readonly data: Float32Array;
   /** Size of each axis. */
   readonly shape: readonly number[];
+  /**
+   * The gradient `backward()` accumulated here (a leaf that requires grad), or
+   * null; PyTorch's `.grad`. Optimizers read it; `zeroGrad()` clears it.
+   */
+  grad: Tensor | null = null;
+  #requiresGrad = false;
 
   /**
    * Wraps `data` (not copied) with `shape`. Prefer {@link tensor}, which validates nested input.
@@ -99,7 +106,107 @@ export class Tensor {
    * ```
    */
   reshape(shape: Shape): Tensor {
-    return new Tensor(this.data, resolveReshape(this.shape, shape, "Tensor.reshape"));
+    const out = new Tensor(this.data, resolveReshape(this.shape, shape, "Tensor.reshape"));
+    // d reshape(x) / dx: the gradient takes x's shape back
+    return record("reshape", [this], out, (g) => [g.reshape(this.shape)]);
+  }
+
+  /**
+   * Whether gradients flow to this tensor: settable on a leaf (a tensor no
+   * recorded op made, such as a parameter); true on every output of a recorded
+   * op. Like PyTorch's `requires_grad`.
+   *
+   * @example Mark a leaf, then the op outputs require grad too
+   * ```ts
+   * import { tensor } from "./tensor.ts";
+   * import { mul } from "./elementwise.ts";
+   * import assert from "node:assert/strict";
+   * const w = tensor([1, 2]);
+   * assert.equal(w.requiresGrad, false);
+   * w.requiresGrad = true;
+   * assert.equal(mul(w, w).requiresGrad, true);
+   * ```
+   */
+  get requiresGrad(): boolean {
+    return this.#requiresGrad || gradNode(this) !== null;
+  }
+
+  /**
+   * @throws {TypeError} A value that is not a boolean.
+   * @throws {Error} `false` on a tensor a recorded op made (use `detach()`).
+   */
+  set requiresGrad(value: boolean) {
+    if (typeof value !== "boolean") {
+      throw new TypeError(
+        `Tensor.requiresGrad must be a boolean, got ${
+          typeof value === "string" ? JSON.stringify(value) + " (a string)" : String(value)
+        }`,
+      );
+    }
+    if (!value && gradNode(this) !== null) {
+      throw new Error(
+        `Tensor.requiresGrad: only a leaf can stop requiring grad; this tensor was made by "${
+          gradNode(this)!.name
+        }" (use detach() for a copy outside the graph)`,
+      );
+    }
+    this.#requiresGrad = value;
+  }
+
+  /** The name of the recorded op that made this tensor (PyTorch's `grad_fn`), or null for a leaf. */
+  get gradFn(): string | null {
+    return gradNode(this)?.name ?? null;
+  }
+
+  /** True for a tensor that no recorded op made (parameters, inputs, `detach()` results). */
+  get isLeaf(): boolean {
+    return gradNode(this) === null;
+  }
+
+  /**
+   * Backpropagates from this tensor: adds d(this)/d(leaf) · `gradient` into the
+   * `.grad` of every leaf that requires grad and reaches it (accumulating over
+   * calls, as PyTorch does; zero them between steps). `gradient` defaults to 1
+   * for a one-element tensor (a loss). The graph is released afterwards unless
+   * `{ retainGraph: true }`.
+   *
+   * @throws {Error} When this tensor does not require grad, or its graph was released.
+   * @throws {RangeError} No `gradient` for a tensor of several elements, or one of another shape.
+   *
+   * @example d(Σ w·x)/dw = x
+   * ```ts
+   * import { tensor } from "./tensor.ts";
+   * import { mul } from "./elementwise.ts";
+   * import { sum } from "./reduce.ts";
+   * import assert from "node:assert/strict";
+   * const w = tensor([1, 2, 3]);
+   * w.requiresGrad = true;
+   * sum(mul(w, tensor([4, 5, 6]))).backward();
+   * assert.deepEqual(w.grad!.toArray(), [4, 5, 6]);
+   * ```
+   */
+  backward(gradient?: Tensor, options: BackwardOptions = {}): void {
+    if (gradient !== undefined) checkTensor(gradient, "Tensor.backward", "gradient");
+    runBackward(this, gradient, options, (shape) => full(shape, 1));
+  }
+
+  /**
+   * A tensor sharing this one's data, outside the graph: it does not require
+   * grad and nothing flows back through it (PyTorch's `detach()`).
+   *
+   * @example Stop the gradient
+   * ```ts
+   * import { tensor } from "./tensor.ts";
+   * import assert from "node:assert/strict";
+   * const w = tensor([1]);
+   * w.requiresGrad = true;
+   * const d = w.detach();
+   * assert.equal(d.requiresGrad, false);
+   * assert.equal(d.data, w.data);
+   * ```
+   */
+  detach(): Tensor {
+    return new Tensor(this.data, this.shape);
   }
 
   /**
@@ -136,7 +243,7 @@ export class Tensor {
     return this.data[flat];
   }
 
-  /** An independent copy. */
+  /** An independent copy of the data, outside the graph (PyTorch's `detach().clone()`). */
   clone(): Tensor {
     return new Tensor(this.data.slice(), this.shape);
   }

@@ -44,6 +44,7 @@ import {
 import { flashAttentionJs } from "./flash.ts";
 import { maxReference, meanReference, sumReference } from "./reduce.ts";
 import { runKernel } from "./registry.ts";
+import { batchNormBackwardReference, normBackwardReference } from "./layer_norm_backward.ts";
 
 /**
  * Below this many multiply-adds (gemm: m·n·k; attention: tq·tk·max(dk, dv))
@@ -276,3 +277,12 @@ registerKernel({
 registerKernel({ name: "sum", backend: "reference", impl: sumReference });
 registerKernel({ name: "mean", backend: "reference", impl: meanReference });
 registerKernel({ name: "max", backend: "reference", impl: maxReference });
+
+// --- normalisation backward (from the forward's saved mean and rstd) ---
+
+registerKernel({ name: "layerNormBackward", backend: "reference", impl: normBackwardReference });
+registerKernel({
+  name: "batchNormBackward",
+  backend: "reference",
+  impl: batchNormBackwardReference,
+});

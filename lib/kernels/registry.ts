@@ -29,6 +29,7 @@ import type { GemmArgs, StackedGemmArgs } from "./gemm_args.ts";
 import type { AttentionKernelArgs } from "./attention.ts";
 import type { FlashAttentionArgs } from "./flash.ts";
 import type { ReduceArgs } from "./reduce.ts";
+import type { BatchNormBackwardArgs, NormBackwardArgs } from "./layer_norm_backward.ts";
 
 /** The operands each kernel name takes (one object per call). */
 export interface KernelArgs {
@@ -54,6 +55,10 @@ export interface KernelArgs {
   mean: ReduceArgs;
   /** Maximum over axes (NaN when any reduced value is NaN). */
   max: ReduceArgs;
+  /** LayerNorm / RMSNorm backward over rows, from the saved mean and rstd. */
+  layerNormBackward: NormBackwardArgs;
+  /** BatchNorm backward over channels, from the saved per-channel mean and rstd. */
+  batchNormBackward: BatchNormBackwardArgs;
 }
 
 /** A kernel name of {@link KernelArgs}. */

@@ -5,6 +5,10 @@
  * @module
  */
 
+import { runKernel } from "../kernels/registry.ts";
+import "../kernels/kernel_table.ts";
+import { needsGrad } from "../tensor/autograd.ts";
+import { recordOp } from "../tensor/op.ts";
 import { checkTensor, ones, Tensor, zeros } from "../tensor/tensor.ts";
 import {
   _boolean,
@@ -70,7 +74,13 @@ export function layerNorm(x: Tensor, options: LayerNormOptions = {}): Tensor {
   const src = x.data;
   const out = new Float32Array(src.length);
   const g = gamma ? gamma.data : null, b = beta ? beta.data : null;
-  for (let row = 0; row < src.length; row += d) {
+  const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
+  // backward needs only each row's mean and rstd (llm.c): saved when something requires grad
+  const rows = d === 0 ? 0 : src.length / d;
+  const saved = needsGrad(inputs)
+    ? { mean: new Float64Array(rows), rstd: new Float64Array(rows) }
+    : null;
+  for (let row = 0, r = 0; row < src.length; row += d, r++) {
     // 1) mean, 2) biased variance around it, both in float64
     let sum = 0;
     for (let i = 0; i < d; i++) sum += src[row + i];
@@ -82,6 +92,7 @@ export function layerNorm(x: Tensor, options: LayerNormOptions = {}): Tensor {
     }
     // 3) normalise, 4) scale and shift
     const inv = 1 / Math.sqrt(sq / d + eps);
+    if (saved) saved.mean[r] = mean, saved.rstd[r] = inv;
     if (g && b) {
       // the common affine case without per-element branches
       for (let i = 0; i < d; i++) out[row + i] = (src[row + i] - mean) * inv * g[i] + b[i];
@@ -94,7 +105,31 @@ export function layerNorm(x: Tensor, options: LayerNormOptions = {}): Tensor {
       }
     }
   }
-  return new Tensor(out, x.shape);
+  return recordOp("layerNorm", inputs, new Tensor(out, x.shape), (dy) => {
+    // norm = (x − mean)·rstd, dnorm = γ·dy, per row:
+    //   dx = rstd·(dnorm − mean(dnorm) − norm·mean(dnorm·norm))
+    //   dγ = Σ_rows dy·norm,   dβ = Σ_rows dy
+    const dx = x.requiresGrad ? new Float32Array(src.length) : null;
+    const dweight = gamma?.requiresGrad ? new Float32Array(d) : null;
+    const dbias = beta?.requiresGrad ? new Float32Array(d) : null;
+    runKernel("layerNormBackward", {
+      dy: dy.data,
+      x: src,
+      mean: saved!.mean,
+      rstd: saved!.rstd,
+      weight: g,
+      dx,
+      dweight,
+      dbias,
+      rows,
+      d,
+    });
+    return [
+      dx && new Tensor(dx, x.shape),
+      ...(gamma ? [dweight && new Tensor(dweight, [d])] : []),
+      ...(beta ? [dbias && new Tensor(dbias, [d])] : []),
+    ];
+  });
 }
 
 /** Options for {@link LayerNorm}. */

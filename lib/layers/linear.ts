@@ -6,6 +6,7 @@
 
 import { gemm, gemmStacked } from "../kernels/matmul.ts";
 import { recordOp } from "../tensor/op.ts";
+import { sum } from "../tensor/reduce.ts";
 import { Rng } from "../tensor/rng.ts";
 import { checkSize, formatShape, sizeOf } from "../tensor/shape.ts";
 import { checkTensor, rand, Tensor } from "../tensor/tensor.ts";
@@ -75,7 +76,77 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     "linear",
     bias ? [x, weight, bias] : [x, weight],
     new Tensor(out, [...lead, outF]),
+    (dy) => {
+      // y = x·Wᵀ + b with every leading axis flattened into N rows:
+      //   dx = dy·W          [N, out] x [out, in] -> [N, in]
+      //   dW = dyᵀ·x         [out, N] x [N, in] -> [out, in]   (summed over the N rows)
+      //   db = Σ_N dy        [out]
+      const dx = x.requiresGrad ? productGradX(dy.data, weight.data, rows, outF, inF) : null;
+      const dw = weight.requiresGrad ? productGradW(dy.data, x.data, rows, outF, inF) : null;
+      return [
+        dx && new Tensor(dx, x.shape),
+        dw && new Tensor(dw, weight.shape),
+        ...(bias ? [bias.requiresGrad ? columnSums(dy, rows, outF) : null] : []),
+      ];
+    },
   );
+}
+
+/** dx = dy·W: `[N, out] x [out, in] -> [N, in]`, one gemm through the kernel table. */
+function productGradX(
+  dy: Float32Array,
+  w: Float32Array,
+  rows: number,
+  outF: number,
+  inF: number,
+): Float32Array {
+  const dx = new Float32Array(rows * inF);
+  gemm({
+    a: dy,
+    aOffset: 0,
+    b: w,
+    bOffset: 0,
+    c: dx,
+    cOffset: 0,
+    m: rows,
+    k: outF,
+    n: inF,
+    transposeB: false,
+  });
+  return dx;
+}
+
+/**
+ * dW = dyᵀ·x: `[out, N] x [N, in] -> [out, in]`, one gemm with `transposeA`
+ * (dy is read as stored, `[N, out]`), so the sum over the N rows is the product's.
+ */
+function productGradW(
+  dy: Float32Array,
+  x: Float32Array,
+  rows: number,
+  outF: number,
+  inF: number,
+): Float32Array {
+  const dw = new Float32Array(outF * inF);
+  gemm({
+    a: dy,
+    aOffset: 0,
+    b: x,
+    bOffset: 0,
+    c: dw,
+    cOffset: 0,
+    m: outF,
+    k: rows,
+    n: inF,
+    transposeA: true,
+    transposeB: false,
+  });
+  return dw;
+}
+
+/** Σ over the rows of dy viewed as `[N, out]` -> `[out]` (the bias gradient). */
+function columnSums(dy: Tensor, rows: number, outF: number): Tensor {
+  return sum(dy.reshape([rows, outF]), 0);
 }
 
 /**
@@ -160,7 +231,38 @@ export function linearStacked(
     inF,
   );
   const inputs = [x, ...weights, ...biases.filter((b): b is Tensor => b !== null)];
-  return recordOp("linearStacked", inputs, new Tensor(out, [...lead, outF]));
+  return recordOp("linearStacked", inputs, new Tensor(out, [...lead, outF]), (dy) => {
+    // y = x·[W₁; …; Wₙ]ᵀ + [b₁; …; bₙ] is linear with the stacked weight W [Σout, in]
+    // (PyTorch's in_proj_weight layout), so with N rows:
+    //   dx = dy·W                  [N, Σout] x [Σout, in] -> [N, in]
+    //   dW = dyᵀ·x                 [Σout, N] x [N, in] -> [Σout, in]; dWᵢ its rows of block i
+    //   db = Σ_N dy                [Σout]; dbᵢ its slice of block i
+    let dx: Tensor | null = null;
+    if (x.requiresGrad) {
+      const stacked = new Float32Array(outF * inF);
+      let at = 0;
+      for (const w of weights) stacked.set(w.data, at), at += w.size;
+      dx = new Tensor(productGradX(dy.data, stacked, rows, outF, inF), x.shape);
+    }
+    const dw = weights.some((w) => w.requiresGrad)
+      ? productGradW(dy.data, x.data, rows, outF, inF)
+      : null;
+    const db = biases.some((b) => b?.requiresGrad) ? columnSums(dy, rows, outF).data : null;
+    const dWeights: (Tensor | null)[] = [], dBiases: (Tensor | null)[] = [];
+    let row = 0;
+    for (const [i, w] of weights.entries()) {
+      const [r0, r1] = [row, row + w.shape[0]];
+      dWeights.push(
+        dw && w.requiresGrad ? new Tensor(dw.slice(r0 * inF, r1 * inF), w.shape) : null,
+      );
+      const b = biases[i];
+      if (b !== null) {
+        dBiases.push(db && b.requiresGrad ? new Tensor(db.slice(r0, r1), b.shape) : null);
+      }
+      row = r1;
+    }
+    return [dx, ...dWeights, ...dBiases];
+  });
 }
 
 /** Options for {@link Linear}. */

@@ -5,6 +5,10 @@
  * @module
  */
 
+import { runKernel } from "../kernels/registry.ts";
+import "../kernels/kernel_table.ts";
+import { needsGrad } from "../tensor/autograd.ts";
+import { recordOp } from "../tensor/op.ts";
 import { checkTensor, ones, Tensor } from "../tensor/tensor.ts";
 import { _features, _finiteAtLeast, _options, _positiveInt, _vectorOf } from "./_validate.ts";
 import { Module } from "./module.ts";
@@ -52,15 +56,38 @@ export function rmsNorm(x: Tensor, options: RmsNormOptions = {}): Tensor {
   const eps = _finiteAtLeast(options.eps ?? RMS_NORM_DEFAULT_EPS, 0, "rmsNorm", "eps");
   const src = x.data;
   const out = new Float32Array(src.length);
-  for (let row = 0; row < src.length; row += d) {
+  const inputs = gamma ? [x, gamma] : [x];
+  // backward needs only each row's rstd: saved when something requires grad
+  const rows = d === 0 ? 0 : src.length / d;
+  const rstd = needsGrad(inputs) ? new Float64Array(rows) : null;
+  for (let row = 0, r = 0; row < src.length; row += d, r++) {
     let sq = 0;
     for (let i = 0; i < d; i++) sq += src[row + i] * src[row + i];
     const inv = 1 / Math.sqrt(sq / d + eps);
+    if (rstd) rstd[r] = inv;
     for (let i = 0; i < d; i++) {
       out[row + i] = gamma ? src[row + i] * inv * gamma.data[i] : src[row + i] * inv;
     }
   }
-  return new Tensor(out, x.shape);
+  return recordOp("rmsNorm", inputs, new Tensor(out, x.shape), (dy) => {
+    // norm = x·rstd, dnorm = γ·dy, per row (no mean term: nothing was centred):
+    //   dx = rstd·(dnorm − norm·mean(dnorm·norm)),   dγ = Σ_rows dy·norm
+    const dx = x.requiresGrad ? new Float32Array(src.length) : null;
+    const dweight = gamma?.requiresGrad ? new Float32Array(d) : null;
+    runKernel("layerNormBackward", {
+      dy: dy.data,
+      x: src,
+      mean: null,
+      rstd: rstd!,
+      weight: gamma ? gamma.data : null,
+      dx,
+      dweight,
+      dbias: null,
+      rows,
+      d,
+    });
+    return [dx && new Tensor(dx, x.shape), ...(gamma ? [dweight && new Tensor(dweight, [d])] : [])];
+  });
 }
 
 /** Options for {@link RMSNorm}. */

@@ -143,6 +143,18 @@ export {
   type TokenIds,
 } from "./lib/layers/mod.ts";
 
+// Losses
+export {
+  type ClassTargets,
+  crossEntropy,
+  type CrossEntropyOptions,
+  type LossReduction,
+  mseLoss,
+  type MseLossOptions,
+  nllLoss,
+  type NllLossOptions,
+} from "./lib/layers/mod.ts";
+
 // Models
 export {
   averageHeads,

@@ -104,6 +104,9 @@ const VALUES = [
   "tiledAttention",
   "transformer",
   "transformerLearningRate",
+  "crossEntropy",
+  "nllLoss",
+  "mseLoss",
   "transpose",
   "childSeed",
   "zeros",
@@ -197,6 +200,11 @@ const TYPES = [
   "TransformerLearningRateOptions",
   "TransformerOutput",
   "TransformerResult",
+  "ClassTargets",
+  "CrossEntropyOptions",
+  "LossReduction",
+  "MseLossOptions",
+  "NllLossOptions",
 ];
 
 const sorted = (xs: Iterable<string>) => [...xs].sort();

@@ -7,6 +7,7 @@
  * - Normalisation: {@link layerNorm} / {@link LayerNorm}, {@link rmsNorm} / {@link RMSNorm}.
  * - Activations: {@link relu}, {@link gelu}, {@link silu}, {@link tanh}, {@link swiglu}, with {@link erf}.
  * - Regularisation: {@link dropout} / {@link Dropout}.
+ * - Losses: {@link crossEntropy}, {@link nllLoss}, {@link mseLoss}.
  * - Sublayers: {@link FeedForward}, and the residual {@link addNorm} / {@link AddNorm}.
  * - Tokens and positions: {@link Embedding}, {@link sinusoidalEncoding},
  *   {@link LearnedPositionalEmbedding}, {@link applyRotary} (RoPE), {@link alibiBias}
@@ -90,3 +91,7 @@ export {
   relativePositionBucket,
   type RelativePositionBucketOptions,
 } from "./relative_position_bias.ts";
+export { type ClassTargets, type LossReduction } from "./_class_targets.ts";
+export { crossEntropy, type CrossEntropyOptions } from "./cross_entropy.ts";
+export { nllLoss, type NllLossOptions } from "./nll_loss.ts";
+export { mseLoss, type MseLossOptions } from "./mse_loss.ts";

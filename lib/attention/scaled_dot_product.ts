@@ -7,11 +7,14 @@
  */
 
 import { attentionKernels } from "../kernels/attention.ts";
+import { needsGrad } from "../tensor/autograd.ts";
+import { recordOp } from "../tensor/op.ts";
 import type { Mask } from "../tensor/mask.ts";
 import type { CounterKey, Rng } from "../tensor/rng.ts";
 import { checkSize, sizeOf } from "../tensor/shape.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { kernelInputs, planAttention, resolveNeedWeights, resolveScale } from "./_batch.ts";
+import { attentionBackward } from "./_backward.ts";
 import { describeValue } from "../tensor/describe.ts";
 
 /** Options for {@link scaledDotProductAttention}. */
@@ -78,6 +81,14 @@ export interface AttentionOutput extends Omit<AttentionResult, "weights"> {
  * **A fully masked row** (a query allowed to see no key) gets weights 0 and
  * output 0, never NaN. PyTorch 2's `F.scaled_dot_product_attention` behaves the
  * same; `nn.MultiheadAttention` returns NaN there.
+ *
+ * **Gradients** (autograd): the output records its backward w.r.t. query,
+ * key, value and bias when one of them requires grad. The forward then keeps
+ * only each query row's log-sum-exp besides the output, and the backward
+ * recomputes the weights block by block (FlashAttention-2,
+ * `kernels/attention_backward.ts`), regenerating the dropout mask from its
+ * key. A masked key, and every operand of a fully masked row, gets gradient 0.
+ * The returned `weights` and `scores` are values only (not recorded).
  *
  * @throws {RangeError} Mismatched feature sizes or sequence lengths, or a mask/bias
  *   that does not broadcast against `[..., Tq, Tk]`.
@@ -209,6 +220,10 @@ function runAttention(
     checkSize([...batch, tq, tk], fn, "the weights [...batch, Tq, Tk] =");
   }
   const n = sizeOf(batch);
+  const bias = options.bias ?? null;
+  const inputs = bias ? [query, key, value, bias] : [query, key, value];
+  // backward needs only each query row's log-sum-exp (and the output), never the weights
+  const lse = needsGrad(inputs) ? new Float32Array(n * tq) : null;
   const out = new Float32Array(n * tq * dv);
   const weights = needWeights ? new Float32Array(n * tq * tk) : null;
   const scores = options.returnScores ? new Float32Array(n * tq * tk) : null;
@@ -222,13 +237,17 @@ function runAttention(
     dropout,
     // problem t's weights are elements t·Tq·Tk … of the call's stream
     dropoutKey: dropKey ? { ...dropKey, first: t * tq * tk } : null,
+    lse,
+    lseOffset: t * tq,
   })));
+  let output = new Tensor(out, [...batch, tq, dv]);
+  if (lse) {
+    const saved = { plan, query, key, value, bias, scale, dropout, dropKey, lse, output };
+    output = recordOp(fn, inputs, output, (g) => attentionBackward(saved, g));
+  }
   const result: AttentionResult | AttentionOutput = weights
-    ? {
-      output: new Tensor(out, [...batch, tq, dv]),
-      weights: new Tensor(weights, [...batch, tq, tk]),
-    }
-    : { output: new Tensor(out, [...batch, tq, dv]) };
+    ? { output, weights: new Tensor(weights, [...batch, tq, tk]) }
+    : { output };
   if (scores) result.scores = new Tensor(scores, [...batch, tq, tk]);
   return result;
 }

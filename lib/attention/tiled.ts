@@ -11,6 +11,9 @@ import type { Mask } from "../tensor/mask.ts";
 import { sizeOf } from "../tensor/shape.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { kernelInputs, planAttention, resolveScale } from "./_batch.ts";
+import { attentionBackward } from "./_backward.ts";
+import { needsGrad } from "../tensor/autograd.ts";
+import { recordOp } from "../tensor/op.ts";
 import { describeValue } from "../tensor/describe.ts";
 
 /** Options for {@link tiledAttention}. */
@@ -77,12 +80,24 @@ export function tiledAttention(
     );
   }
   const n = sizeOf(batch);
+  const bias = options.bias ?? null;
+  const inputs = bias ? [query, key, value, bias] : [query, key, value];
+  // backward needs each query row's log-sum-exp, m + log l of the online softmax
+  const lse = needsGrad(inputs) ? new Float32Array(n * tq) : null;
   const out = new Float32Array(n * tq * dv);
   for (let t = 0; t < n; t++) {
     flashAttentionKernel({
       ...kernelInputs(plan, t, query, key, value, scale, out),
       blockSize,
+      lse,
+      lseOffset: t * tq,
     });
   }
-  return { output: new Tensor(out, [...batch, tq, dv]) };
+  let output = new Tensor(out, [...batch, tq, dv]);
+  if (lse) {
+    // the backward visits blockSize x blockSize tiles too: no [Tq, Tk] matrix in either pass
+    const saved = { plan, query, key, value, bias, scale, dropout: 0, dropKey: null, lse, output };
+    output = recordOp(fn, inputs, output, (g) => attentionBackward({ ...saved, blockSize }, g));
+  }
+  return { output };
 }

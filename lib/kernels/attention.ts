@@ -19,7 +19,7 @@ import { type CounterKey, dropoutAt } from "./random.ts";
 import { attentionWasm, attentionWasmBatch, type WasmAttentionProblem } from "./simd.ts";
 import { runKernel } from "./registry.ts";
 import "./kernel_table.ts";
-import { softmaxRows, softmaxRowsReference } from "./softmax.ts";
+import { hasNaN, softmaxRows, softmaxRowsReference } from "./softmax.ts";
 import type { AttentionInputs, MatrixView } from "./attention_inputs.ts";
 import { addHiddenValues, finiteCopy, valuesFinite } from "./hidden_values.ts";
 
@@ -43,6 +43,14 @@ export interface AttentionKernelArgs extends AttentionInputs {
    * runs during a kernel.
    */
   dropoutKey: DropoutKey | null;
+  /**
+   * When set, receives each query row's log-sum-exp of its scaled, biased,
+   * masked scores, L_i = m_i + log Σ_j exp(s_ij − m_i) (`[tq]` at lseOffset;
+   * -∞ for a fully masked row): all the backward pass needs to recompute the
+   * softmax (`attention_backward.ts`). Absent or null: not computed.
+   */
+  lse?: Float32Array | null;
+  lseOffset?: number;
 }
 
 /** Which numbers attention dropout draws: a {@link CounterKey} and the index of the problem's first weight. */
@@ -207,6 +215,7 @@ function rowRange(a: AttentionKernelArgs, r0: number, rows: number): AttentionKe
     bias: bias && { ...bias, offset: bias.offset + r0 * bias.rowStride },
     // the chunk's weights are elements r0·tk … of the problem's dropout stream
     dropoutKey: a.dropoutKey && { ...a.dropoutKey, first: a.dropoutKey.first + r0 * tk },
+    lseOffset: a.lse ? (a.lseOffset ?? 0) + r0 : 0,
   };
 }
 
@@ -215,7 +224,8 @@ function attentionWasmChunk(a: AttentionKernelArgs): void {
   const { tk, mask } = a;
   // the kernel reads the mask itself when its key axis is contiguous
   const plainMask = mask !== null && contiguous(mask, tk);
-  const needJs = a.bias !== null || a.scores !== null || (mask !== null && !plainMask);
+  const needJs = a.bias !== null || a.scores !== null || (mask !== null && !plainMask) ||
+    (a.lse ?? null) !== null;
   attentionWasm({
     ...wasmOperands(a, plainMask && !needJs ? mask : null),
     prepare: needJs ? (buf, at, ld) => prepareScores(a, buf, at, ld) : null,
@@ -303,6 +313,7 @@ export function attentionBatchable(list: readonly AttentionKernelArgs[]): boolea
     const { tq, tk, dk, dv, mask } = a;
     const plainMask = mask === null || contiguous(mask, tk);
     return plainMask && a.bias === null && a.scores === null && !(a.dropout > 0 && a.dropoutKey) &&
+      (a.lse ?? null) === null &&
       tq === first.tq && tk === first.tk && dk === first.dk && dv === first.dv &&
       a.scale === first.scale && (mask === null) === (first.mask === null) &&
       (mask === null || mask.rowStride === first.mask!.rowStride);
@@ -398,7 +409,10 @@ function attentionSteps(
   }
 }
 
-/** Scores (row stride ld at `at`) -> scale, + bias, record raw scores, mask with -∞. */
+/**
+ * Scores (row stride ld at `at`) -> scale, + bias, record raw scores, mask with -∞;
+ * then each row's log-sum-exp when `a.lse` asks for it.
+ */
 function prepareScores(
   a: AttentionKernelArgs,
   buf: Float32Array<ArrayBufferLike>,
@@ -417,7 +431,19 @@ function prepareScores(
       }
       buf[row + j] = s;
     }
+    if (a.lse) a.lse[(a.lseOffset ?? 0) + i] = logSumExp(buf, row, tk);
   }
+}
+
+/** log Σ exp(x) over `n` floats from `at`, stabilised by the maximum; -∞ when all are -∞, NaN with a NaN. */
+function logSumExp(x: Float32Array<ArrayBufferLike>, at: number, n: number): number {
+  let max = -Infinity;
+  for (let j = 0; j < n; j++) if (x[at + j] > max) max = x[at + j];
+  if (hasNaN(x, at, n)) return NaN;
+  if (max === -Infinity) return -Infinity;
+  let sum = 0;
+  for (let j = 0; j < n; j++) sum += Math.exp(x[at + j] - max);
+  return max + Math.log(sum);
 }
 
 /** Inverted dropout: weight (i, j) draws stream element `first + i·tk + j`, on every path. */

@@ -25,6 +25,13 @@ import "./kernel_table.ts";
 export interface FlashAttentionArgs extends AttentionInputs {
   /** Rows of Q and of K per tile. */
   blockSize: number;
+  /**
+   * When set, receives each query row's log-sum-exp L_i = m_i + log l_i (`[tq]`
+   * at lseOffset; -∞ for a fully masked row) for the backward pass
+   * (`attention_backward.ts`); the JavaScript loop writes it.
+   */
+  lse?: Float32Array | null;
+  lseOffset?: number;
 }
 
 /** Reused scratch: scores tile, P·V tile, running output, max and sum. */
@@ -168,6 +175,11 @@ export function flashAttentionJs(a: FlashAttentionArgs): void {
       const inv = lRun[r] === 0 ? 0 : 1 / lRun[r];
       const o = outOffset + (i0 + r) * dv;
       for (let d = 0; d < dv; d++) out[o + d] = acc[r * dv + d] * inv;
+      if (a.lse) {
+        a.lse[(a.lseOffset ?? 0) + i0 + r] = lRun[r] === 0
+          ? -Infinity
+          : mRun[r] + Math.log(lRun[r]);
+      }
       if (mAll && lAll) {
         mAll[i0 + r] = mRun[r];
         lAll[i0 + r] = lRun[r];

@@ -42,6 +42,7 @@ import {
   contiguous,
 } from "./attention.ts";
 import { flashAttentionJs } from "./flash.ts";
+import { attentionBackwardBlocked, attentionBackwardReference } from "./attention_backward.ts";
 import { maxReference, meanReference, sumReference } from "./reduce.ts";
 import { runKernel } from "./registry.ts";
 import { batchNormBackwardReference, normBackwardReference } from "./layer_norm_backward.ts";
@@ -196,7 +197,7 @@ const attentionChunks = (a: { tq: number }) => (((a.tq + 3) >> 2) + 3) >> 2;
 /** True when the WebAssembly path needs JavaScript hooks (then it runs on one thread). */
 const attentionHooks = (a: AttentionKernelArgs) =>
   a.bias !== null || a.scores !== null || (a.dropout > 0 && a.dropoutKey !== null) ||
-  (a.mask !== null && !contiguous(a.mask, a.tk));
+  (a.mask !== null && !contiguous(a.mask, a.tk)) || (a.lse ?? null) !== null;
 
 registerKernel({ name: "attention", backend: "reference", impl: attentionReference });
 registerKernel({ name: "attention", backend: "js", impl: attentionJs });
@@ -252,7 +253,8 @@ registerKernel({
 registerKernel({ name: "flashAttention", backend: "js", impl: flashAttentionJs });
 /** flash_rows reads a mask with a contiguous key axis itself; a bias needs JavaScript. */
 const flashWasmable = (a: Parameters<typeof flashAttentionJs>[0]) =>
-  wasmReady() && a.bias === null && (a.mask === null || contiguous(a.mask, a.tk));
+  wasmReady() && a.bias === null && (a.mask === null || contiguous(a.mask, a.tk)) &&
+  (a.lse ?? null) === null;
 /** Query blocks of flash_rows (its work units). */
 const flashBlocks = (a: { tq: number; blockSize: number }) =>
   Math.ceil(((a.tq + 3) >> 2) / Math.max(1, Math.ceil(a.blockSize / 4)));
@@ -271,6 +273,16 @@ registerKernel({
   preferred: (a) =>
     attentionWorth(a) && worthThreads(attentionWork(a), flashBlocks(a), ATTENTION_SHARE),
 });
+
+// --- attentionBackward: the readable loops, or blocks through gemm (which picks its own path) ---
+
+registerKernel({
+  name: "attentionBackward",
+  backend: "reference",
+  impl: attentionBackwardReference,
+  preferred: () => false,
+});
+registerKernel({ name: "attentionBackward", backend: "js", impl: attentionBackwardBlocked });
 
 // --- reductions ---
 

@@ -27,6 +27,7 @@
 
 import type { GemmArgs, StackedGemmArgs } from "./gemm_args.ts";
 import type { AttentionKernelArgs } from "./attention.ts";
+import type { AttentionBackwardArgs } from "./attention_backward.ts";
 import type { FlashAttentionArgs } from "./flash.ts";
 import type { ReduceArgs } from "./reduce.ts";
 import type { BatchNormBackwardArgs, NormBackwardArgs } from "./layer_norm_backward.ts";
@@ -47,6 +48,8 @@ export interface KernelArgs {
   attention: AttentionKernelArgs;
   /** Several attention problems of one call (batch elements and heads). */
   attentionBatch: readonly AttentionKernelArgs[];
+  /** Gradients of one attention problem from its saved row log-sum-exp (`attention_backward.ts`). */
+  attentionBackward: AttentionBackwardArgs;
   /** FlashAttention (online softmax, no `[tq, tk]` scores) for one problem. */
   flashAttention: FlashAttentionArgs;
   /** Σ over axes, into float32 (float64 accumulation). */

@@ -1,0 +1,394 @@
+/**
+ * Gradients of attention (issue 11): scaledDotProductAttention / dotProductAttention
+ * and tiledAttention w.r.t. query, key, value and a float bias, against float64
+ * central finite differences of an independent attention loop (tests/_gradcheck.ts:
+ * rtol 1e-3, atol 1e-4 × max); masks, broadcast batches, custom scale, dropout
+ * with a fixed key; the JavaScript, WebAssembly, threaded and chunked forward paths;
+ * the readable backward loops against the blocked gemm path.
+ */
+
+import assert from "node:assert/strict";
+import { checkGradients, leaves, values } from "./_gradcheck.ts";
+import {
+  dotProductAttention,
+  scaledDotProductAttention,
+} from "../lib/attention/scaled_dot_product.ts";
+import { tiledAttention } from "../lib/attention/tiled.ts";
+import { causalMask, paddingMask } from "../lib/attention/masks.ts";
+import { setAttentionScratchBytes } from "../lib/kernels/attention.ts";
+import { setParallelMinWork } from "../lib/kernels/kernel_table.ts";
+import { traceKernels, withKernelPath } from "../lib/kernels/registry.ts";
+import { assertClose } from "../lib/testing/assert_close.ts";
+import { type Mask, mask as makeMask } from "../lib/tensor/mask.ts";
+import { noGrad } from "../lib/tensor/autograd.ts";
+import { broadcastIndex, broadcastShapes, sizeOf } from "../lib/tensor/shape.ts";
+import { Tensor } from "../lib/tensor/tensor.ts";
+
+/** Shapes and options of one attention case. */
+interface Case {
+  q: number[];
+  k: number[];
+  v: number[];
+  bias?: number[];
+  mask?: Mask;
+  scale?: number;
+  /** Dropout multipliers (0 or 1/(1−p)) of the `[...batch, Tq, Tk]` weights, row-major. */
+  keep?: Float64Array;
+}
+
+/** Leading (batch) axes and the trailing [rows, cols] of a mask or bias shape. */
+function operandIndex(shape: number[], batch: number[]) {
+  const rows = shape.at(-2)!, cols = shape.at(-1)!;
+  const index = broadcastIndex(shape.slice(0, -2), batch);
+  return (t: number, i: number, j: number) =>
+    index[t] * rows * cols + (rows === 1 ? 0 : i) * cols + (cols === 1 ? 0 : j);
+}
+
+/** The batch shape of a case: every operand's leading axes broadcast. */
+function batchOf(c: Case): number[] {
+  let batch = broadcastShapes(c.q.slice(0, -2), c.k.slice(0, -2), "test");
+  batch = broadcastShapes(batch, c.v.slice(0, -2), "test");
+  if (c.mask) batch = broadcastShapes(batch, c.mask.shape.slice(0, -2), "test");
+  if (c.bias) batch = broadcastShapes(batch, c.bias.slice(0, -2), "test");
+  return batch;
+}
+
+/**
+ * Attention in float64, written from the definition: s = q·k·scale + b, masked
+ * keys -∞, softmax (a row with no visible key gives zeros), times the dropout
+ * multipliers, then the weighted sum of values. Inputs: q, k, v[, bias].
+ */
+function attention64(c: Case): (xs: Float64Array[]) => Float64Array {
+  const tq = c.q.at(-2)!, dk = c.q.at(-1)!, tk = c.k.at(-2)!, dv = c.v.at(-1)!;
+  const batch = batchOf(c);
+  const n = sizeOf(batch);
+  const qi = broadcastIndex(c.q.slice(0, -2), batch);
+  const ki = broadcastIndex(c.k.slice(0, -2), batch);
+  const vi = broadcastIndex(c.v.slice(0, -2), batch);
+  const mAt = c.mask ? operandIndex(c.mask.shape as number[], batch) : null;
+  const bAt = c.bias ? operandIndex(c.bias, batch) : null;
+  const scale = c.scale ?? 1 / Math.sqrt(dk);
+  return (xs) => {
+    const [q, k, v, b] = xs;
+    const out = new Float64Array(n * tq * dv);
+    const w = new Float64Array(tk);
+    for (let t = 0; t < n; t++) {
+      for (let i = 0; i < tq; i++) {
+        let max = -Infinity;
+        for (let j = 0; j < tk; j++) {
+          let s = 0;
+          for (let d = 0; d < dk; d++) {
+            s += q[(qi[t] * tq + i) * dk + d] * k[(ki[t] * tk + j) * dk + d];
+          }
+          s *= scale;
+          if (bAt) s += b[bAt(t, i, j)];
+          if (mAt && c.mask!.data[mAt(t, i, j)] === 0) s = -Infinity;
+          w[j] = s;
+          max = Math.max(max, s);
+        }
+        let sum = 0;
+        for (let j = 0; j < tk; j++) {
+          w[j] = max === -Infinity ? 0 : Math.exp(w[j] - max);
+          sum += w[j];
+        }
+        for (let j = 0; j < tk; j++) {
+          w[j] = sum === 0 ? 0 : w[j] / sum;
+          if (c.keep) w[j] *= c.keep[(t * tq + i) * tk + j];
+        }
+        for (let d = 0; d < dv; d++) {
+          let o = 0;
+          for (let j = 0; j < tk; j++) o += w[j] * v[(vi[t] * tk + j) * dv + d];
+          out[(t * tq + i) * dv + d] = o;
+        }
+      }
+    }
+    return out;
+  };
+}
+
+/** Random inputs of a case: q, k, v[, bias] (bias in [-2, 2)). */
+function inputsOf(c: Case, seed: number): Float64Array[] {
+  const xs = [
+    values(sizeOf(c.q), seed),
+    values(sizeOf(c.k), seed + 1),
+    values(sizeOf(c.v), seed + 2),
+  ];
+  if (c.bias) xs.push(values(sizeOf(c.bias), seed + 3, -2, 2));
+  return xs;
+}
+
+function shapesOf(c: Case): number[][] {
+  return c.bias ? [c.q, c.k, c.v, c.bias] : [c.q, c.k, c.v];
+}
+
+/** scaledDotProductAttention on leaves [q, k, v, bias?] with the case's options. */
+function sdpa(c: Case, extra: Record<string, unknown> = {}) {
+  return (xs: Tensor[]) =>
+    scaledDotProductAttention(xs[0], xs[1], xs[2], {
+      mask: c.mask,
+      bias: xs[3],
+      scale: c.scale,
+      needWeights: false,
+      ...extra,
+    }).output;
+}
+
+function check(name: string, c: Case, seed = 1, op = sdpa(c)) {
+  checkGradients(name, op, attention64(c), inputsOf(c, seed), shapesOf(c), { seed });
+}
+
+/** A [rows, cols] mask from a predicate. */
+function maskOf(rows: number, cols: number, allow: (i: number, j: number) => boolean): Mask {
+  return makeMask(
+    Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => allow(i, j))),
+  );
+}
+
+Deno.test("attention gradients against float64 finite differences", async (t) => {
+  const cases: [string, Case][] = [
+    ["plain [3, 4] x [5, 4]", { q: [3, 4], k: [5, 4], v: [5, 3] }],
+    ["batched heads [2, 2, 3, 4]", { q: [2, 2, 3, 4], k: [2, 2, 4, 4], v: [2, 2, 4, 2] }],
+    ["causal", { q: [4, 3], k: [4, 3], v: [4, 3], mask: causalMask(4) }],
+    [
+      "bottom-right causal, Tq < Tk",
+      { q: [2, 3], k: [5, 3], v: [5, 2], mask: causalMask(2, 5, { align: "bottom-right" }) },
+    ],
+    [
+      "padding mask [B, 1, 1, Tk] over heads",
+      {
+        q: [2, 2, 3, 4],
+        k: [2, 2, 4, 4],
+        v: [2, 2, 4, 3],
+        mask: paddingMask([4, 2], 4).reshape([2, 1, 1, 4]),
+      },
+    ],
+    [
+      "broadcast batch: shared key and value, batched query",
+      { q: [3, 2, 4], k: [5, 4], v: [1, 5, 2] },
+    ],
+    ["custom scale", { q: [3, 4], k: [4, 4], v: [4, 2], scale: 0.7 }],
+    ["finite bias [Tq, Tk]", { q: [3, 4], k: [4, 4], v: [4, 2], bias: [3, 4] }],
+    [
+      "broadcast bias [H, 1, Tk] over [B, H, Tq, Tk]",
+      { q: [2, 2, 3, 4], k: [2, 2, 4, 4], v: [2, 2, 4, 2], bias: [2, 1, 4] },
+    ],
+    [
+      "bias with a batch axis the others lack",
+      { q: [3, 4], k: [4, 4], v: [4, 2], bias: [2, 3, 4] },
+    ],
+    [
+      "bias and mask together",
+      { q: [4, 3], k: [4, 3], v: [4, 3], bias: [1, 4], mask: causalMask(4) },
+    ],
+  ];
+  for (const [name, c] of cases) await t.step(name, () => check(name, c));
+  await t.step("dotProductAttention (scale 1)", () => {
+    const c: Case = { q: [3, 4], k: [4, 4], v: [4, 2], scale: 1 };
+    check("dotProductAttention", c, 3, (xs) => dotProductAttention(xs[0], xs[1], xs[2]).output);
+  });
+});
+
+Deno.test("attention gradients: -Infinity bias entries and fully masked rows", async (t) => {
+  await t.step("-Infinity bias acts as a mask and gets gradient 0 there", () => {
+    const c: Case = { q: [3, 2], k: [4, 2], v: [4, 2], mask: maskOf(3, 4, (i, j) => j <= i + 1) };
+    const bias = new Float32Array(12).map((
+      _,
+      e,
+    ) => (e % 4 <= Math.floor(e / 4) + 1 ? 0.25 : -Infinity));
+    const xs = leaves(inputsOf(c, 5), shapesOf(c));
+    const b = new Tensor(bias, [3, 4]);
+    b.requiresGrad = true;
+    const viaBias = scaledDotProductAttention(xs[0], xs[1], xs[2], { bias: b }).output;
+    viaBias.backward(new Tensor(Float32Array.from(values(6, 9)), viaBias.shape));
+    // the same scores with a mask instead (a constant bias shifts nothing): same gradients
+    const ys = leaves(inputsOf(c, 5), shapesOf(c));
+    const viaMask = scaledDotProductAttention(ys[0], ys[1], ys[2], { mask: c.mask }).output;
+    viaMask.backward(new Tensor(Float32Array.from(values(6, 9)), viaMask.shape));
+    for (let j = 0; j < 3; j++) {
+      assertClose(xs[j].grad!.data, ys[j].grad!.data, { rtol: 1e-5, atol: 1e-6 });
+    }
+    b.grad!.data.forEach((g, e) => {
+      if (bias[e] === -Infinity) assert.equal(g, 0, `bias entry ${e}`);
+      assert.ok(Number.isFinite(g));
+    });
+    // finite differences on the finite entries: the causal case with this bias
+    check("-inf bias (mask equivalent)", { ...c, bias: [3, 4] }, 7);
+  });
+  await t.step("a fully masked row gets gradient exactly 0, masked keys too", () => {
+    // query 1 sees nothing; key 3 is seen by no query
+    const m = maskOf(3, 4, (i, j) => i !== 1 && j !== 3);
+    const c: Case = { q: [3, 2], k: [4, 2], v: [4, 3], mask: m, bias: [3, 4] };
+    check("fully masked row", c, 11);
+    const xs = leaves(inputsOf(c, 11), shapesOf(c));
+    const out = sdpa(c)(xs);
+    out.backward(new Tensor(Float32Array.from(values(9, 2)), out.shape));
+    const [gq, gk, gv, gb] = xs.map((x) => x.grad!.data);
+    assert.deepEqual([...gq.subarray(2, 4)], [0, 0]);
+    assert.deepEqual([gk[6], gk[7], gv[9], gv[10], gv[11]], [0, 0, 0, 0, 0]);
+    for (let j = 0; j < 4; j++) assert.equal(gb[4 + j], 0);
+    for (let i = 0; i < 3; i++) assert.equal(gb[i * 4 + 3], 0);
+    for (const g of [gq, gk, gv, gb]) assert.ok(g.every(Number.isFinite));
+  });
+  await t.step("a NaN in a masked key's value or key reaches no gradient", () => {
+    const m = maskOf(20, 20, (i, j) => j <= i && j !== 7);
+    const c: Case = { q: [20, 16], k: [20, 16], v: [20, 16], mask: m };
+    const xs = inputsOf(c, 13);
+    xs[1][7 * 16 + 3] = NaN;
+    xs[2][7 * 16 + 5] = Infinity;
+    const ls = leaves(xs, shapesOf(c));
+    const out = sdpa(c)(ls);
+    assert.ok(out.data.every(Number.isFinite));
+    out.backward(new Tensor(Float32Array.from(values(out.size, 3)), out.shape));
+    assert.ok(ls[0].grad!.data.every(Number.isFinite));
+    assert.ok(ls[1].grad!.data.every((g, e) => Math.floor(e / 16) === 7 ? g === 0 : isFinite(g)));
+    assert.ok(ls[2].grad!.data.every((g, e) => Math.floor(e / 16) === 7 ? g === 0 : isFinite(g)));
+  });
+});
+
+Deno.test("attention gradients with dropout: the forward's mask, drawn again", async (t) => {
+  for (
+    const [name, c0] of [
+      ["plain", { q: [2, 4, 3], k: [2, 5, 3], v: [2, 5, 2] }],
+      ["with causal mask and bias", {
+        q: [5, 3],
+        k: [5, 3],
+        v: [5, 2],
+        mask: causalMask(5),
+        bias: [5, 5],
+      }],
+    ] as [string, Case][]
+  ) {
+    await t.step(name, () => {
+      const p = 0.3, dropoutKey = { key: 1234, call: 5 };
+      const xs = leaves(inputsOf(c0, 17), shapesOf(c0));
+      // the multipliers the forward used: 0 where its weights were dropped
+      const opts = { mask: c0.mask, bias: xs[3], dropoutKey };
+      const [plain, dropped] = noGrad(() => [
+        scaledDotProductAttention(xs[0], xs[1], xs[2], opts).weights,
+        scaledDotProductAttention(xs[0], xs[1], xs[2], { ...opts, dropout: p }).weights,
+      ]);
+      const keep = Float64Array.from(
+        plain.data,
+        (w, e) => (w !== 0 && dropped.data[e] === 0 ? 0 : 1 / (1 - p)),
+      );
+      assert.ok(keep.some((m) => m === 0) && keep.some((m) => m !== 0));
+      const c = { ...c0, keep };
+      check(`dropout ${name}`, c, 17, sdpa(c, { dropout: p, dropoutKey }));
+    });
+  }
+});
+
+/** Gradients of [q, k, v, bias?] from one backward of `op` with a fixed upstream. */
+function grads(c: Case, op: (xs: Tensor[]) => Tensor, seed = 21): Float32Array[] {
+  const xs = leaves(inputsOf(c, seed), shapesOf(c));
+  const y = op(xs);
+  y.backward(new Tensor(Float32Array.from(values(y.size, seed + 1)), y.shape));
+  return xs.map((x) => x.grad!.data);
+}
+
+Deno.test("attention gradients on every forward path", async (t) => {
+  // 16 x 16 x 16: large enough for the WebAssembly kernels
+  const c: Case = {
+    q: [2, 16, 16],
+    k: [2, 16, 16],
+    v: [2, 16, 16],
+    mask: maskOf(16, 16, (i, j) => j <= i || j % 5 === 0),
+    bias: [16, 16],
+  };
+  await t.step("WebAssembly forward (auto), finite differences", () => {
+    const { calls } = traceKernels(() => grads(c, sdpa(c)));
+    assert.ok(calls.some((k) => k.name === "attention" && k.backend === "wasm"));
+    assert.ok(calls.some((k) => k.name === "attentionBackward" && k.backend === "js"));
+    check("wasm path", c, 23);
+  });
+  await t.step("threaded: every product split across the workers", () => {
+    const before = setParallelMinWork(0);
+    try {
+      const { calls } = traceKernels(() => check("threaded", c, 23));
+      assert.ok(calls.some((k) => k.name === "gemm" && k.backend === "threaded"));
+    } finally {
+      setParallelMinWork(before);
+    }
+  });
+  await t.step("JavaScript forward, and the readable backward loops", () => {
+    withKernelPath("js", () => check("js path", c, 23));
+    withKernelPath("reference", () => check("reference path", c, 23));
+  });
+  await t.step("chunked forward: 48 query rows in chunks of 16", () => {
+    const cc: Case = {
+      q: [48, 8],
+      k: [24, 8],
+      v: [24, 8],
+      mask: causalMask(48, 24),
+      bias: [1, 24],
+    };
+    const whole = grads(cc, sdpa(cc));
+    setAttentionScratchBytes(16 * 24 * 4);
+    try {
+      const chunked = grads(cc, sdpa(cc));
+      chunked.forEach((g, j) => assert.deepEqual(g, whole[j]));
+      check("chunked", cc, 29);
+    } finally {
+      setAttentionScratchBytes();
+    }
+  });
+  await t.step("blocked backward agrees with the reference loops", () => {
+    // 100 query rows: two row blocks of the blocked path
+    const big: Case = {
+      ...c,
+      q: [2, 100, 16],
+      mask: maskOf(100, 16, (i, j) => j <= i % 16),
+      bias: [100, 16],
+    };
+    const ref = withKernelPath("reference", () => grads(big, sdpa(big)));
+    const fast = grads(big, sdpa(big));
+    fast.forEach((g, j) => {
+      const max = Math.max(...ref[j].map(Math.abs));
+      assertClose(g, ref[j], { rtol: 1e-4, atol: 1e-5 * max });
+    });
+  });
+  await t.step("recording changes no forward number beyond float32 rounding", () => {
+    const xs = leaves(inputsOf(c, 31), shapesOf(c));
+    const withGrad = sdpa(c)(xs);
+    const without = noGrad(() => sdpa(c)(xs));
+    assertClose(withGrad.data, without.data, { rtol: 1e-6, atol: 1e-6 });
+    assert.equal(without.requiresGrad, false);
+  });
+});
+
+Deno.test("tiledAttention gradients: no Tq x Tk matrix, same as the full path", async (t) => {
+  const tiled = (c: Case, blockSize: number) => (xs: Tensor[]) =>
+    tiledAttention(xs[0], xs[1], xs[2], { mask: c.mask, bias: xs[3], scale: c.scale, blockSize })
+      .output;
+  await t.step("finite differences, blocks of 2", () => {
+    const c: Case = {
+      q: [2, 5, 3],
+      k: [2, 6, 3],
+      v: [2, 6, 2],
+      mask: causalMask(5, 6),
+      bias: [5, 6],
+    };
+    check("tiled", c, 37, tiled(c, 2));
+  });
+  await t.step("a fully masked row gets gradient 0", () => {
+    const c: Case = { q: [3, 2], k: [4, 2], v: [4, 3], mask: maskOf(3, 4, (i) => i !== 2) };
+    check("tiled fully masked", c, 41, tiled(c, 2));
+    const g = grads(c, tiled(c, 2), 41);
+    assert.deepEqual([...g[0].subarray(4, 6)], [0, 0]);
+  });
+  await t.step("tiled and full gradients agree within float32 rounding", () => {
+    const c: Case = {
+      q: [2, 2, 40, 16],
+      k: [2, 2, 40, 16],
+      v: [2, 2, 40, 8],
+      mask: causalMask(40),
+      bias: [2, 1, 40],
+    };
+    const full = grads(c, sdpa(c), 43);
+    const blocked = grads(c, tiled(c, 16), 43);
+    blocked.forEach((g, j) => {
+      const max = Math.max(...full[j].map(Math.abs));
+      assertClose(g, full[j], { rtol: 1e-4, atol: 1e-5 * max });
+    });
+  });
+});

@@ -32,6 +32,7 @@ import {
   withThreadMode,
 } from "./simd.ts";
 import { softmaxRowsReference } from "./softmax.ts";
+import { softmaxBackwardJs, softmaxBackwardReference } from "./softmax_backward.ts";
 import {
   attentionBatchable,
   attentionBatchWasm,
@@ -183,6 +184,16 @@ registerKernel({
   supports: () => wasmReady(),
   preferred: ({ rows, cols, size }) => (size ?? rows * cols) >= SOFTMAX_WASM_MIN,
 });
+
+// --- softmaxBackward ---
+
+registerKernel({
+  name: "softmaxBackward",
+  backend: "reference",
+  impl: softmaxBackwardReference,
+  preferred: () => false,
+});
+registerKernel({ name: "softmaxBackward", backend: "js", impl: softmaxBackwardJs });
 
 // --- attention (one problem) and attentionBatch (the heads of one call) ---
 

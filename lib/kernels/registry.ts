@@ -31,6 +31,7 @@ import type { AttentionBackwardArgs } from "./attention_backward.ts";
 import type { FlashAttentionArgs } from "./flash.ts";
 import type { ReduceArgs } from "./reduce.ts";
 import type { BatchNormBackwardArgs, NormBackwardArgs } from "./layer_norm_backward.ts";
+import type { SoftmaxBackwardArgs } from "./softmax_backward.ts";
 
 /** The operands each kernel name takes (one object per call). */
 export interface KernelArgs {
@@ -44,6 +45,8 @@ export interface KernelArgs {
    * working in chunks of rows passes the whole size, so every chunk takes one path).
    */
   softmaxRows: { x: Float32Array; offset: number; rows: number; cols: number; size?: number };
+  /** dL/dx of row softmax or logSoftmax from the saved output and dL/d(output). */
+  softmaxBackward: SoftmaxBackwardArgs;
   /** One attention problem (scores, mask, softmax, dropout, weights·V). */
   attention: AttentionKernelArgs;
   /** Several attention problems of one call (batch elements and heads). */

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { recordOp } from "../tensor/op.ts";
 import { formatShape } from "../tensor/shape.ts";
 import { checkTensor, Tensor } from "../tensor/tensor.ts";
 import { _describe, _options } from "./_validate.ts";
@@ -22,6 +23,14 @@ function _unary(x: Tensor, fn: string, f: (v: number) => number): Tensor {
   const out = new Float32Array(src.length);
   for (let i = 0; i < src.length; i++) out[i] = f(src[i]);
   return new Tensor(out, x.shape);
+}
+
+/** dy ⊙ f'(v) elementwise, f' evaluated (float64) on `v` (the input or the output). */
+function _chain(g: Tensor, v: Tensor, df: (v: number) => number): Tensor {
+  const gd = g.data, vd = v.data;
+  const dx = new Float32Array(gd.length);
+  for (let i = 0; i < gd.length; i++) dx[i] = gd[i] * df(vd[i]);
+  return new Tensor(dx, g.shape);
 }
 
 /**
@@ -52,7 +61,9 @@ export function relu(x: Tensor): Tensor {
     const keep = ~(b >> 31) | -((b & 0x7fffffff) > 0x7f800000); // all ones: positive or NaN
     bits[i] = b & keep;
   }
-  return new Tensor(out, x.shape);
+  const y = new Tensor(out, x.shape);
+  // dx = dy · [y > 0] (0 at x = 0, as PyTorch's threshold_backward; NaN passes dy through)
+  return recordOp("relu", [x], y, (g) => [_chain(g, y, (v) => (v > 0 || v !== v ? 1 : 0))]);
 }
 
 /** Options for {@link gelu}. */
@@ -66,7 +77,18 @@ export interface GeluOptions {
 
 const _SQRT_HALF = Math.SQRT1_2;
 const _SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const _INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
+/** σ(v) = 1 / (1 + e^{-v}) in float64. */
+function _sigmoid(v: number): number {
+  return 1 / (1 + Math.exp(-v));
+}
+
+/** SiLU'(v) = σ(v)(1 + v(1 - σ(v))), PyTorch's silu_backward. */
+function _siluDerivative(v: number): number {
+  const s = _sigmoid(v);
+  return s * (1 + v * (1 - s));
+}
 /**
  * Gaussian error linear unit.
  *
@@ -97,14 +119,26 @@ export function gelu(x: Tensor, options: GeluOptions = {}): Tensor {
   options = _options(options, "gelu", "options");
   const approximate = options.approximate ?? "none";
   if (approximate === "none") {
-    return _unary(x, "gelu", (v) => 0.5 * v * erfc(-v * _SQRT_HALF));
+    const y = _unary(x, "gelu", (v) => 0.5 * v * erfc(-v * _SQRT_HALF));
+    // dx = dy · (Φ(x) + x φ(x)),  Φ(x) = erfc(-x/√2)/2,  φ(x) = e^{-x²/2}/√(2π)
+    return recordOp("gelu", [x], y, (g) => [
+      _chain(g, x, (v) => 0.5 * erfc(-v * _SQRT_HALF) + v * Math.exp(-0.5 * v * v) * _INV_SQRT_2PI),
+    ]);
   }
   if (approximate === "tanh") {
-    return _unary(
+    const y = _unary(
       x,
       "gelu",
       (v) => 0.5 * v * (1 + Math.tanh(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))),
     );
+    // u = √(2/π)(x + 0.044715 x³), t = tanh(u):
+    // dx = dy · (½(1 + t) + ½x (1 - t²) √(2/π)(1 + 3·0.044715 x²))   (PyTorch's gelu_backward)
+    return recordOp("gelu", [x], y, (g) => [
+      _chain(g, x, (v) => {
+        const t = Math.tanh(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v));
+        return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * v * v);
+      }),
+    ]);
   }
   throw new RangeError(`gelu: approximate must be "none" or "tanh", got ${_describe(approximate)}`);
 }
@@ -128,7 +162,9 @@ export function gelu(x: Tensor, options: GeluOptions = {}): Tensor {
  */
 export function silu(x: Tensor): Tensor {
   // e^{-x} overflows to Infinity for x < -709, and x / Infinity = -0: no NaN.
-  return _unary(x, "silu", (v) => v / (1 + Math.exp(-v)));
+  const y = _unary(x, "silu", (v) => v / (1 + Math.exp(-v)));
+  // dx = dy · σ(x)(1 + x(1 - σ(x)))
+  return recordOp("silu", [x], y, (g) => [_chain(g, x, _siluDerivative)]);
 }
 
 /**
@@ -147,7 +183,9 @@ export function silu(x: Tensor): Tensor {
  * ```
  */
 export function tanh(x: Tensor): Tensor {
-  return _unary(x, "tanh", Math.tanh);
+  const y = _unary(x, "tanh", Math.tanh);
+  // dx = dy · (1 - y²)   (from the output, as PyTorch's tanh_backward)
+  return recordOp("tanh", [x], y, (g) => [_chain(g, y, (v) => 1 - v * v)]);
 }
 
 /**
@@ -185,5 +223,14 @@ export function swiglu(gate: Tensor, up: Tensor): Tensor {
   const g = gate.data, u = up.data;
   const out = new Float32Array(g.length);
   for (let i = 0; i < g.length; i++) out[i] = (g[i] / (1 + Math.exp(-g[i]))) * u[i];
-  return new Tensor(out, gate.shape);
+  // y = silu(gate) ⊙ up:  d gate = dy ⊙ up ⊙ silu'(gate),  d up = dy ⊙ silu(gate)
+  return recordOp("swiglu", [gate, up], new Tensor(out, gate.shape), (dy) => {
+    const d = dy.data;
+    const dGate = new Float32Array(g.length), dUp = new Float32Array(g.length);
+    for (let i = 0; i < g.length; i++) {
+      dGate[i] = d[i] * u[i] * _siluDerivative(g[i]);
+      dUp[i] = d[i] * (g[i] / (1 + Math.exp(-g[i])));
+    }
+    return [new Tensor(dGate, gate.shape), new Tensor(dUp, up.shape)];
+  });
 }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { recordOp } from "./op.ts";
 import { checkSize, formatShape, sizeOf } from "./shape.ts";
 import { checkTensor, Tensor } from "./tensor.ts";
 
@@ -16,6 +17,41 @@ function checkAxis(x: Tensor, axis: number, fn: string): number {
     );
   }
   return a;
+}
+
+/** `x[..., s:e, ...]` along axis `a` (checked), as a fresh tensor. */
+function copyRange(x: Tensor, a: number, s: number, e: number): Tensor {
+  const n = x.shape[a];
+  const outer = sizeOf(x.shape.slice(0, a));
+  const inner = sizeOf(x.shape.slice(a + 1));
+  const len = e - s;
+  const out = new Float32Array(outer * len * inner);
+  for (let o = 0; o < outer; o++) {
+    // one contiguous run of len·inner values per outer index
+    const from = (o * n + s) * inner;
+    out.set(x.data.subarray(from, from + len * inner), o * len * inner);
+  }
+  const shape = [...x.shape];
+  shape[a] = len;
+  return new Tensor(out, shape);
+}
+
+/**
+ * The gradient of a range copy: zeros of `shape` with `g` (the range's gradient,
+ * `shape` with axis `a` of g's size there) written back from index `s` on axis `a`.
+ */
+function scatterRange(g: Tensor, shape: readonly number[], a: number, s: number): Tensor {
+  const n = shape[a];
+  const outer = sizeOf(shape.slice(0, a));
+  const inner = sizeOf(shape.slice(a + 1));
+  const run = g.size / Math.max(outer, 1);
+  const dx = new Float32Array(sizeOf(shape));
+  if (run > 0) {
+    for (let o = 0; o < outer; o++) {
+      dx.set(g.data.subarray(o * run, (o + 1) * run), (o * n + s) * inner);
+    }
+  }
+  return new Tensor(dx, [...shape]);
 }
 
 /**
@@ -47,18 +83,8 @@ export function slice(x: Tensor, axis: number, start: number, end?: number): Ten
       }`,
     );
   }
-  const outer = sizeOf(x.shape.slice(0, a));
-  const inner = sizeOf(x.shape.slice(a + 1));
-  const len = e - s;
-  const out = new Float32Array(outer * len * inner);
-  for (let o = 0; o < outer; o++) {
-    // one contiguous run of len·inner values per outer index
-    const from = (o * n + s) * inner;
-    out.set(x.data.subarray(from, from + len * inner), o * len * inner);
-  }
-  const shape = [...x.shape];
-  shape[a] = len;
-  return new Tensor(out, shape);
+  // y = x[s:e] on axis a: dx = dy in [s, e), 0 elsewhere
+  return recordOp("slice", [x], copyRange(x, a, s, e), (g) => [scatterRange(g, x.shape, a, s)]);
 }
 
 /**
@@ -86,8 +112,10 @@ export function select(x: Tensor, axis: number, index: number): Tensor {
       }`,
     );
   }
-  const part = slice(x, a, i, i + 1);
-  return part.reshape(x.shape.filter((_, ax) => ax !== a));
+  const part = copyRange(x, a, i, i + 1);
+  const y = new Tensor(part.data, x.shape.filter((_, ax) => ax !== a));
+  // y = x[i] on axis a: dx = dy at index i (the axis put back as size 1), 0 elsewhere
+  return recordOp("select", [x], y, (g) => [scatterRange(g, x.shape, a, i)]);
 }
 
 /**
@@ -138,5 +166,13 @@ export function concat(tensors: readonly Tensor[], axis: number): Tensor {
       at += run;
     }
   }
-  return new Tensor(out, shape);
+  // y = [x₀; x₁; …] on axis a: dx_i = dy[offset_i : offset_i + size_i] on axis a
+  return recordOp("concat", tensors, new Tensor(out, shape), (g) => {
+    let offset = 0;
+    return tensors.map((t) => {
+      const part = copyRange(g, a, offset, offset + t.shape[a]);
+      offset += t.shape[a];
+      return part;
+    });
+  });
 }

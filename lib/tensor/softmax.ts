@@ -5,6 +5,8 @@
  */
 
 import { hasNaN, softmaxRows } from "../kernels/softmax.ts";
+import { softmaxBackwardRows } from "../kernels/softmax_backward.ts";
+import { recordOp } from "./op.ts";
 import { formatShape } from "./shape.ts";
 import { checkTensor, Tensor } from "./tensor.ts";
 
@@ -13,6 +15,9 @@ import { checkTensor, Tensor } from "./tensor.ts";
  *
  * Subtracting the row maximum keeps `exp` from overflowing (logits of 1e4 are
  * fine). A row that is entirely `-Infinity` (fully masked) gives zeros, not NaN.
+ *
+ * Gradient: $dx_j = p_j\,(dp_j - \sum_i p_i\,dp_i)$ from the saved output p, one
+ * fused pass per row (`softmax_backward.ts`); a fully masked row gets 0.
  *
  * @example Rows sum to one
  * ```ts
@@ -29,7 +34,19 @@ export function softmax(x: Tensor): Tensor {
   const cols = x.shape[x.rank - 1];
   const out = x.data.slice();
   if (cols > 0) softmaxRows(out, 0, out.length / cols, cols);
-  return new Tensor(out, x.shape);
+  const p = new Tensor(out, x.shape);
+  // dx_j = p_j (dp_j - Σ_i p_i dp_i)   (p saved: the output itself)
+  return recordOp("softmax", [x], p, (g) => [rowBackward(p, g, false)]);
+}
+
+/** dL/dx of softmax (`log` false) or logSoftmax from the output `y` and dL/dy `g`. */
+function rowBackward(y: Tensor, g: Tensor, log: boolean): Tensor {
+  const cols = y.shape[y.rank - 1];
+  const dx = new Float32Array(y.size);
+  if (cols > 0) {
+    softmaxBackwardRows({ y: y.data, dy: g.data, dx, rows: y.size / cols, cols, log });
+  }
+  return new Tensor(dx, y.shape);
 }
 
 /**
@@ -37,6 +54,9 @@ export function softmax(x: Tensor): Tensor {
  * the last axis, computed without forming the softmax (no log of 0 for very
  * negative logits). A row of all `-Infinity` stays `-Infinity`; a NaN makes
  * its whole row NaN, as in PyTorch.
+ *
+ * Gradient: $dx = dy - \mathrm{softmax}(x) \sum dy$ per row, with softmax(x) =
+ * $e^{y}$ from the saved output y. A fully masked row (all `-Infinity`) gets 0.
  *
  * @example Log-probabilities of two equal logits
  * ```ts
@@ -68,5 +88,7 @@ export function logSoftmax(x: Tensor): Tensor {
     const lse = max + Math.log(sum);
     for (let j = 0; j < cols; j++) out[o + j] = x.data[o + j] - lse;
   }
-  return new Tensor(out, x.shape);
+  const y = new Tensor(out, x.shape);
+  // dx = dy - e^y · Σ dy   (per row; e^y = softmax(x), y saved: the output itself)
+  return recordOp("logSoftmax", [x], y, (g) => [rowBackward(y, g, true)]);
 }

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { recordOp } from "./op.ts";
 import { formatShape, sizeOf } from "./shape.ts";
 import { checkTensor, Tensor } from "./tensor.ts";
 
@@ -44,7 +45,13 @@ export function permute(x: Tensor, axes: readonly number[]): Tensor {
   }
   const strides = norm.map((a) => inStrides[a]);
   const out = new Float32Array(sizeOf(shape));
-  if (out.length === 0) return new Tensor(out, shape);
+  // y = x permuted: dx = dy permuted back, by the inverse permutation (inverse[axes[i]] = i)
+  const backward = (g: Tensor) => {
+    const inverse = new Array<number>(r);
+    norm.forEach((a, i) => (inverse[a] = i));
+    return [permute(g, inverse)];
+  };
+  if (out.length === 0) return recordOp("permute", [x], new Tensor(out, shape), backward);
   // Walk the output in order; the innermost axis is copied with its input stride.
   const last = r - 1;
   const inner = r === 0 ? 1 : shape[last];
@@ -61,11 +68,12 @@ export function permute(x: Tensor, axes: readonly number[]): Tensor {
       idx[ax] = 0;
     }
   }
-  return new Tensor(out, shape);
+  return recordOp("permute", [x], new Tensor(out, shape), backward);
 }
 
 /**
  * Swaps the last two axes: `[..., M, N] -> [..., N, M]` (`Kᵀ` in attention).
+ * Recorded as a {@link permute}, so its gradient is the transpose of dy.
  *
  * @example Transpose a matrix
  * ```ts

@@ -1,15 +1,20 @@
 /**
- * Batch normalisation (Ioffe & Szegedy, 2015) in training mode, channels last:
- * every feature is normalised with statistics pooled over the whole batch.
+ * Batch normalisation (Ioffe & Szegedy, 2015), channels last: in training mode
+ * every feature is normalised with statistics pooled over the whole batch, in
+ * eval mode with running statistics.
  * Here for comparison with {@link layerNorm}: Transformers use LayerNorm.
  *
  * @module
  */
 
+import { runKernel } from "../kernels/registry.ts";
+import "../kernels/kernel_table.ts";
+import { needsGrad } from "../tensor/autograd.ts";
 import { Mask } from "../tensor/mask.ts";
+import { recordOp } from "../tensor/op.ts";
 import { formatShape } from "../tensor/shape.ts";
 import { checkTensor, Tensor } from "../tensor/tensor.ts";
-import { _finiteAtLeast, _options, _vectorOf } from "./_validate.ts";
+import { _boolean, _finiteAtLeast, _options, _probability, _vectorOf } from "./_validate.ts";
 
 /** Options for {@link batchNorm}. */
 export interface BatchNormOptions {
@@ -25,6 +30,26 @@ export interface BatchNormOptions {
    * position is still normalised, padding included. Default: all positions count.
    */
   mask?: Mask | null;
+  /**
+   * Normalise with this batch's statistics (default true, PyTorch's training
+   * mode); false normalises with `runningMean` and `runningVar` (eval mode),
+   * which are then constants of the gradient.
+   */
+  training?: boolean;
+  /**
+   * Per-channel running mean `[C]` (PyTorch's `running_mean` buffer): required
+   * when not training; when training, updated in place to
+   * (1 − momentum)·running + momentum·batch mean.
+   */
+  runningMean?: Tensor | null;
+  /**
+   * Per-channel running variance `[C]` (`running_var`): required when not
+   * training; when training, updated in place with the unbiased batch variance
+   * (M/(M − 1) times the biased one), as PyTorch does.
+   */
+  runningVar?: Tensor | null;
+  /** Weight of the batch in the running statistics; default 0.1 (PyTorch's). */
+  momentum?: number;
 }
 
 /**
@@ -34,9 +59,11 @@ export interface BatchNormOptions {
  * where m runs over all axes but the last (the M counted positions).
  *
  * These are the training-mode statistics of PyTorch's `nn.BatchNorm1d` on
- * `[N, C]`: biased variance, ε inside the square root. Running averages (the
- * statistics BatchNorm uses at inference) are not kept; this function is for
- * inspecting what one batch does. PyTorch's `[N, C, L]` input is channels-first;
+ * `[N, C]`: biased variance, ε inside the square root. With `runningMean` and
+ * `runningVar` the running averages are updated as `F.batch_norm` does, and
+ * with `training: false` they replace the batch statistics (inference; the
+ * gradient then treats them as constants, dx = γ·dy/√(running var + ε)).
+ * PyTorch's `[N, C, L]` input is channels-first;
  * here the channels are last (`[N, L, C]`, the Transformer layout), which is the same
  * computation on permuted axes. Sums are accumulated in float64 in two passes.
  *
@@ -45,12 +72,14 @@ export interface BatchNormOptions {
  * in the batch (and on padding, unless `mask` leaves it out).
  *
  * @param x `[N, ..., C]`, rank >= 2; normalised per channel over the other axes.
- * @param options `weight` γ `[C]`, `bias` β `[C]`, `eps` (default 1e-5), `mask` (x's shape without C).
+ * @param options `weight` γ `[C]`, `bias` β `[C]`, `eps` (default 1e-5), `mask` (x's shape without C),
+ *   `training` (default true), `runningMean`/`runningVar` `[C]`, `momentum` (default 0.1).
  * @returns `[N, ..., C]`, same shape as `x`.
  * @throws {TypeError} When `x`, `weight`, `bias` or `mask` has the wrong type, or `eps` is not a number.
  * @throws {RangeError} When `x` has rank < 2, `weight`/`bias` is not `[C]`, `mask` does not match
  *   `x` without its last axis, fewer than 2 positions count (as PyTorch: "more than 1 value per
- *   channel"), or `eps` is negative or infinite.
+ *   channel"), `eps` is negative or infinite, `momentum` is outside [0, 1], or `training: false`
+ *   without both running statistics.
  *
  * @example Each column of `[N, C]` gets mean 0 and variance 1
  * ```ts
@@ -72,6 +101,18 @@ export interface BatchNormOptions {
  * const y = batchNorm(x, { eps: 0, mask: mask([[true, true, false]]) }).data;
  * assert.deepEqual([y[0], y[1]], [-1, 1]); // μ = 3, σ = 1 from the two real tokens
  * ```
+ *
+ * @example Running statistics: updated in training, used in eval mode
+ * ```ts
+ * import { batchNorm } from "./batch_norm.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import assert from "node:assert/strict";
+ * const runningMean = tensor([0]), runningVar = tensor([1]);
+ * batchNorm(tensor([[1], [3]]), { runningMean, runningVar, momentum: 0.5 });
+ * assert.deepEqual([runningMean.data[0], runningVar.data[0]], [1, 1.5]); // batch: μ = 2, unbiased σ² = 2
+ * const y = batchNorm(tensor([[2.5]]), { training: false, runningMean, runningVar, eps: 0 });
+ * assert.ok(Math.abs(y.data[0] - 1.5 / Math.sqrt(1.5)) < 1e-6);
+ * ```
  */
 export function batchNorm(x: Tensor, options: BatchNormOptions = {}): Tensor {
   const fn = "batchNorm";
@@ -88,10 +129,23 @@ export function batchNorm(x: Tensor, options: BatchNormOptions = {}): Tensor {
   const gamma = _vectorOf(options.weight, c, fn, "weight", x);
   const beta = _vectorOf(options.bias, c, fn, "bias", x);
   const eps = _finiteAtLeast(options.eps ?? 1e-5, 0, fn, "eps");
+  const training = _boolean(options.training ?? true, fn, "training");
+  const runningMean = _vectorOf(options.runningMean, c, fn, "runningMean", x);
+  const runningVar = _vectorOf(options.runningVar, c, fn, "runningVar", x);
+  const momentum = _probability(options.momentum ?? 0.1, fn, "momentum");
+  if ((runningMean === null) !== (runningVar === null) || (!training && runningMean === null)) {
+    throw new TypeError(
+      `${fn}: ${
+        training ? "runningMean and runningVar go together" : "training: false needs"
+      } (runningMean ${runningMean ? "given" : "missing"}, runningVar ${
+        runningVar ? "given" : "missing"
+      }); pass both as [${c}] tensors`,
+    );
+  }
   const positions = x.size / c || 0;
   const keep = _maskData(options.mask, x, fn);
   const count = keep ? keep.reduce((n, v) => n + v, 0) : positions;
-  if (count < 2) {
+  if (training && count < 2) {
     throw new RangeError(
       `${fn}: needs more than 1 value per channel to compute batch statistics, got ${count} ${
         keep ? "unmasked positions" : "positions"
@@ -99,23 +153,40 @@ export function batchNorm(x: Tensor, options: BatchNormOptions = {}): Tensor {
     );
   }
   const src = x.data;
-  // 1) per-channel mean over the counted positions, in float64
   const mean = new Float64Array(c);
-  for (let m = 0; m < positions; m++) {
-    if (keep && !keep[m]) continue;
-    for (let j = 0; j < c; j++) mean[j] += src[m * c + j];
-  }
-  for (let j = 0; j < c; j++) mean[j] /= count;
-  // 2) biased variance around that mean
-  const sq = new Float64Array(c);
-  for (let m = 0; m < positions; m++) {
-    if (keep && !keep[m]) continue;
+  const inv = new Float64Array(c);
+  if (training) {
+    // 1) per-channel mean over the counted positions, in float64
+    for (let m = 0; m < positions; m++) {
+      if (keep && !keep[m]) continue;
+      for (let j = 0; j < c; j++) mean[j] += src[m * c + j];
+    }
+    for (let j = 0; j < c; j++) mean[j] /= count;
+    // 2) biased variance around that mean
+    const sq = new Float64Array(c);
+    for (let m = 0; m < positions; m++) {
+      if (keep && !keep[m]) continue;
+      for (let j = 0; j < c; j++) {
+        const d = src[m * c + j] - mean[j];
+        sq[j] += d * d;
+      }
+    }
+    for (let j = 0; j < c; j++) inv[j] = 1 / Math.sqrt(sq[j] / count + eps);
+    if (runningMean && runningVar) {
+      // buffers, not graph inputs: running = (1 − momentum)·running + momentum·batch (unbiased var)
+      for (let j = 0; j < c; j++) {
+        runningMean.data[j] = (1 - momentum) * runningMean.data[j] + momentum * mean[j];
+        runningVar.data[j] = (1 - momentum) * runningVar.data[j] +
+          momentum * (sq[j] / (count - 1));
+      }
+    }
+  } else {
+    // eval mode: the running statistics, constants of the gradient
     for (let j = 0; j < c; j++) {
-      const d = src[m * c + j] - mean[j];
-      sq[j] += d * d;
+      mean[j] = runningMean!.data[j];
+      inv[j] = 1 / Math.sqrt(runningVar!.data[j] + eps);
     }
   }
-  const inv = sq.map((s) => 1 / Math.sqrt(s / count + eps));
   // 3) normalise every position (padding too), 4) scale and shift
   const out = new Float32Array(src.length);
   for (let m = 0; m < positions; m++) {
@@ -126,7 +197,38 @@ export function batchNorm(x: Tensor, options: BatchNormOptions = {}): Tensor {
       out[m * c + j] = y;
     }
   }
-  return new Tensor(out, x.shape);
+  const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
+  // the mean and rstd are kept for backward only when something requires grad
+  const saved = needsGrad(inputs) ? { mean, inv } : null;
+  return recordOp("batchNorm", inputs, new Tensor(out, x.shape), (dy) => {
+    // norm = (x − μ)·rstd, dnorm = γ·dy, per channel over the M counted positions:
+    //   training: dx_m = rstd·(dnorm_m − [m counted]·(Σ dnorm + norm_m·Σ dnorm·norm) / M)
+    //   eval:     dx_m = rstd·dnorm_m   (running statistics are constants)
+    //   dγ = Σ_m dy·norm,   dβ = Σ_m dy
+    const dx = x.requiresGrad ? new Float32Array(src.length) : null;
+    const dweight = gamma?.requiresGrad ? new Float32Array(c) : null;
+    const dbias = beta?.requiresGrad ? new Float32Array(c) : null;
+    runKernel("batchNormBackward", {
+      dy: dy.data,
+      x: src,
+      mean: saved!.mean,
+      rstd: saved!.inv,
+      keep,
+      count,
+      batchStatistics: training,
+      weight: gamma ? gamma.data : null,
+      dx,
+      dweight,
+      dbias,
+      positions,
+      c,
+    });
+    return [
+      dx && new Tensor(dx, x.shape),
+      ...(gamma ? [dweight && new Tensor(dweight, [c])] : []),
+      ...(beta ? [dbias && new Tensor(dbias, [c])] : []),
+    ];
+  });
 }
 
 /** The mask's bytes when it matches `x` without its last axis; null without a mask. */

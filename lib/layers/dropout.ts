@@ -7,6 +7,7 @@
  */
 
 import { dropoutAt, MAX_RANDOM_INDEX } from "../kernels/random.ts";
+import { recordOp } from "../tensor/op.ts";
 import type { CounterKey, Rng } from "../tensor/rng.ts";
 import { checkTensor, Tensor } from "../tensor/tensor.ts";
 import { _boolean, _counterKey, _probability, _seed } from "./_validate.ts";
@@ -33,7 +34,8 @@ export interface DropoutOptions {
  * `kernels/random.ts`): element i (row-major) is dropped when its number
  * `u(key, call, i) < p`, the convention of the attention kernel too; with an
  * `rng`, the key is `rng.nextKey()`, drawn once per call. `p = 1` drops
- * everything and returns zeros, as PyTorch does.
+ * everything and returns zeros, as PyTorch does. Backward keeps no mask: it
+ * draws the same one again from the key, dx = m ⊙ dy / (1 − p).
  *
  * @param x Any tensor.
  * @param p Drop probability in [0, 1].
@@ -75,9 +77,15 @@ export function dropout(x: Tensor, p: number, options: DropoutOptions = {}): Ten
     throw new RangeError(`dropout: x has ${x.size} elements, more than a stream addresses`);
   }
   const out = new Float32Array(x.size);
-  if (p === 1) return new Tensor(out, x.shape);
-  dropoutAt(x.data, 0, out, 0, x.size, p, key.key, key.call, 0);
-  return new Tensor(out, x.shape);
+  // p = 1 drops everything: zeros, and a zero gradient
+  if (p < 1) dropoutAt(x.data, 0, out, 0, x.size, p, key.key, key.call, 0);
+  return recordOp("dropout", [x], new Tensor(out, x.shape), (dy) => {
+    // y = m ⊙ x / (1 − p), so dx = m ⊙ dy / (1 − p): the same mask, regenerated from
+    // (key, call) by the counter-based generator instead of stored
+    const dx = new Float32Array(x.size);
+    if (p < 1) dropoutAt(dy.data, 0, dx, 0, x.size, p, key.key, key.call, 0);
+    return [new Tensor(dx, x.shape)];
+  });
 }
 
 /** Options for {@link Dropout}. */

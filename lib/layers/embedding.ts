@@ -6,6 +6,7 @@
  */
 
 import { scale } from "../tensor/elementwise.ts";
+import { recordOp } from "../tensor/op.ts";
 import { Rng } from "../tensor/rng.ts";
 import { checkSize, formatShape } from "../tensor/shape.ts";
 import { checkTensor, randn, Tensor } from "../tensor/tensor.ts";
@@ -117,7 +118,13 @@ export function embedding(ids: TokenIds, weight: Tensor): Tensor {
   return _lookup(ids, weight, "embedding");
 }
 
-function _lookup(ids: TokenIds, weight: Tensor, fn: string): Tensor {
+/** The lookup, recorded; the row `paddingIdx` (if any) gets no gradient, as in PyTorch. */
+function _lookup(
+  ids: TokenIds,
+  weight: Tensor,
+  fn: string,
+  paddingIdx: number | null = null,
+): Tensor {
   checkTensor(weight, fn, "weight");
   if (weight.rank !== 2) {
     throw new RangeError(
@@ -130,7 +137,17 @@ function _lookup(ids: TokenIds, weight: Tensor, fn: string): Tensor {
   for (let t = 0; t < flat.length; t++) {
     out.set(weight.data.subarray(flat[t] * d, flat[t] * d + d), t * d);
   }
-  return new Tensor(out, [...shape, d]);
+  return recordOp("embedding", [weight], new Tensor(out, [...shape, d]), (dy) => {
+    // out[t] = W[id_t], so dW[v] = Σ_{t : id_t = v} dy[t]: a token used twice gets
+    // both gradients; the padding row gets none
+    const dw = new Float32Array(vocab * d);
+    for (let t = 0; t < flat.length; t++) {
+      const v = flat[t];
+      if (v === paddingIdx) continue;
+      for (let i = 0; i < d; i++) dw[v * d + i] += dy.data[t * d + i];
+    }
+    return [new Tensor(dw, weight.shape)];
+  });
 }
 
 /** Options for {@link Embedding}. */
@@ -149,7 +166,9 @@ export interface EmbeddingOptions {
  *
  * With `scaleByDModel` the output is $\mathrm{weight}[id]\cdot\sqrt{d_{\text{model}}}$,
  * the paper's scaling that puts token embeddings on the scale of the sinusoidal encodings
- * when the table is shared with the output projection.
+ * when the table is shared with the output projection. In backward the rows
+ * accumulate (a token used twice gets both gradients) and the `paddingIdx` row
+ * gets none, as in PyTorch.
  *
  * @example Look up and scale
  * ```ts
@@ -218,7 +237,7 @@ export class Embedding extends Module {
    *   names the id, its position and the vocabulary size.
    */
   forward(ids: TokenIds): Tensor {
-    const e = _lookup(ids, this.weight, "Embedding.forward");
+    const e = _lookup(ids, this.weight, "Embedding.forward", this.paddingIdx);
     return this.scaleByDModel ? scale(e, Math.sqrt(this.dim)) : e;
   }
 }

@@ -6,6 +6,7 @@
  */
 
 import { add } from "../tensor/elementwise.ts";
+import { recordOp } from "../tensor/op.ts";
 import { Rng } from "../tensor/rng.ts";
 import { checkSize, formatShape } from "../tensor/shape.ts";
 import { checkTensor, randn, Tensor } from "../tensor/tensor.ts";
@@ -86,7 +87,13 @@ export class LearnedPositionalEmbedding extends Module {
       );
     }
     const d = this.dModel;
-    return new Tensor(this.weight.data.slice(offset * d, (offset + length) * d), [length, d]);
+    const rows = new Tensor(this.weight.data.slice(offset * d, (offset + length) * d), [length, d]);
+    return recordOp("LearnedPositionalEmbedding.positions", [this.weight], rows, (dy) => {
+      // rows = W[offset : offset + length], so dW is dy in those rows and 0 elsewhere
+      const dw = new Float32Array(this.weight.size);
+      dw.set(dy.data, offset * d);
+      return [new Tensor(dw, this.weight.shape)];
+    });
   }
 
   /**

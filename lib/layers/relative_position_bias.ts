@@ -7,6 +7,7 @@
  * @module
  */
 
+import { recordOp } from "../tensor/op.ts";
 import { checkSize } from "../tensor/shape.ts";
 import { Rng } from "../tensor/rng.ts";
 import { randn, Tensor } from "../tensor/tensor.ts";
@@ -215,7 +216,15 @@ export class RelativePositionBias extends Module {
       const o = head * tq * tk;
       for (let p = 0; p < idx.length; p++) out[o + p] = this.weight.data[idx[p] * h + head];
     }
-    return new Tensor(out, [h, tq, tk]);
+    return recordOp("RelativePositionBias", [this.weight], new Tensor(out, [h, tq, tk]), (dy) => {
+      // B[h, i, j] = W[bucket(j − i), h], so dW[b, h] = Σ_{(i, j) in bucket b} dB[h, i, j]
+      const dw = new Float32Array(this.weight.size);
+      for (let head = 0; head < h; head++) {
+        const o = head * tq * tk;
+        for (let p = 0; p < idx.length; p++) dw[idx[p] * h + head] += dy.data[o + p];
+      }
+      return [new Tensor(dw, this.weight.shape)];
+    });
   }
 
   #bucketIndex(

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { recordOp } from "../tensor/op.ts";
 import { checkSize, formatShape } from "../tensor/shape.ts";
 import { checkTensor, Tensor } from "../tensor/tensor.ts";
 import { _describe, _finiteAbove, _oneOf, _options, _positiveInt } from "./_validate.ts";
@@ -147,8 +148,31 @@ export function applyRotary(x: Tensor, options: RotaryOptions = {}): Tensor {
       sin[p * half + i] = Math.sin(m * theta[i]);
     }
   }
-  const src = x.data;
-  const out = new Float32Array(src.length);
+  const out = new Float32Array(x.size);
+  _rotate(x.data, out, cos, sin, t, d, style, 1);
+  return recordOp("applyRotary", [x], new Tensor(out, x.shape), (dy) => {
+    // y = R(mθ)·x with R orthogonal, so dx = R(mθ)ᵀ·dy = R(−mθ)·dy: the inverse rotation
+    const dx = new Float32Array(x.size);
+    _rotate(dy.data, dx, cos, sin, t, d, style, -1);
+    return [new Tensor(dx, x.shape)];
+  });
+}
+
+/**
+ * Rotates every pair of `src [..., T, D]` into `out` by its position's angle
+ * (`sign` 1), or by minus it (`sign` −1, the transpose of the rotation).
+ */
+function _rotate(
+  src: Float32Array,
+  out: Float32Array,
+  cos: Float64Array,
+  sin: Float64Array,
+  t: number,
+  d: number,
+  style: RotaryStyle,
+  sign: 1 | -1,
+): void {
+  const half = d / 2;
   // Pair i is (row + a, row + b): interleaved a = 2i, b = 2i + 1; half a = i, b = i + D/2.
   const stepA = style === "interleaved" ? 2 : 1;
   const offB = style === "interleaved" ? 1 : half;
@@ -157,11 +181,10 @@ export function applyRotary(x: Tensor, options: RotaryOptions = {}): Tensor {
     for (let i = 0; i < half; i++) {
       const a = row + i * stepA;
       const b = a + offB;
-      const c = cos[p * half + i], s = sin[p * half + i];
+      const c = cos[p * half + i], s = sign * sin[p * half + i];
       const xa = src[a], xb = src[b];
       out[a] = xa * c - xb * s;
       out[b] = xa * s + xb * c;
     }
   }
-  return new Tensor(out, x.shape);
 }

@@ -8,13 +8,21 @@
  */
 
 import assert from "node:assert/strict";
-import { checkGradients, leaves, values } from "./_gradcheck.ts";
+import { checkGradients, finiteDifferences, leaves, values } from "./_gradcheck.ts";
 import {
   dotProductAttention,
   scaledDotProductAttention,
 } from "../lib/attention/scaled_dot_product.ts";
 import { tiledAttention } from "../lib/attention/tiled.ts";
 import { causalMask, paddingMask } from "../lib/attention/masks.ts";
+import {
+  concatTime,
+  mergeHeads,
+  repeatHeads,
+  splitHeads,
+  splitStackedHeads,
+} from "../lib/models/_heads.ts";
+import { multiHeadAttention } from "../lib/models/multi_head_attention.ts";
 import { setAttentionScratchBytes } from "../lib/kernels/attention.ts";
 import { setParallelMinWork } from "../lib/kernels/kernel_table.ts";
 import { traceKernels, withKernelPath } from "../lib/kernels/registry.ts";
@@ -391,4 +399,252 @@ Deno.test("tiledAttention gradients: no Tq x Tk matrix, same as the full path", 
       assertClose(g, full[j], { rtol: 1e-4, atol: 1e-5 * max });
     });
   });
+});
+
+Deno.test("head plumbing records its gradients", async (t) => {
+  const x = [2, 3, 4]; // [B, T, H·Dh] with H = 2, Dh = 2
+  // float64 [B, T, H·Dh] -> [B, H, T, Dh]
+  const split64 = (b: number, tt: number, h: number, dh: number, stride = h * dh, at = 0) =>
+  (
+    a: Float64Array,
+  ) => {
+    const out = new Float64Array(b * h * tt * dh);
+    for (let i = 0; i < b; i++) {
+      for (let s = 0; s < tt; s++) {
+        for (let j = 0; j < h; j++) {
+          for (let d = 0; d < dh; d++) {
+            out[((i * h + j) * tt + s) * dh + d] = a[(i * tt + s) * stride + at + j * dh + d];
+          }
+        }
+      }
+    }
+    return out;
+  };
+  await t.step("splitHeads and mergeHeads", () => {
+    checkGradients("splitHeads", ([a]) => splitHeads(a, 2), ([a]) => split64(2, 3, 2, 2)(a), [
+      values(24, 1),
+    ], [x]);
+    // mergeHeads is the inverse: its reference reads [B, H, T, Dh] back into [B, T, H·Dh]
+    const merge64 = ([a]: Float64Array[]) => {
+      const out = new Float64Array(24);
+      const idx = split64(2, 3, 2, 2)(Float64Array.from({ length: 24 }, (_, i) => i));
+      idx.forEach((from, e) => (out[from] = a[e]));
+      return out;
+    };
+    checkGradients("mergeHeads", ([a]) => mergeHeads(a), merge64, [values(24, 2)], [[2, 2, 3, 2]]);
+  });
+  await t.step("splitStackedHeads: each projection's gradient in its own feature block", () => {
+    for (let part = 0; part < 3; part++) {
+      checkGradients(
+        `splitStackedHeads part ${part}`,
+        ([a]) => splitStackedHeads(a, 3, 2)[part],
+        ([a]) => split64(2, 3, 2, 2, 12, part * 4)(a),
+        [values(72, 3 + part)],
+        [[2, 3, 12]],
+      );
+    }
+  });
+  await t.step("repeatHeads sums over the repeated heads (GQA)", () => {
+    // [B=2, Hkv=2, T=2, Dh=3] -> [2, 6, 2, 3]: query head h reads kv head floor(h / 3)
+    const repeat64 = ([a]: Float64Array[]) => {
+      const out = new Float64Array(2 * 6 * 6);
+      for (let i = 0; i < 2; i++) {
+        for (let h = 0; h < 6; h++) {
+          for (let e = 0; e < 6; e++) {
+            out[(i * 6 + h) * 6 + e] = a[(i * 2 + Math.floor(h / 3)) * 6 + e];
+          }
+        }
+      }
+      return out;
+    };
+    checkGradients("repeatHeads", ([a]) => repeatHeads(a, 3), repeat64, [values(24, 5)], [[
+      2,
+      2,
+      2,
+      3,
+    ]]);
+  });
+  await t.step("concatTime", () => {
+    const cat64 = ([a, b]: Float64Array[]) => {
+      const out = new Float64Array(2 * 5 * 2);
+      for (let i = 0; i < 2; i++) {
+        for (let s = 0; s < 5; s++) {
+          for (let d = 0; d < 2; d++) {
+            out[(i * 5 + s) * 2 + d] = s < 3 ? a[(i * 3 + s) * 2 + d] : b[(i * 2 + s - 3) * 2 + d];
+          }
+        }
+      }
+      return out;
+    };
+    checkGradients("concatTime", ([a, b]) => concatTime(a, b), cat64, [
+      values(12, 6),
+      values(8, 7),
+    ], [[1, 2, 3, 2], [1, 2, 2, 2]]);
+  });
+});
+
+/** MultiHeadAttention in float64: projections, heads (kv head ⌊h / groups⌋), attention, output. */
+function mha64(
+  o: {
+    b: number;
+    tq: number;
+    tk: number;
+    e: number;
+    h: number;
+    hkv: number;
+    kd: number;
+    vd: number;
+  },
+  self: boolean,
+  mask: Mask | undefined,
+) {
+  const { b, tq, tk, e, h, hkv, kd, vd } = o;
+  const dh = e / h, groups = h / hkv;
+  const lin = (
+    x: Float64Array,
+    rows: number,
+    inp: number,
+    w: Float64Array,
+    bias: Float64Array,
+    out: number,
+  ) => {
+    const y = new Float64Array(rows * out);
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < out; c++) {
+        let s = bias[c];
+        for (let i = 0; i < inp; i++) s += x[r * inp + i] * w[c * inp + i];
+        y[r * out + c] = s;
+      }
+    }
+    return y;
+  };
+  const mAt = mask ? operandIndex(mask.shape as number[], [b, h]) : null;
+  return (xs: Float64Array[]) => {
+    const [q, k, v] = self ? [xs[0], xs[0], xs[0]] : xs.slice(0, 3);
+    const [wq, wk, wv, bq, bk, bv, wo, bo] = xs.slice(self ? 1 : 3);
+    const Q = lin(q, b * tq, e, wq, bq, e), K = lin(k, b * tk, kd, wk, bk, hkv * dh);
+    const V = lin(v, b * tk, vd, wv, bv, hkv * dh);
+    const concat = new Float64Array(b * tq * e);
+    const w = new Float64Array(tk);
+    for (let i = 0; i < b; i++) {
+      for (let hh = 0; hh < h; hh++) {
+        const g = Math.floor(hh / groups);
+        for (let r = 0; r < tq; r++) {
+          let max = -Infinity;
+          for (let j = 0; j < tk; j++) {
+            let s = 0;
+            for (let d = 0; d < dh; d++) {
+              s += Q[(i * tq + r) * e + hh * dh + d] * K[(i * tk + j) * hkv * dh + g * dh + d];
+            }
+            s /= Math.sqrt(dh);
+            if (mAt && mask!.data[mAt(i * h + hh, r, j)] === 0) s = -Infinity;
+            w[j] = s;
+            max = Math.max(max, s);
+          }
+          let sum = 0;
+          for (let j = 0; j < tk; j++) sum += w[j] = Math.exp(w[j] - max);
+          for (let d = 0; d < dh; d++) {
+            let s = 0;
+            for (let j = 0; j < tk; j++) {
+              s += (w[j] / sum) * V[(i * tk + j) * hkv * dh + g * dh + d];
+            }
+            concat[(i * tq + r) * e + hh * dh + d] = s;
+          }
+        }
+      }
+    }
+    return lin(concat, b * tq, e, wo, bo, e);
+  };
+}
+
+Deno.test("MultiHeadAttention backpropagates end to end", async (t) => {
+  const run = (
+    name: string,
+    o: {
+      b: number;
+      tq: number;
+      tk: number;
+      e: number;
+      h: number;
+      hkv: number;
+      kd: number;
+      vd: number;
+    },
+    self: boolean,
+    mask?: Mask,
+  ) => {
+    const mha = multiHeadAttention({
+      dModel: o.e,
+      numHeads: o.h,
+      numKvHeads: o.hkv,
+      kDim: o.kd,
+      vDim: o.vd,
+      seed: 3,
+    });
+    const params = [
+      mha.queryWeight,
+      mha.keyWeight,
+      mha.valueWeight,
+      mha.queryBias!,
+      mha.keyBias!,
+      mha.valueBias!,
+      mha.outputWeight,
+      mha.outputBias!,
+    ];
+    // non-zero biases, so their gradients and their use are both seen
+    params.slice(3, 6).concat(params[7]).forEach((p, i) => p.data.set(values(p.size, 50 + i)));
+    const data = self ? [values(o.b * o.tq * o.e, 61)] : [
+      values(o.b * o.tq * o.e, 61),
+      values(o.b * o.tk * o.kd, 62),
+      values(o.b * o.tk * o.vd, 63),
+    ];
+    const shapes = self
+      ? [[o.b, o.tq, o.e]]
+      : [[o.b, o.tq, o.e], [o.b, o.tk, o.kd], [o.b, o.tk, o.vd]];
+    const inputs = leaves(data, shapes);
+    for (const p of params) p.requiresGrad = true;
+    const [qi, ki, vi] = self ? [inputs[0], inputs[0], inputs[0]] : inputs;
+    const y = mha.forward(qi, ki, vi, { mask, needWeights: false }).output;
+    const all = [...data, ...params.map((p) => Float64Array.from(p.data))];
+    const ref = mha64(o, self, mask);
+    const expected = ref(all);
+    assertClose(y.data, Float32Array.from(expected), {
+      rtol: 1e-3,
+      atol: 1e-4 * Math.max(...expected.map(Math.abs)),
+    });
+    const upstream = Float32Array.from(values(y.size, 71));
+    y.backward(new Tensor(upstream, y.shape));
+    const fd = finiteDifferences(ref, all, Float64Array.from(upstream));
+    const keyBias = inputs.length + 4;
+    [...inputs, ...params].forEach((x, j) => {
+      if (j === keyBias) {
+        // the key bias adds q_i·b_k to a whole score row, which softmax ignores: its true
+        // gradient is 0, so only float32 rounding of the other terms is left (beside dW^K's scale)
+        const scaleOf = Math.max(...fd[inputs.length + 1].map(Math.abs));
+        assert.ok(Math.max(...fd[j].map(Math.abs)) < 1e-7 * scaleOf);
+        assert.ok(x.grad!.data.every((g) => Math.abs(g) <= 1e-5 * scaleOf), `${name}: key bias`);
+        return;
+      }
+      const max = Math.max(...fd[j].map(Math.abs));
+      try {
+        assertClose(x.grad!.data, Float32Array.from(fd[j]), { rtol: 1e-3, atol: 1e-4 * max });
+      } catch (err) {
+        throw new Error(`${name}: gradient ${j}: ${(err as Error).message}`);
+      }
+    });
+  };
+  const base = { b: 2, tq: 3, tk: 3, e: 4, h: 2, hkv: 2, kd: 4, vd: 4 };
+  await t.step("self-attention (fused Q/K/V projection)", () => run("self", base, true));
+  await t.step("causal self-attention", () => run("causal", base, true, causalMask(3)));
+  await t.step("cross-attention with key padding and kDim/vDim", () =>
+    run(
+      "cross",
+      { ...base, tk: 4, kd: 3, vd: 5 },
+      false,
+      paddingMask([4, 2], 4).reshape([2, 1, 1, 4]),
+    ));
+  await t.step(
+    "grouped-query attention (4 query heads, 2 kv heads)",
+    () => run("gqa", { ...base, e: 8, h: 4, hkv: 2, kd: 8, vd: 8, tk: 4 }, false, causalMask(3, 4)),
+  );
 });

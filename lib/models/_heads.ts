@@ -2,11 +2,15 @@
  * Private helpers for multi-head attention: split a feature axis into heads,
  * merge heads back, repeat key/value heads for grouped-query attention and
  * append along the time axis (the KV cache). Letters: B batch, T time,
- * H heads, Dh features per head.
+ * H heads, Dh features per head. Each records its own backward (the inverse
+ * rearrangement of the gradient; repeatHeads sums over the repeated heads), so
+ * multi-head attention backpropagates through them.
  *
  * @module
  */
 
+import { noGrad } from "../tensor/autograd.ts";
+import { recordOp } from "../tensor/op.ts";
 import { concat } from "../tensor/slice.ts";
 import { permute } from "../tensor/transpose.ts";
 import { formatShape } from "../tensor/shape.ts";
@@ -39,7 +43,9 @@ export function splitHeads(x: Tensor, numHeads: number): Tensor {
   }
   const [b, t, d] = x.shape;
   // [B, T, H·Dh] -> [B, T, H, Dh] -> [B, H, T, Dh]
-  return permute(x.reshape([b, t, numHeads, d / numHeads]), [0, 2, 1, 3]);
+  const out = noGrad(() => permute(x.reshape([b, t, numHeads, d / numHeads]), [0, 2, 1, 3]));
+  // the gradient goes back the same way: [B, H, T, Dh] -> [B, T, H·Dh]
+  return recordOp("splitHeads", [x], out, (g) => [mergeHeads(g)]);
 }
 
 /**
@@ -76,12 +82,21 @@ export function splitStackedHeads(x: Tensor, count: number, numHeads: number): T
   const [b, t, d] = x.shape;
   const dh = d / (count * numHeads);
   // [B, T, count·H·Dh] -> [B, T, count, H, Dh] -> [count, B, H, T, Dh]
-  const all = permute(x.reshape([b, t, count, numHeads, dh]), [2, 0, 3, 1, 4]);
+  const all = noGrad(() => permute(x.reshape([b, t, count, numHeads, dh]), [2, 0, 3, 1, 4]));
   const size = b * numHeads * t * dh;
-  return Array.from(
-    { length: count },
-    (_, i) => new Tensor(all.data.subarray(i * size, (i + 1) * size), [b, numHeads, t, dh]),
-  );
+  return Array.from({ length: count }, (_, i) => {
+    const part = new Tensor(all.data.subarray(i * size, (i + 1) * size), [b, numHeads, t, dh]);
+    // projection i's gradient fills its own feature block of dx, zeros elsewhere:
+    // [B, H, T, Dh] -> [B, T, H·Dh] into columns i·H·Dh … (i+1)·H·Dh of [B, T, count·H·Dh]
+    return recordOp("splitStackedHeads", [x], part, (g) => {
+      const merged = mergeHeads(g).data, w = numHeads * dh;
+      const dx = new Float32Array(x.size);
+      for (let r = 0; r < b * t; r++) {
+        dx.set(merged.subarray(r * w, (r + 1) * w), r * d + i * w);
+      }
+      return [new Tensor(dx, x.shape)];
+    });
+  });
 }
 
 /**
@@ -107,7 +122,9 @@ export function mergeHeads(x: Tensor): Tensor {
   }
   const [b, h, t, dh] = x.shape;
   // [B, H, T, Dh] -> [B, T, H, Dh] -> [B, T, H·Dh]
-  return permute(x, [0, 2, 1, 3]).reshape([b, t, h * dh]);
+  const out = noGrad(() => permute(x, [0, 2, 1, 3]).reshape([b, t, h * dh]));
+  // the gradient goes back the same way: [B, T, H·Dh] -> [B, H, T, Dh]
+  return recordOp("mergeHeads", [x], out, (g) => [splitHeads(g, h)]);
 }
 
 /**
@@ -141,7 +158,17 @@ export function repeatHeads(x: Tensor, groups: number): Tensor {
     const src = x.data.subarray(i * block, (i + 1) * block);
     for (let g = 0; g < groups; g++) out.set(src, (i * groups + g) * block);
   }
-  return new Tensor(out, [b, hkv * groups, t, dh]);
+  // dx_h = Σ_g dy_(h·groups + g): every query head that read key/value head h
+  return recordOp("repeatHeads", [x], new Tensor(out, [b, hkv * groups, t, dh]), (dy) => {
+    const dx = new Float32Array(x.size);
+    for (let i = 0; i < b * hkv; i++) {
+      for (let g = 0; g < groups; g++) {
+        const from = (i * groups + g) * block;
+        for (let e = 0; e < block; e++) dx[i * block + e] += dy.data[from + e];
+      }
+    }
+    return [new Tensor(dx, x.shape)];
+  });
 }
 
 /**
@@ -173,5 +200,16 @@ export function concatTime(a: Tensor, b: Tensor): Tensor {
     );
   }
   // [B, H, Ta, Dh] ++ [B, H, Tb, Dh] -> [B, H, Ta + Tb, Dh]
-  return concat([a, b], 2);
+  const out = noGrad(() => concat([a, b], 2));
+  // each part takes back its own steps of the gradient: [B, H, Ta + Tb, Dh] -> Ta and Tb rows
+  return recordOp("concatTime", [a, b], out, (g) => {
+    const [n, ta, tb, dh] = [a.shape[0] * a.shape[1], a.shape[2], b.shape[2], a.shape[3]];
+    const da = new Float32Array(a.size), db = new Float32Array(b.size);
+    for (let i = 0; i < n; i++) {
+      const from = i * (ta + tb) * dh;
+      da.set(g.data.subarray(from, from + ta * dh), i * ta * dh);
+      db.set(g.data.subarray(from + ta * dh, from + (ta + tb) * dh), i * tb * dh);
+    }
+    return [new Tensor(da, a.shape), new Tensor(db, b.shape)];
+  });
 }

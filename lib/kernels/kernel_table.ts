@@ -26,6 +26,7 @@ import {
   gemmWasm,
   gemmWasmFits,
   gemmWasmStacked,
+  softmaxBackwardWasm,
   softmaxWasm,
   threadsAvailable,
   wasmReady,
@@ -194,6 +195,13 @@ registerKernel({
   preferred: () => false,
 });
 registerKernel({ name: "softmaxBackward", backend: "js", impl: softmaxBackwardJs });
+registerKernel({
+  name: "softmaxBackward",
+  backend: "wasm",
+  impl: (a) => onOneThread(() => softmaxBackwardWasm(a)),
+  supports: () => wasmReady(),
+  preferred: ({ rows, cols }) => rows * cols >= SOFTMAX_WASM_MIN,
+});
 
 // --- attention (one problem) and attentionBatch (the heads of one call) ---
 

@@ -29,6 +29,7 @@ import { CONTROL_BYTES, ensureWorkers, OPS, poolSize, runTasks, type Task } from
 import type { MatrixView, WasmAttentionInputs } from "./attention_inputs.ts";
 import { addHiddenValues } from "./hidden_values.ts";
 import type { GemmArgs, StackedGemmArgs, StackedPart } from "./gemm_args.ts";
+import type { SoftmaxBackwardArgs } from "./softmax_backward.ts";
 
 export type { StackedPart } from "./gemm_args.ts";
 
@@ -813,6 +814,31 @@ function softmaxArena(x: Float32Array, offset: number, rows: number, cols: numbe
     f32.set(x.subarray(at, at + n), ps >> 2);
     w.softmax(ps, cols, n / cols, cols, 1, 0, 0);
     x.set(f32.subarray(ps >> 2, (ps >> 2) + n), at);
+  }
+}
+
+/**
+ * dL/dx of row softmax or logSoftmax with the SIMD kernel (same contract as
+ * `softmaxBackwardRows` in `softmax_backward.ts`); needs {@link wasmReady}.
+ */
+export function softmaxBackwardWasm(args: SoftmaxBackwardArgs): void {
+  guarded("softmaxBackwardWasm", () => softmaxBackwardArena(args));
+}
+
+function softmaxBackwardArena({ y, dy, dx, rows, cols, log }: SoftmaxBackwardArgs): void {
+  const w = load()!;
+  // y and dy chunks side by side; the kernel writes dx over dy
+  const step = Math.max(1, Math.floor(SOFTMAX_CHUNK_BYTES / (cols * 8)));
+  const arena = new Arena();
+  const py = arena.take(Math.min(rows, step) * cols * 4);
+  const pd = arena.take(Math.min(rows, step) * cols * 4);
+  reserve(arena.top, () => `softmaxBackward: ${rows} rows of ${cols}`);
+  for (let r0 = 0; r0 < rows; r0 += step) {
+    const n = Math.min(step, rows - r0) * cols, at = r0 * cols;
+    f32.set(y.subarray(at, at + n), py >> 2);
+    f32.set(dy.subarray(at, at + n), pd >> 2);
+    w.softmax_backward(py, pd, n / cols, cols, log ? 1 : 0);
+    dx.set(f32.subarray(pd >> 2, (pd >> 2) + n), at);
   }
 }
 

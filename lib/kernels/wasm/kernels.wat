@@ -965,6 +965,137 @@
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rowloop))))
 
+  ;; The fused row backward of softmax (log = 0; y = p) and logSoftmax (log = 1; y = log p)
+  ;; over `rows` contiguous rows of `cols` floats, dL/dx written over dy (each row's dy is
+  ;; read whole in pass 1 before pass 2 overwrites it entry by entry):
+  ;;   softmax:    dx_j = p_j (dy_j - Σ_i p_i dy_i)
+  ;;   logSoftmax: dx_j = dy_j - e^{y_j} Σ_i dy_i, and a row of -inf (fully masked) gets 0.
+  ;; Float32 sums in four lanes, combined (l0 + l1) + (l2 + l3), then the tail.
+  (func (export "softmax_backward")
+    (param $y i32) (param $dy i32) (param $rows i32) (param $cols i32) (param $log i32)
+    (local $r i32) (local $yr i32) (local $dr i32) (local $j i32) (local $c4 i32) (local $off i32)
+    (local $vacc v128) (local $vs v128) (local $live v128) (local $yv v128)
+    (local $acc f32) (local $s f32) (local $any i32) (local $ys f32)
+    (local.set $c4 (i32.and (local.get $cols) (i32.const -4)))
+    (block $done
+      (loop $rowloop
+        (br_if $done (i32.ge_s (local.get $r) (local.get $rows)))
+        (local.set $off (i32.shl (i32.mul (local.get $r) (local.get $cols)) (i32.const 2)))
+        (local.set $yr (i32.add (local.get $y) (local.get $off)))
+        (local.set $dr (i32.add (local.get $dy) (local.get $off)))
+        (local.set $vacc (v128.const f32x4 0 0 0 0))
+        (local.set $acc (f32.const 0))
+        (if (local.get $log)
+          (then
+            ;; 1) s = Σ dy; is any y above -inf (a live entry)?
+            (local.set $live (v128.const i32x4 0 0 0 0))
+            (local.set $any (i32.const 0))
+            (local.set $j (i32.const 0))
+            (block $l1_done
+              (loop $l1
+                (br_if $l1_done (i32.ge_s (local.get $j) (local.get $c4)))
+                (local.set $off (i32.shl (local.get $j) (i32.const 2)))
+                (local.set $vacc (f32x4.add (local.get $vacc)
+                  (v128.load (i32.add (local.get $dr) (local.get $off)))))
+                (local.set $live (v128.or (local.get $live)
+                  (f32x4.ne (v128.load (i32.add (local.get $yr) (local.get $off)))
+                    (v128.const f32x4 -inf -inf -inf -inf))))
+                (local.set $j (i32.add (local.get $j) (i32.const 4)))
+                (br $l1)))
+            (local.set $any (v128.any_true (local.get $live)))
+            (block $t1_done
+              (loop $t1
+                (br_if $t1_done (i32.ge_s (local.get $j) (local.get $cols)))
+                (local.set $off (i32.shl (local.get $j) (i32.const 2)))
+                (local.set $acc (f32.add (local.get $acc)
+                  (f32.load (i32.add (local.get $dr) (local.get $off)))))
+                (if (f32.ne (f32.load (i32.add (local.get $yr) (local.get $off))) (f32.const -inf))
+                  (then (local.set $any (i32.const 1))))
+                (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                (br $t1)))
+            (if (i32.eqz (local.get $any))
+              (then
+                ;; fully masked row: no gradient
+                (memory.fill (local.get $dr) (i32.const 0) (i32.shl (local.get $cols) (i32.const 2))))
+              (else
+                (local.set $s (f32.add (local.get $acc)
+                  (f32.add
+                    (f32.add (f32x4.extract_lane 0 (local.get $vacc)) (f32x4.extract_lane 1 (local.get $vacc)))
+                    (f32.add (f32x4.extract_lane 2 (local.get $vacc)) (f32x4.extract_lane 3 (local.get $vacc))))))
+                (local.set $vs (f32x4.splat (local.get $s)))
+                ;; 2) dx = dy - e^y · s (y <= 0: log-probabilities, as $exp4 needs)
+                (local.set $j (i32.const 0))
+                (block $l2_done
+                  (loop $l2
+                    (br_if $l2_done (i32.ge_s (local.get $j) (local.get $c4)))
+                    (local.set $off (i32.shl (local.get $j) (i32.const 2)))
+                    (v128.store (i32.add (local.get $dr) (local.get $off))
+                      (f32x4.sub (v128.load (i32.add (local.get $dr) (local.get $off)))
+                        (f32x4.mul (call $exp4 (v128.load (i32.add (local.get $yr) (local.get $off))))
+                          (local.get $vs))))
+                    (local.set $j (i32.add (local.get $j) (i32.const 4)))
+                    (br $l2)))
+                (block $t2_done
+                  (loop $t2
+                    (br_if $t2_done (i32.ge_s (local.get $j) (local.get $cols)))
+                    (local.set $off (i32.shl (local.get $j) (i32.const 2)))
+                    (local.set $ys (f32x4.extract_lane 0 (call $exp4
+                      (f32x4.splat (f32.load (i32.add (local.get $yr) (local.get $off)))))))
+                    (f32.store (i32.add (local.get $dr) (local.get $off))
+                      (f32.sub (f32.load (i32.add (local.get $dr) (local.get $off)))
+                        (f32.mul (local.get $ys) (local.get $s))))
+                    (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                    (br $t2))))))
+          (else
+            ;; 1) s = Σ p·dy
+            (local.set $j (i32.const 0))
+            (block $l3_done
+              (loop $l3
+                (br_if $l3_done (i32.ge_s (local.get $j) (local.get $c4)))
+                (local.set $off (i32.shl (local.get $j) (i32.const 2)))
+                (local.set $vacc (f32x4.add (local.get $vacc)
+                  (f32x4.mul (v128.load (i32.add (local.get $yr) (local.get $off)))
+                    (v128.load (i32.add (local.get $dr) (local.get $off))))))
+                (local.set $j (i32.add (local.get $j) (i32.const 4)))
+                (br $l3)))
+            (block $t3_done
+              (loop $t3
+                (br_if $t3_done (i32.ge_s (local.get $j) (local.get $cols)))
+                (local.set $off (i32.shl (local.get $j) (i32.const 2)))
+                (local.set $acc (f32.add (local.get $acc)
+                  (f32.mul (f32.load (i32.add (local.get $yr) (local.get $off)))
+                    (f32.load (i32.add (local.get $dr) (local.get $off))))))
+                (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                (br $t3)))
+            (local.set $s (f32.add (local.get $acc)
+              (f32.add
+                (f32.add (f32x4.extract_lane 0 (local.get $vacc)) (f32x4.extract_lane 1 (local.get $vacc)))
+                (f32.add (f32x4.extract_lane 2 (local.get $vacc)) (f32x4.extract_lane 3 (local.get $vacc))))))
+            (local.set $vs (f32x4.splat (local.get $s)))
+            ;; 2) dx = p · (dy - s); a masked row (p = 0) gets 0
+            (local.set $j (i32.const 0))
+            (block $l4_done
+              (loop $l4
+                (br_if $l4_done (i32.ge_s (local.get $j) (local.get $c4)))
+                (local.set $off (i32.shl (local.get $j) (i32.const 2)))
+                (local.set $yv (v128.load (i32.add (local.get $yr) (local.get $off))))
+                (v128.store (i32.add (local.get $dr) (local.get $off))
+                  (f32x4.mul (local.get $yv)
+                    (f32x4.sub (v128.load (i32.add (local.get $dr) (local.get $off))) (local.get $vs))))
+                (local.set $j (i32.add (local.get $j) (i32.const 4)))
+                (br $l4)))
+            (block $t4_done
+              (loop $t4
+                (br_if $t4_done (i32.ge_s (local.get $j) (local.get $cols)))
+                (local.set $off (i32.shl (local.get $j) (i32.const 2)))
+                (f32.store (i32.add (local.get $dr) (local.get $off))
+                  (f32.mul (f32.load (i32.add (local.get $yr) (local.get $off)))
+                    (f32.sub (f32.load (i32.add (local.get $dr) (local.get $off))) (local.get $s))))
+                (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                (br $t4)))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rowloop))))
+
   ;; C[6*mb, 8*np] = A[6*mb, k] . B (+ bias) over the whole k with the 6×8 tile (gemm6; A
   ;; packed by pack_a6). Work units are (6 row blocks = 36 rows, ncb panels) pairs, taken one
   ;; at a time from the shared i32 at `counter` (set to 0 first) by every thread running this

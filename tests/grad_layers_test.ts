@@ -8,6 +8,7 @@
  */
 
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { checkGradients, finiteDifferences, type Reference, values } from "./_gradcheck.ts";
 import { assertClose } from "../lib/testing/assert_close.ts";
 import { setParallelMinWork } from "../lib/kernels/kernel_table.ts";
@@ -663,5 +664,53 @@ Deno.test("FeedForward (SwiGLU, no bias, dropout in training) backprops through 
       const h = gate.map((g, i) => (g / (1 + Math.exp(-g))) * up[i] * m[i]);
       return affine64(h, w2, null, 2, 4, 3);
     },
+  );
+});
+
+Deno.test("property: dropout's backward is the forward's mask applied to dy, bit for bit", () => {
+  fc.assert(
+    fc.property(
+      fc.double({ min: 0.01, max: 0.99, noNaN: true }),
+      fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+      fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+      fc.integer({ min: 1, max: 40 }),
+      (p, k, call, n) => {
+        const key = { key: k, call };
+        const x = new Tensor(Float32Array.from(values(n, k % 1000)), [n]);
+        x.requiresGrad = true;
+        const dy = new Tensor(Float32Array.from(values(n, call % 1000)), [n]);
+        dropout(x, p, { key }).backward(dy);
+        const expected = dropout(dy, p, { key }); // the same mask on dy
+        return x.grad!.data.every((v, i) => Object.is(v, expected.data[i]));
+      },
+    ),
+    { numRuns: 100 },
+  );
+});
+
+Deno.test("property: layerNorm's dx sums to 0 per row and, without γ, is orthogonal to norm", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 4 }),
+      fc.integer({ min: 2, max: 24 }),
+      fc.integer({ min: 0, max: 1000 }),
+      (rows, d, seed) => {
+        const x = new Tensor(Float32Array.from(values(rows * d, seed, -3, 3)), [rows, d]);
+        x.requiresGrad = true;
+        const y = layerNorm(x, { eps: 0 }); // ε breaks the scale invariance: Σ dx·norm ∝ ε/(σ² + ε)
+        y.backward(new Tensor(Float32Array.from(values(rows * d, seed + 1)), x.shape));
+        // LN(x + c·1) = LN(x) and LN(s·x) = LN(x): dx ⟂ 1 and dx ⟂ norm (up to float32)
+        for (let r = 0; r < rows; r++) {
+          let s = 0, sn = 0, scale = 0;
+          for (let i = 0; i < d; i++) {
+            const g = x.grad!.data[r * d + i];
+            s += g, sn += g * y.data[r * d + i], scale += Math.abs(g);
+          }
+          if (Math.abs(s) > 1e-5 * (1 + scale) || Math.abs(sn) > 1e-3 * (1 + scale)) return false;
+        }
+        return true;
+      },
+    ),
+    { numRuns: 100 },
   );
 });

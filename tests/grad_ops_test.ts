@@ -7,6 +7,7 @@
  */
 
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { checkGradients, values } from "./_gradcheck.ts";
 import { permute, transpose } from "../lib/tensor/transpose.ts";
 import { concat, select, slice } from "../lib/tensor/slice.ts";
@@ -408,5 +409,77 @@ Deno.test("activations: relu, gelu (erf and tanh), silu, tanh, swiglu", async (t
     checkGradients("swiglu", ([x]) => swiglu(x, x), ([x]) => x.map((v) => v * v * sig(v)), [
       f32values(8, 42, -3, 3),
     ], [[2, 4]]);
+  });
+});
+
+Deno.test("properties: softmax gradients sum to 0 per row; shape-op round trips pass dy through", async (t) => {
+  await t.step(
+    "Σ_j dx_j = 0 on every row (softmax is shift invariant), 0 at masked entries",
+    () => {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 1, max: 5 }),
+          fc.integer({ min: 1, max: 40 }),
+          fc.integer({ min: 0, max: 1 << 30 }),
+          fc.double({ min: 0, max: 1, noNaN: true }),
+          (rows, cols, seed, maskRate) => {
+            const n = rows * cols;
+            const logits = Float32Array.from(values(n, seed, -20, 20));
+            const hide = values(n, seed + 1, 0, 1);
+            for (let i = 0; i < n; i++) if (hide[i] < maskRate) logits[i] = -Infinity;
+            const dy = new Tensor(Float32Array.from(values(n, seed + 2)), [rows, cols]);
+            for (const op of [softmax, logSoftmax]) {
+              const x = new Tensor(logits.slice(), [rows, cols]);
+              x.requiresGrad = true;
+              op(x).backward(dy);
+              const g = x.grad!.data;
+              for (let r = 0; r < rows; r++) {
+                let total = 0, scale = 0;
+                let masked = true;
+                for (let j = 0; j < cols; j++) {
+                  const i = r * cols + j;
+                  total += g[i];
+                  scale += Math.abs(g[i]) + Math.abs(dy.data[i]);
+                  if (logits[i] !== -Infinity) masked = false;
+                  // softmax: p = 0 there; logSoftmax passes dy through (PyTorch's formula)
+                  if (logits[i] === -Infinity && op === softmax) assert.equal(Math.abs(g[i]), 0);
+                }
+                if (masked) assert.ok(g.subarray(r * cols, (r + 1) * cols).every((v) => v === 0));
+                assert.ok(Math.abs(total) <= 1e-5 * Math.max(scale, 1e-30), `${op.name} row ${r}`);
+              }
+            }
+          },
+        ),
+        { numRuns: 60 },
+      );
+    },
+  );
+  await t.step("concat(slices) and permute then its inverse: dx = dy exactly", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 4 }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.integer({ min: 0, max: 1 << 30 }),
+        (shape, axisSeed, seed) => {
+          const n = sizeOf(shape);
+          const axis = axisSeed % shape.length;
+          const cut = seed % (shape[axis] + 1);
+          const dy = new Tensor(Float32Array.from(values(n, seed)), shape);
+          const x = new Tensor(Float32Array.from(values(n, seed + 1)), shape);
+          x.requiresGrad = true;
+          concat([slice(x, axis, 0, cut), slice(x, axis, cut)], axis).backward(dy);
+          assert.deepEqual(x.grad!.data, dy.data);
+          // a rotation of the axes and its inverse
+          const axes = shape.map((_, i) => (i + 1 + axis) % shape.length);
+          const inverse = new Array<number>(shape.length);
+          axes.forEach((a, i) => (inverse[a] = i));
+          const z = new Tensor(x.data, shape);
+          z.requiresGrad = true;
+          permute(permute(z, axes), inverse).backward(dy);
+          assert.deepEqual(z.grad!.data, dy.data);
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 });

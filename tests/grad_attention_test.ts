@@ -14,6 +14,7 @@ import {
   scaledDotProductAttention,
 } from "../lib/attention/scaled_dot_product.ts";
 import { tiledAttention } from "../lib/attention/tiled.ts";
+import { additiveAttention } from "../lib/attention/additive.ts";
 import { causalMask, paddingMask } from "../lib/attention/masks.ts";
 import {
   concatTime,
@@ -647,4 +648,104 @@ Deno.test("MultiHeadAttention backpropagates end to end", async (t) => {
     "grouped-query attention (4 query heads, 2 kv heads)",
     () => run("gqa", { ...base, e: 8, h: 4, hkv: 2, kd: 8, vd: 8, tk: 4 }, false, causalMask(3, 4)),
   );
+});
+
+/** Additive attention in float64: e_ij = v·tanh(W_q q_i + W_k k_j), softmax, weights·V. */
+function additive64(
+  qs: number[],
+  ks: number[],
+  vs: number[],
+  hidden: number,
+  mask?: Mask,
+): (xs: Float64Array[]) => Float64Array {
+  const tq = qs.at(-2)!, dq = qs.at(-1)!, tk = ks.at(-2)!, dk = ks.at(-1)!, dv = vs.at(-1)!;
+  const batch = batchOf({ q: qs, k: ks, v: vs, mask });
+  const qi = broadcastIndex(qs.slice(0, -2), batch), ki = broadcastIndex(ks.slice(0, -2), batch);
+  const vi = broadcastIndex(vs.slice(0, -2), batch);
+  const mAt = mask ? operandIndex(mask.shape as number[], batch) : null;
+  return ([q, k, val, wq, wk, v]) => {
+    const out = new Float64Array(sizeOf(batch) * tq * dv);
+    for (let t = 0; t < sizeOf(batch); t++) {
+      for (let i = 0; i < tq; i++) {
+        const e = Array.from({ length: tk }, (_, j) => {
+          if (mAt && mask!.data[mAt(t, i, j)] === 0) return -Infinity;
+          let s = 0;
+          for (let h = 0; h < hidden; h++) {
+            let a = 0;
+            for (let c = 0; c < dq; c++) a += wq[h * dq + c] * q[(qi[t] * tq + i) * dq + c];
+            for (let c = 0; c < dk; c++) a += wk[h * dk + c] * k[(ki[t] * tk + j) * dk + c];
+            s += v[h] * Math.tanh(a);
+          }
+          return s;
+        });
+        const max = Math.max(...e);
+        const w = e.map((x) => (max === -Infinity ? 0 : Math.exp(x - max)));
+        const sum = w.reduce((a, b) => a + b, 0);
+        for (let c = 0; c < dv; c++) {
+          let o = 0;
+          for (let j = 0; j < tk; j++) {
+            o += (sum === 0 ? 0 : w[j] / sum) * val[(vi[t] * tk + j) * dv + c];
+          }
+          out[(t * tq + i) * dv + c] = o;
+        }
+      }
+    }
+    return out;
+  };
+}
+
+Deno.test("additiveAttention gradients against float64 finite differences", async (t) => {
+  const run = (
+    name: string,
+    qs: number[],
+    ks: number[],
+    vs: number[],
+    hidden: number,
+    mask?: Mask,
+  ) => {
+    const dq = qs.at(-1)!, dk = ks.at(-1)!;
+    const shapes = [qs, ks, vs, [hidden, dq], [hidden, dk], [hidden]];
+    const inputs = shapes.map((s, i) => values(sizeOf(s), 80 + i));
+    checkGradients(
+      name,
+      ([q, k, v, wQuery, wKey, vv]) =>
+        additiveAttention(q, k, v, { wQuery, wKey, v: vv, mask }).output,
+      additive64(qs, ks, vs, hidden, mask),
+      inputs,
+      shapes,
+    );
+  };
+  await t.step("Dq differs from Dk", () => run("additive", [3, 4], [5, 2], [5, 3], 3));
+  await t.step("batched with a causal mask and a fully masked row", () =>
+    run(
+      "additive masked",
+      [2, 3, 2],
+      [2, 4, 3],
+      [4, 2],
+      2,
+      maskOf(3, 4, (i, j) => i !== 1 && j <= i + 1),
+    ));
+  await t.step("a fully masked row's query gets gradient exactly 0", () => {
+    const m = maskOf(2, 3, (i) => i === 0);
+    const xs = leaves([
+      values(4, 1),
+      values(6, 2),
+      values(6, 3),
+      values(4, 4),
+      values(4, 5),
+      values(2, 6),
+    ], [
+      [2, 2],
+      [3, 2],
+      [3, 2],
+      [2, 2],
+      [2, 2],
+      [2],
+    ]);
+    const y =
+      additiveAttention(xs[0], xs[1], xs[2], { wQuery: xs[3], wKey: xs[4], v: xs[5], mask: m })
+        .output;
+    y.backward(new Tensor(Float32Array.from(values(4, 7)), y.shape));
+    assert.deepEqual([...xs[0].grad!.data.subarray(2, 4)], [0, 0]);
+  });
 });

@@ -11,7 +11,8 @@ import { softmaxRows } from "../kernels/softmax.ts";
 import type { Mask } from "../tensor/mask.ts";
 import { checkSize, formatShape, sizeOf } from "../tensor/shape.ts";
 import { checkTensor, Tensor } from "../tensor/tensor.ts";
-import { planAttention } from "./_batch.ts";
+import { type AttentionPlan, planAttention } from "./_batch.ts";
+import { recordOp } from "../tensor/op.ts";
 import type { AttentionResult } from "./scaled_dot_product.ts";
 
 /** Parameters and options of {@link additiveAttention}. */
@@ -33,7 +34,10 @@ export interface AdditiveAttentionOptions {
  * which is why the Transformer prefers one matrix product (dot-product attention).
  *
  * Returns `{ output, weights, scores }` like `scaledDotProductAttention` with
- * `returnScores`; fully masked rows give zeros.
+ * `returnScores`; fully masked rows give zeros. The output records its
+ * gradient w.r.t. query, key, value, wQuery, wKey and v (autograd; the
+ * weights and scores are values only); a masked key and a fully masked row
+ * get gradient 0.
  *
  * @throws {RangeError} When the parameter shapes do not fit the inputs.
  *
@@ -129,8 +133,15 @@ export function additiveAttention(
       }
     }
   }
+  const inputs = [query, key, value, wq, wk, v];
+  const output = recordOp(
+    fn,
+    inputs,
+    new Tensor(out, [...batch, tq, dv]),
+    (g) => additiveBackward(plan, inputs, g),
+  );
   return {
-    output: new Tensor(out, [...batch, tq, dv]),
+    output,
     weights: new Tensor(weights, [...batch, tq, tk]),
     scores: new Tensor(scores, [...batch, tq, tk]),
   };
@@ -150,6 +161,106 @@ function project(
       let s = 0;
       for (let c = 0; c < d; c++) s += x[offset + i * d + c] * w[h * d + c];
       out[i * hidden + h] = s;
+    }
+  }
+}
+
+/**
+ * dL/d(query, key, value, W_q, W_k, v) from dL/d(output), in float64, the
+ * weights recomputed from the projections (nothing `[Tq, Tk]` is kept from
+ * the forward). With a_i = W_q q_i, b_j = W_k k_j, t_ijh = tanh(a_ih + b_jh):
+ *
+ *   dP_ij = dO_i·v_j (value row j), dE_ij = P_ij (dP_ij − Σ_j' P_ij' dP_ij'),
+ *   dV_j = Σ_i P_ij dO_i, dv_h = Σ_ij dE_ij t_ijh,
+ *   da_ih = Σ_j dE_ij v_h (1 − t_ijh²), db_jh = Σ_i (same),
+ *   dq_i = W_qᵀ da_i, dW_q = Σ_i da_i q_iᵀ (likewise k, W_k).
+ *
+ * Broadcast operands sum over the batch elements that share them.
+ */
+function additiveBackward(plan: AttentionPlan, inputs: Tensor[], g: Tensor): Tensor[] {
+  const [query, key, value, wq, wk, v] = inputs;
+  const { batch, tq, tk, dv } = plan;
+  const dq = query.shape[query.rank - 1], dk = key.shape[key.rank - 1], hidden = v.shape[0];
+  const grads = inputs.map((x) => new Float64Array(x.size));
+  const [gQuery, gKey, gValue, gWq, gWk, gV] = grads;
+  const pq = new Float64Array(tq * hidden), pk = new Float64Array(tk * hidden);
+  const da = new Float64Array(tq * hidden), db = new Float64Array(tk * hidden);
+  const p = new Float64Array(tk), dp = new Float64Array(tk);
+  for (let t = 0; t < sizeOf(batch); t++) {
+    const qo = plan.qIndex[t] * tq * dq, ko = plan.kIndex[t] * tk * dk;
+    const vo = plan.vIndex[t] * tk * dv, go = t * tq * dv;
+    project(query.data, qo, tq, dq, wq.data, hidden, pq);
+    project(key.data, ko, tk, dk, wk.data, hidden, pk);
+    da.fill(0);
+    db.fill(0);
+    const m = plan.maskView(t);
+    for (let i = 0; i < tq; i++) {
+      // P_i = softmax_j(e_ij) over the keys query i may see (zeros when it sees none)
+      let max = -Infinity;
+      for (let j = 0; j < tk; j++) {
+        const blocked = m && m.data[m.offset + i * m.rowStride + j * m.colStride] === 0;
+        let e = -Infinity;
+        if (!blocked) {
+          e = 0;
+          for (let h = 0; h < hidden; h++) {
+            e += v.data[h] * Math.tanh(pq[i * hidden + h] + pk[j * hidden + h]);
+          }
+        }
+        p[j] = e;
+        if (e > max) max = e;
+      }
+      if (max === -Infinity) continue;
+      let sum = 0;
+      for (let j = 0; j < tk; j++) sum += p[j] = Math.exp(p[j] - max);
+      // dP_ij = dO_i·v_j and D_i = Σ_j P_ij dP_ij, over the visible keys only
+      let D = 0;
+      for (let j = 0; j < tk; j++) {
+        p[j] /= sum;
+        if (p[j] === 0) continue;
+        let s = 0;
+        for (let c = 0; c < dv; c++) s += g.data[go + i * dv + c] * value.data[vo + j * dv + c];
+        dp[j] = s;
+        D += p[j] * s;
+      }
+      for (let j = 0; j < tk; j++) {
+        if (p[j] === 0) continue;
+        for (let c = 0; c < dv; c++) gValue[vo + j * dv + c] += p[j] * g.data[go + i * dv + c];
+        const dE = p[j] * (dp[j] - D);
+        for (let h = 0; h < hidden; h++) {
+          const th = Math.tanh(pq[i * hidden + h] + pk[j * hidden + h]);
+          gV[h] += dE * th;
+          const d = dE * v.data[h] * (1 - th * th);
+          da[i * hidden + h] += d;
+          db[j * hidden + h] += d;
+        }
+      }
+    }
+    backProject(query.data, qo, tq, dq, wq.data, hidden, da, gQuery, gWq);
+    backProject(key.data, ko, tk, dk, wk.data, hidden, db, gKey, gWk);
+  }
+  return grads.map((x, i) => new Tensor(Float32Array.from(x), inputs[i].shape));
+}
+
+/** Through y = W x per row: dx_i += Wᵀ dy_i (at `offset`), dW += Σ_i dy_i x_iᵀ. */
+function backProject(
+  x: Float32Array,
+  offset: number,
+  rows: number,
+  d: number,
+  w: Float32Array,
+  hidden: number,
+  dy: Float64Array,
+  dx: Float64Array,
+  dw: Float64Array,
+): void {
+  for (let i = 0; i < rows; i++) {
+    for (let h = 0; h < hidden; h++) {
+      const gy = dy[i * hidden + h];
+      if (gy === 0) continue;
+      for (let c = 0; c < d; c++) {
+        dx[offset + i * d + c] += gy * w[h * d + c];
+        dw[h * d + c] += gy * x[offset + i * d + c];
+      }
     }
   }
 }

@@ -220,10 +220,28 @@ export {
   type Seq2SeqOutput,
   type Seq2SeqResult,
 } from "./lib/models/seq2seq.ts";
+
+// Training: optimizers, gradient clipping, learning-rate schedules
 export {
+  Adam,
+  type AdamOptions,
+  type AdamResolved,
+  AdamW,
+  clipGradNorm,
+  type ClipGradNormOptions,
+  Optimizer,
+  type OptimizerParams,
+  type OptimizerStateDict,
+  type ParameterState,
+  type ParameterStateDict,
+  SGD,
+  type SGDOptions,
+  type SGDResolved,
   transformerLearningRate,
   type TransformerLearningRateOptions,
-} from "./lib/models/lr_schedule.ts";
+  warmupCosineLearningRate,
+  type WarmupCosineLearningRateOptions,
+} from "./lib/optim/mod.ts";
 
 // IO and testing
 export {

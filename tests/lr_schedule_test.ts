@@ -1,6 +1,6 @@
 /** transformerLearningRate against the paper's formula and its shape (warm-up, peak, decay). */
 import assert from "node:assert/strict";
-import { transformerLearningRate } from "../lib/models/lr_schedule.ts";
+import { transformerLearningRate } from "../lib/optim/transformer_learning_rate.ts";
 
 Deno.test("transformerLearningRate() follows the paper's formula", async (t) => {
   await t.step("matches d^-0.5 · min(step^-0.5, step · warmup^-1.5) at many steps", () => {

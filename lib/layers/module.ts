@@ -8,8 +8,9 @@
  * rather than trains them.
  *
  * **The one in-place path.** Ops never write into their inputs (see `Tensor`); the
- * sanctioned exception is updating parameters: {@link Module.loadStateDict} (and, next,
- * an optimizer's step) writes the new values into each parameter's own `data`. The
+ * sanctioned exception is updating parameters: {@link Module.loadStateDict} and an
+ * optimizer's `step()` (`SGD`, `Adam`, `AdamW` in lib/optim/) write the new values into
+ * each parameter's own `data`. The
  * parameter objects are never replaced, so references from {@link Module.parameters}
  * (what an optimizer holds) stay valid, and so do views of them: `p.reshape(...)` shares
  * `p.data` and shows the new values. Results computed before the update (outputs, traces,

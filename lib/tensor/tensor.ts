@@ -19,8 +19,9 @@ export type NestedArray = number | NestedArray[];
  *
  * - **Views.** `reshape()` (and the `Tensor` constructor, which wraps the array it is
  *   given) shares `data` with its source, so a write through one shows in the other.
- * - **The one in-place path: updating parameters.** `Module.loadStateDict()` (and, next,
- *   an optimizer's step) writes new values into each parameter's existing `data`, so
+ * - **The one in-place path: updating parameters.** `Module.loadStateDict()` and an
+ *   optimizer's `step()` (`SGD`, `Adam`, `AdamW`; `clipGradNorm` likewise scales the
+ *   engine-owned `.grad` in place) write new values into each parameter's existing `data`, so
  *   the tensors returned by `Module.parameters()`, and views of them, see the update.
  *   Everything computed from a parameter before (outputs, traces, KV-cache entries,
  *   `stateDict()` copies) owns its data and keeps the old values.

@@ -35,7 +35,7 @@ export interface TransformerLearningRateOptions {
  *
  * @example The paper's base model peaks at step 4000
  * ```ts
- * import { transformerLearningRate } from "./lr_schedule.ts";
+ * import { transformerLearningRate } from "./transformer_learning_rate.ts";
  * import assert from "node:assert/strict";
  * const lr = (step: number) => transformerLearningRate(step, { dModel: 512 });
  * assert.ok(Math.abs(lr(4000) - 1 / Math.sqrt(512 * 4000)) < 1e-15); // ≈ 6.99e-4

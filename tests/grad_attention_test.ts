@@ -26,7 +26,11 @@ import {
 import { multiHeadAttention } from "../lib/models/multi_head_attention.ts";
 import { setAttentionScratchBytes } from "../lib/kernels/attention.ts";
 import { setParallelMinWork } from "../lib/kernels/kernel_table.ts";
-import { traceKernels, withKernelPath } from "../lib/kernels/registry.ts";
+import { runKernel, traceKernels, withKernelPath } from "../lib/kernels/registry.ts";
+import {
+  attentionBackwardBlocked,
+  attentionBackwardReference,
+} from "../lib/kernels/attention_backward.ts";
 import { assertClose } from "../lib/testing/assert_close.ts";
 import { type Mask, mask as makeMask } from "../lib/tensor/mask.ts";
 import { noGrad } from "../lib/tensor/autograd.ts";
@@ -342,7 +346,6 @@ Deno.test("attention gradients on every forward path", async (t) => {
     }
   });
   await t.step("blocked backward agrees with the reference loops", () => {
-    // 100 query rows: two row blocks of the blocked path
     const big: Case = {
       ...c,
       q: [2, 100, 16],
@@ -748,4 +751,97 @@ Deno.test("additiveAttention gradients against float64 finite differences", asyn
     y.backward(new Tensor(Float32Array.from(values(4, 7)), y.shape));
     assert.deepEqual([...xs[0].grad!.data.subarray(2, 4)], [0, 0]);
   });
+});
+
+Deno.test("attention backward kernel: odd blocks of the fast path equal the reference loops", () => {
+  const tq = 23, tk = 19, dk = 6, dv = 5;
+  const f32 = (n: number, seed: number) => Float32Array.from(values(n, seed));
+  const q = f32(tq * dk, 1), k = f32(tk * dk, 2), v = f32(tk * dv, 3);
+  const maskData = Uint8Array.from({ length: tq * tk }, (_, e) => (e % 7 === 3 || e < tk ? 0 : 1));
+  const mask = { data: maskData, offset: 0, rowStride: tk, colStride: 1 };
+  const biasData = f32(tk, 4); // one row broadcast over the queries
+  const bias = { data: biasData, offset: 0, rowStride: 0, colStride: 1 };
+  const scale = 0.4, dropout = 0.25, dropoutKey = { key: 9, call: 2, first: 0 };
+  // the forward through the kernel, with its row log-sum-exp
+  const out = new Float32Array(tq * dv), lse = new Float32Array(tq);
+  withKernelPath("reference", () =>
+    runKernel("attention", {
+      q,
+      qOffset: 0,
+      k,
+      kOffset: 0,
+      v,
+      vOffset: 0,
+      tq,
+      tk,
+      dk,
+      dv,
+      scale,
+      mask,
+      bias,
+      out,
+      outOffset: 0,
+      weights: null,
+      weightsOffset: 0,
+      scores: null,
+      scoresOffset: 0,
+      dropout,
+      dropoutKey,
+      lse,
+      lseOffset: 0,
+    }));
+  assert.equal(lse[0], -Infinity); // row 0 is fully masked
+  const gradOut = f32(tq * dv, 5);
+  const run = (
+    f: typeof attentionBackwardReference,
+    blocks: { blockRows?: number; blockKeys?: number },
+  ) => {
+    const g = {
+      gradQ: new Float32Array(tq * dk),
+      gradK: new Float32Array(tk * dk),
+      gradV: new Float32Array(tk * dv),
+      gradB: new Float32Array(tk),
+    };
+    f({
+      q,
+      qOffset: 0,
+      k,
+      kOffset: 0,
+      v,
+      vOffset: 0,
+      tq,
+      tk,
+      dk,
+      dv,
+      scale,
+      mask,
+      bias,
+      out,
+      outOffset: 0,
+      lse,
+      lseOffset: 0,
+      gradOut,
+      gradOutOffset: 0,
+      dropout,
+      dropoutKey,
+      gradQ: g.gradQ,
+      gradQOffset: 0,
+      gradK: g.gradK,
+      gradKOffset: 0,
+      gradV: g.gradV,
+      gradVOffset: 0,
+      gradBias: { ...bias, data: g.gradB },
+      ...blocks,
+    });
+    return g;
+  };
+  const ref = run(attentionBackwardReference, {});
+  assert.deepEqual([...ref.gradQ.subarray(0, dk)], new Array(dk).fill(0));
+  for (const blocks of [{ blockRows: 7, blockKeys: 5 }, { blockRows: 1, blockKeys: 1 }, {}]) {
+    const fast = run(attentionBackwardBlocked, blocks);
+    for (const name of ["gradQ", "gradK", "gradV", "gradB"] as const) {
+      const max = Math.max(...ref[name].map(Math.abs));
+      assertClose(fast[name], ref[name], { rtol: 1e-4, atol: 1e-5 * max });
+    }
+  }
 });

@@ -19,7 +19,7 @@ import { type CounterKey, dropoutAt } from "./random.ts";
 import { attentionWasm, attentionWasmBatch, type WasmAttentionProblem } from "./simd.ts";
 import { runKernel } from "./registry.ts";
 import "./kernel_table.ts";
-import { hasNaN, softmaxRows, softmaxRowsReference } from "./softmax.ts";
+import { softmaxRows, softmaxRowsReference } from "./softmax.ts";
 import type { AttentionInputs, MatrixView } from "./attention_inputs.ts";
 import { addHiddenValues, finiteCopy, valuesFinite } from "./hidden_values.ts";
 
@@ -419,9 +419,11 @@ function prepareScores(
   at: number,
   ld: number,
 ): void {
-  const { tq, tk, mask, bias, scale, scores } = a;
+  const { tq, tk, mask, bias, scale, scores, lse } = a;
   for (let i = 0; i < tq; i++) {
     const row = at + i * ld;
+    // the row's maximum and NaN flag as it goes, for the log-sum-exp
+    let max = -Infinity, nan = false;
     for (let j = 0; j < tk; j++) {
       let s = buf[row + j] * scale;
       if (bias) s += bias.data[bias.offset + i * bias.rowStride + j * bias.colStride];
@@ -430,16 +432,15 @@ function prepareScores(
         s = -Infinity;
       }
       buf[row + j] = s;
+      if (s > max) max = s;
+      else if (s !== s) nan = true;
     }
-    if (a.lse) a.lse[(a.lseOffset ?? 0) + i] = logSumExp(buf, row, tk);
+    if (lse) lse[(a.lseOffset ?? 0) + i] = nan ? NaN : logSumExp(buf, row, tk, max);
   }
 }
 
-/** log Σ exp(x) over `n` floats from `at`, stabilised by the maximum; -∞ when all are -∞, NaN with a NaN. */
-function logSumExp(x: Float32Array<ArrayBufferLike>, at: number, n: number): number {
-  let max = -Infinity;
-  for (let j = 0; j < n; j++) if (x[at + j] > max) max = x[at + j];
-  if (hasNaN(x, at, n)) return NaN;
+/** log Σ exp(x) over `n` floats from `at` whose maximum is `max`: -∞ when all are -∞. */
+function logSumExp(x: Float32Array<ArrayBufferLike>, at: number, n: number, max: number): number {
   if (max === -Infinity) return -Infinity;
   let sum = 0;
   for (let j = 0; j < n; j++) sum += Math.exp(x[at + j] - max);

@@ -297,7 +297,43 @@ Deno.test("layerNorm at a large size: the kernel gives the float64 gradients on 
       const max = Math.max(...Array.from(expected[k], Math.abs));
       assertClose(got.data, Float32Array.from(expected[k]), { rtol: 1e-3, atol: 1e-4 * max });
     });
-    assert.ok(backends.includes("layerNormBackward:reference"), `${path}: ${backends}`);
+    const wasm = path === "wasm" || path === "threaded";
+    assert.ok(
+      backends.includes(`layerNormBackward:${wasm ? "wasm" : "reference"}`),
+      `${path}: ${backends}`,
+    );
+  }
+});
+
+Deno.test("layerNorm and rmsNorm backward: the WebAssembly kernel agrees with the reference", async (t) => {
+  // d = 37: the four-lane loops and their scalar tails; with and without γ and β
+  for (const [kind, affine] of [["layer", true], ["layer", false], ["rms", true], ["rms", false]]) {
+    await t.step(`${kind}Norm, affine ${affine}`, () => {
+      const rows = 12, d = 37;
+      const run = (path: string) => {
+        const x = new Tensor(Float32Array.from(values(rows * d, 81, -2, 2)), [rows, d]);
+        const w = new Tensor(Float32Array.from(values(d, 82, 0.5, 1.5)), [d]);
+        const b = new Tensor(Float32Array.from(values(d, 83)), [d]);
+        for (const p of [x, w, b]) p.requiresGrad = true;
+        const dy = new Tensor(Float32Array.from(values(rows * d, 84)), x.shape);
+        const { calls } = traceKernels(() =>
+          withKernelPath(path, () => {
+            const y = kind === "layer"
+              ? layerNorm(x, affine ? { weight: w, bias: b } : {})
+              : rmsNorm(x, affine ? { weight: w } : {});
+            y.backward(dy);
+          })
+        );
+        assert.ok(calls.some((c) => c.name === "layerNormBackward" && c.backend === path));
+        return [x.grad, w.grad, b.grad];
+      };
+      const ref = run("reference"), fast = run("wasm");
+      ref.forEach((r, k) => {
+        if (r === null) return assert.equal(fast[k], null);
+        const max = Math.max(...Array.from(r.data, Math.abs));
+        assertClose(fast[k]!.data, r.data, { rtol: 1e-4, atol: 1e-5 * max });
+      });
+    });
   }
 });
 

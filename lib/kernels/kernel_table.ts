@@ -26,6 +26,7 @@ import {
   gemmWasm,
   gemmWasmFits,
   gemmWasmStacked,
+  layerNormBackwardWasm,
   softmaxBackwardWasm,
   softmaxWasm,
   threadsAvailable,
@@ -312,6 +313,13 @@ registerKernel({ name: "max", backend: "reference", impl: maxReference });
 // --- normalisation backward (from the forward's saved mean and rstd) ---
 
 registerKernel({ name: "layerNormBackward", backend: "reference", impl: normBackwardReference });
+registerKernel({
+  name: "layerNormBackward",
+  backend: "wasm",
+  impl: (a) => onOneThread(() => layerNormBackwardWasm(a)),
+  supports: () => wasmReady(),
+  preferred: ({ rows, d }) => rows * d >= SOFTMAX_WASM_MIN,
+});
 registerKernel({
   name: "batchNormBackward",
   backend: "reference",

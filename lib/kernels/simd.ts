@@ -30,6 +30,7 @@ import type { MatrixView, WasmAttentionInputs } from "./attention_inputs.ts";
 import { addHiddenValues } from "./hidden_values.ts";
 import type { GemmArgs, StackedGemmArgs, StackedPart } from "./gemm_args.ts";
 import type { SoftmaxBackwardArgs } from "./softmax_backward.ts";
+import type { NormBackwardArgs } from "./layer_norm_backward.ts";
 
 export type { StackedPart } from "./gemm_args.ts";
 
@@ -840,6 +841,46 @@ function softmaxBackwardArena({ y, dy, dx, rows, cols, log }: SoftmaxBackwardArg
     w.softmax_backward(py, pd, n / cols, cols, log ? 1 : 0);
     dx.set(f32.subarray(pd >> 2, (pd >> 2) + n), at);
   }
+}
+
+/**
+ * The LayerNorm / RMSNorm row backward with the SIMD kernel (same contract as
+ * `normBackwardReference` in `layer_norm_backward.ts`, float32 sums); needs
+ * {@link wasmReady}.
+ */
+export function layerNormBackwardWasm(args: NormBackwardArgs): void {
+  guarded("layerNormBackwardWasm", () => layerNormBackwardArena(args));
+}
+
+function layerNormBackwardArena(args: NormBackwardArgs): void {
+  const { x, dy, mean, rstd, weight, dx, dweight, dbias, rows, d } = args;
+  const w = load()!;
+  // x and dy chunks side by side (the kernel writes dx over dy), (mean, rstd) per row as
+  // f32 pairs, then γ (ones without one) and the dγ, dβ accumulators, [d] each
+  const step = Math.max(1, Math.floor(SOFTMAX_CHUNK_BYTES / (d * 8)));
+  const chunk = Math.min(rows, step);
+  const arena = new Arena();
+  const px = arena.take(chunk * d * 4), pd = arena.take(chunk * d * 4);
+  const ps = arena.take(chunk * 8);
+  const pw = arena.take(d * 4), pdw = arena.take(d * 4), pdb = arena.take(d * 4);
+  reserve(arena.top, () => `layerNormBackward: ${rows} rows of ${d}`);
+  if (weight) f32.set(weight.subarray(0, d), pw >> 2);
+  else f32.fill(1, pw >> 2, (pw >> 2) + d);
+  f32.fill(0, pdw >> 2, (pdw >> 2) + d);
+  f32.fill(0, pdb >> 2, (pdb >> 2) + d);
+  for (let r0 = 0; r0 < rows; r0 += step) {
+    const nr = Math.min(step, rows - r0), n = nr * d, at = r0 * d;
+    f32.set(x.subarray(at, at + n), px >> 2);
+    f32.set(dy.subarray(at, at + n), pd >> 2);
+    for (let r = 0; r < nr; r++) {
+      f32[(ps >> 2) + 2 * r] = mean ? mean[r0 + r] : 0;
+      f32[(ps >> 2) + 2 * r + 1] = rstd[r0 + r];
+    }
+    w.layer_norm_backward(px, pd, ps, pw, pdw, pdb, nr, d, mean ? 1 : 0);
+    if (dx) dx.set(f32.subarray(pd >> 2, (pd >> 2) + n), at);
+  }
+  if (dweight) dweight.set(f32.subarray(pdw >> 2, (pdw >> 2) + d));
+  if (dbias) dbias.set(f32.subarray(pdb >> 2, (pdb >> 2) + d));
 }
 
 /** One attention problem for {@link attentionWasm}; see `AttentionKernelArgs`. */

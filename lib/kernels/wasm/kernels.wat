@@ -1096,6 +1096,126 @@
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rowloop))))
 
+  ;; The row backward of LayerNorm (centred = 1) and RMSNorm (centred = 0; stats' means are 0)
+  ;; over `rows` rows of `d` floats, llm.c style from the forward's saved statistics:
+  ;; stats holds (mean, rstd) per row as two f32; w the gain [d] (ones when there is none).
+  ;; With norm = (x - mean)·rstd and dnorm = w·dy, per row:
+  ;;   dx = rstd·(dnorm - centred·mean(dnorm) - norm·mean(dnorm·norm)), written over dy
+  ;;   dw += dy·norm and db += dy, accumulated into the [d] buffers dw and db.
+  ;; Float32 sums in four lanes, combined (l0 + l1) + (l2 + l3), then the tail.
+  (func (export "layer_norm_backward")
+    (param $x i32) (param $dy i32) (param $stats i32) (param $w i32) (param $dw i32)
+    (param $db i32) (param $rows i32) (param $d i32) (param $centred i32)
+    (local $r i32) (local $j i32) (local $d4 i32) (local $off i32) (local $xr i32) (local $dr i32)
+    (local $vm v128) (local $vr v128) (local $va v128) (local $vb v128) (local $n v128)
+    (local $g v128) (local $dn v128) (local $acca v128) (local $accb v128)
+    (local $mean f32) (local $rstd f32) (local $sa f32) (local $sb f32) (local $ns f32)
+    (local $gs f32) (local $dns f32) (local $a f32) (local $b f32)
+    (local.set $d4 (i32.and (local.get $d) (i32.const -4)))
+    (block $done
+      (loop $rowloop
+        (br_if $done (i32.ge_s (local.get $r) (local.get $rows)))
+        (local.set $off (i32.shl (i32.mul (local.get $r) (local.get $d)) (i32.const 2)))
+        (local.set $xr (i32.add (local.get $x) (local.get $off)))
+        (local.set $dr (i32.add (local.get $dy) (local.get $off)))
+        (local.set $mean (f32.load (i32.add (local.get $stats) (i32.shl (local.get $r) (i32.const 3)))))
+        (local.set $rstd
+          (f32.load offset=4 (i32.add (local.get $stats) (i32.shl (local.get $r) (i32.const 3)))))
+        (local.set $vm (f32x4.splat (local.get $mean)))
+        (local.set $vr (f32x4.splat (local.get $rstd)))
+        (local.set $acca (v128.const f32x4 0 0 0 0))
+        (local.set $accb (v128.const f32x4 0 0 0 0))
+        (local.set $sa (f32.const 0))
+        (local.set $sb (f32.const 0))
+        ;; 1) Σ dnorm and Σ dnorm·norm over the row; dw += dy·norm, db += dy
+        (local.set $j (i32.const 0))
+        (block $l1_done
+          (loop $l1
+            (br_if $l1_done (i32.ge_s (local.get $j) (local.get $d4)))
+            (local.set $off (i32.shl (local.get $j) (i32.const 2)))
+            (local.set $n (f32x4.mul
+              (f32x4.sub (v128.load (i32.add (local.get $xr) (local.get $off))) (local.get $vm))
+              (local.get $vr)))
+            (local.set $g (v128.load (i32.add (local.get $dr) (local.get $off))))
+            (local.set $dn (f32x4.mul (v128.load (i32.add (local.get $w) (local.get $off))) (local.get $g)))
+            (local.set $acca (f32x4.add (local.get $acca) (local.get $dn)))
+            (local.set $accb (f32x4.add (local.get $accb) (f32x4.mul (local.get $dn) (local.get $n))))
+            (v128.store (i32.add (local.get $dw) (local.get $off))
+              (f32x4.add (v128.load (i32.add (local.get $dw) (local.get $off)))
+                (f32x4.mul (local.get $g) (local.get $n))))
+            (v128.store (i32.add (local.get $db) (local.get $off))
+              (f32x4.add (v128.load (i32.add (local.get $db) (local.get $off))) (local.get $g)))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $l1)))
+        (block $t1_done
+          (loop $t1
+            (br_if $t1_done (i32.ge_s (local.get $j) (local.get $d)))
+            (local.set $off (i32.shl (local.get $j) (i32.const 2)))
+            (local.set $ns (f32.mul
+              (f32.sub (f32.load (i32.add (local.get $xr) (local.get $off))) (local.get $mean))
+              (local.get $rstd)))
+            (local.set $gs (f32.load (i32.add (local.get $dr) (local.get $off))))
+            (local.set $dns (f32.mul (f32.load (i32.add (local.get $w) (local.get $off))) (local.get $gs)))
+            (local.set $sa (f32.add (local.get $sa) (local.get $dns)))
+            (local.set $sb (f32.add (local.get $sb) (f32.mul (local.get $dns) (local.get $ns))))
+            (f32.store (i32.add (local.get $dw) (local.get $off))
+              (f32.add (f32.load (i32.add (local.get $dw) (local.get $off)))
+                (f32.mul (local.get $gs) (local.get $ns))))
+            (f32.store (i32.add (local.get $db) (local.get $off))
+              (f32.add (f32.load (i32.add (local.get $db) (local.get $off))) (local.get $gs)))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $t1)))
+        ;; 2) the two row means (the mean term only when centred)
+        (local.set $a (f32.div
+          (f32.add (local.get $sa)
+            (f32.add
+              (f32.add (f32x4.extract_lane 0 (local.get $acca)) (f32x4.extract_lane 1 (local.get $acca)))
+              (f32.add (f32x4.extract_lane 2 (local.get $acca)) (f32x4.extract_lane 3 (local.get $acca)))))
+          (f32.convert_i32_s (local.get $d))))
+        (if (i32.eqz (local.get $centred)) (then (local.set $a (f32.const 0))))
+        (local.set $b (f32.div
+          (f32.add (local.get $sb)
+            (f32.add
+              (f32.add (f32x4.extract_lane 0 (local.get $accb)) (f32x4.extract_lane 1 (local.get $accb)))
+              (f32.add (f32x4.extract_lane 2 (local.get $accb)) (f32x4.extract_lane 3 (local.get $accb)))))
+          (f32.convert_i32_s (local.get $d))))
+        (local.set $va (f32x4.splat (local.get $a)))
+        (local.set $vb (f32x4.splat (local.get $b)))
+        ;; 3) dx = rstd·(dnorm - a - norm·b) over dy (each dy read before it is overwritten)
+        (local.set $j (i32.const 0))
+        (block $l2_done
+          (loop $l2
+            (br_if $l2_done (i32.ge_s (local.get $j) (local.get $d4)))
+            (local.set $off (i32.shl (local.get $j) (i32.const 2)))
+            (local.set $n (f32x4.mul
+              (f32x4.sub (v128.load (i32.add (local.get $xr) (local.get $off))) (local.get $vm))
+              (local.get $vr)))
+            (local.set $dn (f32x4.mul (v128.load (i32.add (local.get $w) (local.get $off)))
+              (v128.load (i32.add (local.get $dr) (local.get $off)))))
+            (v128.store (i32.add (local.get $dr) (local.get $off))
+              (f32x4.mul (local.get $vr)
+                (f32x4.sub (f32x4.sub (local.get $dn) (local.get $va))
+                  (f32x4.mul (local.get $n) (local.get $vb)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $l2)))
+        (block $t2_done
+          (loop $t2
+            (br_if $t2_done (i32.ge_s (local.get $j) (local.get $d)))
+            (local.set $off (i32.shl (local.get $j) (i32.const 2)))
+            (local.set $ns (f32.mul
+              (f32.sub (f32.load (i32.add (local.get $xr) (local.get $off))) (local.get $mean))
+              (local.get $rstd)))
+            (local.set $dns (f32.mul (f32.load (i32.add (local.get $w) (local.get $off)))
+              (f32.load (i32.add (local.get $dr) (local.get $off)))))
+            (f32.store (i32.add (local.get $dr) (local.get $off))
+              (f32.mul (local.get $rstd)
+                (f32.sub (f32.sub (local.get $dns) (local.get $a))
+                  (f32.mul (local.get $ns) (local.get $b)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $t2)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rowloop))))
+
   ;; C[6*mb, 8*np] = A[6*mb, k] . B (+ bias) over the whole k with the 6×8 tile (gemm6; A
   ;; packed by pack_a6). Work units are (6 row blocks = 36 rows, ncb panels) pairs, taken one
   ;; at a time from the shared i32 at `counter` (set to 0 first) by every thread running this

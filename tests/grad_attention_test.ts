@@ -8,6 +8,7 @@
  */
 
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { checkGradients, finiteDifferences, leaves, values } from "./_gradcheck.ts";
 import {
   dotProductAttention,
@@ -360,11 +361,21 @@ Deno.test("attention gradients on every forward path", async (t) => {
     });
   });
   await t.step("recording changes no forward number beyond float32 rounding", () => {
-    const xs = leaves(inputsOf(c, 31), shapesOf(c));
-    const withGrad = sdpa(c)(xs);
-    const without = noGrad(() => sdpa(c)(xs));
-    assertClose(withGrad.data, without.data, { rtol: 1e-6, atol: 1e-6 });
-    assert.equal(without.requiresGrad, false);
+    // without grad the unmasked call runs on the threads; with grad the forward keeps L
+    // through the one-thread hook path: the same output
+    const plain: Case = { q: [2, 16, 16], k: [2, 16, 16], v: [2, 16, 16] };
+    const xs = leaves(inputsOf(plain, 31), shapesOf(plain));
+    const before = setParallelMinWork(0);
+    try {
+      const { result: without, calls } = traceKernels(() => noGrad(() => sdpa(plain)(xs)));
+      assert.ok(calls.some((k) => k.backend === "threaded"));
+      const withGrad = sdpa(plain)(xs);
+      assertClose(withGrad.data, without.data, { rtol: 1e-6, atol: 1e-6 });
+      assert.equal(without.requiresGrad, false);
+      assert.equal(withGrad.requiresGrad, true);
+    } finally {
+      setParallelMinWork(before);
+    }
   });
 });
 
@@ -844,4 +855,48 @@ Deno.test("attention backward kernel: odd blocks of the fast path equal the refe
       assertClose(fast[name], ref[name], { rtol: 1e-4, atol: 1e-5 * max });
     }
   }
+});
+
+Deno.test("attention gradient properties (fast-check)", () => {
+  // softmax rows sum to 1, so without dropout each row of dS (= dBias) sums to 0, and a
+  // constant added to a whole score row changes no gradient of Q, K or V
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 6 }),
+      fc.integer({ min: 1, max: 7 }),
+      fc.integer({ min: 1, max: 5 }),
+      fc.integer({ min: 0, max: 1000 }),
+      fc.boolean(),
+      (tq, tk, d, seed, causal) => {
+        const c: Case = {
+          q: [2, tq, d],
+          k: [2, tk, d],
+          v: [2, tk, d],
+          bias: [tq, tk],
+          mask: causal ? causalMask(tq, tk, { align: "bottom-right" }) : undefined,
+        };
+        const xs = leaves(inputsOf(c, seed), shapesOf(c));
+        const y = sdpa(c)(xs);
+        const up = new Tensor(Float32Array.from(values(y.size, seed + 1)), y.shape);
+        y.backward(up);
+        const gb = xs[3].grad!.data;
+        const scaleOf = Math.max(1e-6, ...gb.map(Math.abs));
+        for (let i = 0; i < tq; i++) {
+          let s = 0;
+          for (let j = 0; j < tk; j++) s += gb[i * tk + j];
+          assert.ok(Math.abs(s) <= 1e-5 * tk * scaleOf, `row ${i} of dBias sums to ${s}`);
+        }
+        // the same call with every bias row shifted by its own constant
+        const shifted = leaves(inputsOf(c, seed), shapesOf(c));
+        noGrad(() => shifted[3].data.forEach((_, e, a) => (a[e] += 3 * Math.floor(e / tk) - 1)));
+        const y2 = sdpa(c)(shifted);
+        y2.backward(up);
+        for (let j = 0; j < 3; j++) {
+          const max = Math.max(1e-6, ...xs[j].grad!.data.map(Math.abs));
+          assertClose(shifted[j].grad!.data, xs[j].grad!.data, { rtol: 1e-4, atol: 1e-5 * max });
+        }
+      },
+    ),
+    { numRuns: 60 },
+  );
 });

@@ -324,6 +324,38 @@ Deno.test("attention gradients on every forward path", async (t) => {
       setParallelMinWork(before);
     }
   });
+  await t.step("fused batched forward returning the weights: L read from them", () => {
+    // no bias or dropout: the batched WebAssembly kernel (threaded when split) runs, and
+    // the log-sum-exp comes from its weights
+    // query 5 sees no key
+    const fused: Case = {
+      q: [2, 16, 16],
+      k: [2, 16, 16],
+      v: [2, 16, 16],
+      mask: maskOf(16, 16, (i, j) => i !== 5 && (j <= i || j % 5 === 0)),
+    };
+    const withWeights = sdpa(fused, { needWeights: true });
+    for (const work of [undefined, 0]) {
+      const before = work === undefined ? undefined : setParallelMinWork(work);
+      try {
+        const { calls } = traceKernels(() => check("fused", fused, 25, withWeights));
+        const want = work === undefined ? "wasm" : "threaded";
+        assert.ok(calls.some((k) => k.name === "attentionBatch" && k.backend === want));
+      } finally {
+        if (before !== undefined) setParallelMinWork(before);
+      }
+    }
+    // the same gradients as the hook path (weights not returned), within float32 rounding
+    const viaWeights = grads(fused, withWeights, 27);
+    const viaScores = grads(fused, sdpa(fused), 27);
+    for (const b of [0, 1]) {
+      assert.ok(viaWeights[0].subarray((b * 16 + 5) * 16, (b * 16 + 6) * 16).every((g) => g === 0));
+    }
+    viaWeights.forEach((g, j) => {
+      const max = Math.max(...viaScores[j].map(Math.abs));
+      assertClose(g, viaScores[j], { rtol: 1e-4, atol: 1e-5 * max });
+    });
+  });
   await t.step("JavaScript forward, and the readable backward loops", () => {
     withKernelPath("js", () => check("js path", c, 23));
     withKernelPath("reference", () => check("reference path", c, 23));

@@ -47,7 +47,10 @@ export interface AttentionKernelArgs extends AttentionInputs {
    * When set, receives each query row's log-sum-exp of its scaled, biased,
    * masked scores, L_i = m_i + log Σ_j exp(s_ij − m_i) (`[tq]` at lseOffset;
    * -∞ for a fully masked row): all the backward pass needs to recompute the
-   * softmax (`attention_backward.ts`). Absent or null: not computed.
+   * softmax (`attention_backward.ts`). Absent or null: not computed. The
+   * JavaScript steps compute it from the scores; the fused WebAssembly paths
+   * (threads included), when they also return the weights, from those:
+   * L_i = s_ij − log P_ij at the row's largest weight (see {@link lseFromWeights}).
    */
   lse?: Float32Array | null;
   lseOffset?: number;
@@ -225,13 +228,55 @@ function attentionWasmChunk(a: AttentionKernelArgs): void {
   // the kernel reads the mask itself when its key axis is contiguous
   const plainMask = mask !== null && contiguous(mask, tk);
   const needJs = a.bias !== null || a.scores !== null || (mask !== null && !plainMask) ||
-    (a.lse ?? null) !== null;
+    lseNeedsHook(a);
   attentionWasm({
     ...wasmOperands(a, plainMask && !needJs ? mask : null),
     prepare: needJs ? (buf, at, ld) => prepareScores(a, buf, at, ld) : null,
     after: a.dropout > 0 && a.dropoutKey ? (buf, at, ld) => applyDropout(a, buf, at, ld) : null,
     hookMask: mask,
   });
+  if (a.lse && !needJs) lseFromWeights(a);
+}
+
+/**
+ * True when the row log-sum-exp of `a` must come from the scores (a JavaScript
+ * hook): it is asked for, and there are no weights to read it from, or they
+ * are dropped out.
+ */
+export function lseNeedsHook(a: AttentionKernelArgs): boolean {
+  return (a.lse ?? null) !== null &&
+    (a.weights === null || (a.dropout > 0 && a.dropoutKey !== null));
+}
+
+/**
+ * Fills `a.lse` from the softmax weights the kernel returned: P_ij = exp(s_ij − L_i)
+ * gives L_i = s_ij − log P_ij for any key j the row sees; the row's largest
+ * weight (at least 1/tk, so its float32 log is good to about 1e-7) and its
+ * score q_i·k_j·scale, recomputed in float64, are used. A row of zeros (fully
+ * masked) gets -∞; a row with a NaN, NaN. Needs weights without dropout or bias.
+ */
+export function lseFromWeights(a: AttentionKernelArgs): void {
+  const { tq, tk, dk, weights } = a;
+  const lse = a.lse!, lo = a.lseOffset ?? 0;
+  for (let i = 0; i < tq; i++) {
+    const row = a.weightsOffset + i * tk;
+    let best = 0, at = -1, nan = false;
+    for (let j = 0; j < tk; j++) {
+      const p = weights![row + j];
+      if (p > best) {
+        best = p;
+        at = j;
+      } else if (p !== p) nan = true;
+    }
+    if (nan) lse[lo + i] = NaN;
+    else if (at < 0) lse[lo + i] = -Infinity;
+    else {
+      let s = 0;
+      const qi = a.qOffset + i * dk, kj = a.kOffset + at * dk;
+      for (let c = 0; c < dk; c++) s += a.q[qi + c] * a.k[kj + c];
+      lse[lo + i] = s * a.scale - Math.log(best);
+    }
+  }
 }
 
 /** A mask the WebAssembly kernels read directly: key axis contiguous, one row or Tq rows. */
@@ -300,6 +345,7 @@ export function attentionKernels(list: readonly AttentionKernelArgs[]): void {
  */
 export function attentionBatchWasm(list: readonly AttentionKernelArgs[]): void {
   attentionWasmBatch(list.map((a) => wasmOperands(a, a.mask)));
+  for (const a of list) if (a.lse) lseFromWeights(a);
 }
 
 /**
@@ -313,7 +359,7 @@ export function attentionBatchable(list: readonly AttentionKernelArgs[]): boolea
     const { tq, tk, dk, dv, mask } = a;
     const plainMask = mask === null || contiguous(mask, tk);
     return plainMask && a.bias === null && a.scores === null && !(a.dropout > 0 && a.dropoutKey) &&
-      (a.lse ?? null) === null &&
+      !lseNeedsHook(a) &&
       tq === first.tq && tk === first.tk && dk === first.dk && dv === first.dv &&
       a.scale === first.scale && (mask === null) === (first.mask === null) &&
       (mask === null || mask.rowStride === first.mask!.rowStride);

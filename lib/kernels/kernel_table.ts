@@ -43,6 +43,7 @@ import {
   attentionReference,
   attentionWasmPath,
   contiguous,
+  lseNeedsHook,
 } from "./attention.ts";
 import { flashAttentionJs } from "./flash.ts";
 import { attentionBackwardBlocked, attentionBackwardReference } from "./attention_backward.ts";
@@ -217,7 +218,7 @@ const attentionChunks = (a: { tq: number }) => (((a.tq + 3) >> 2) + 3) >> 2;
 /** True when the WebAssembly path needs JavaScript hooks (then it runs on one thread). */
 const attentionHooks = (a: AttentionKernelArgs) =>
   a.bias !== null || a.scores !== null || (a.dropout > 0 && a.dropoutKey !== null) ||
-  (a.mask !== null && !contiguous(a.mask, a.tk)) || (a.lse ?? null) !== null;
+  (a.mask !== null && !contiguous(a.mask, a.tk)) || lseNeedsHook(a);
 
 registerKernel({ name: "attention", backend: "reference", impl: attentionReference });
 registerKernel({ name: "attention", backend: "js", impl: attentionJs });

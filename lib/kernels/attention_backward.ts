@@ -284,25 +284,37 @@ export function attentionBackwardBlocked(a: AttentionBackwardArgs): void {
         transposeB: true,
       });
       for (let r = 0; r < rows; r++) {
-        const i = i0 + r, L = a.lse[a.lseOffset + i], o = r * cols;
+        const i = i0 + r, L = a.lse[a.lseOffset + i], o = r * cols, Di = D[r];
+        if (L === -Infinity) {
+          // a row that saw nothing: P = 0 and dS = 0 (never exp(-∞ + ∞))
+          P.fill(0, o, o + cols);
+          if (M) PM.fill(0, o, o + cols);
+          dS.fill(0, o, o + cols);
+          continue;
+        }
         if (M) dropoutRow(a, i, j0, cols, M, o);
+        const mAt = mask ? mask.offset + i * mask.rowStride + j0 * mask.colStride : 0;
+        const bAt = bias ? bias.offset + i * bias.rowStride + j0 * bias.colStride : 0;
+        const gAt = gradBias
+          ? gradBias.offset + i * gradBias.rowStride + j0 * gradBias.colStride
+          : 0;
         for (let c = 0; c < cols; c++) {
-          const j = j0 + c;
-          // P_ij = exp(s_ij − L_i); 0 for a masked key or a row that saw nothing
+          // P_ij = exp(s_ij − L_i); 0 for a masked key
           let p = 0;
-          if (L !== -Infinity && !masked(mask, i, j)) {
+          if (mask === null || mask.data[mAt + c * mask.colStride] !== 0) {
             let s = P[o + c] * scale;
-            if (bias) s += bias.data[bias.offset + i * bias.rowStride + j * bias.colStride];
+            if (bias) s += bias.data[bAt + c * bias.colStride];
             p = Math.exp(s - L);
           }
           P[o + c] = p;
           // dS_ij = P_ij·(M_ij·dP'_ij − D_i)
-          const m = M ? M[o + c] : 1;
-          if (M) PM[o + c] = p * m;
-          const ds = p === 0 ? 0 : p * (dS[o + c] * m - D[r]);
-          if (gradBias) {
-            gradBias.data[gradBias.offset + i * gradBias.rowStride + j * gradBias.colStride] += ds;
-          }
+          let ds = 0;
+          if (M) {
+            const m = M[o + c];
+            PM[o + c] = p * m;
+            if (p !== 0) ds = p * (dS[o + c] * m - Di);
+          } else if (p !== 0) ds = p * (dS[o + c] - Di);
+          if (gradBias) gradBias.data[gAt + c * gradBias.colStride] += ds;
           dS[o + c] = ds * scale;
         }
       }

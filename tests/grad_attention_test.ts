@@ -345,9 +345,22 @@ Deno.test("attention gradients on every forward path", async (t) => {
         if (before !== undefined) setParallelMinWork(before);
       }
     }
-    // the same gradients as the hook path (weights not returned), within float32 rounding
+    // the same gradients as the hook path (L from the scores: weights not returned, and too
+    // large for a scratch copy within the score budget), within float32 rounding
     const viaWeights = grads(fused, withWeights, 27);
-    const viaScores = grads(fused, sdpa(fused), 27);
+    setAttentionScratchBytes(16 * 16 * 4);
+    let viaScores: Float32Array[];
+    try {
+      const { result, calls } = traceKernels(() => grads(fused, sdpa(fused), 27));
+      assert.ok(calls.some((k) => k.name === "attention" && k.backend === "wasm"));
+      assert.ok(!calls.some((k) => k.name === "attentionBatch" && k.backend !== "js"));
+      viaScores = result;
+    } finally {
+      setAttentionScratchBytes();
+    }
+    // without weights but within the budget: the fused kernel with a scratch copy
+    const { calls } = traceKernels(() => grads(fused, sdpa(fused), 27));
+    assert.ok(calls.some((k) => k.name === "attentionBatch" && k.backend === "wasm"));
     for (const b of [0, 1]) {
       assert.ok(viaWeights[0].subarray((b * 16 + 5) * 16, (b * 16 + 6) * 16).every((g) => g === 0));
     }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { attentionKernels } from "../kernels/attention.ts";
+import { attentionKernels, attentionScratchBytes } from "../kernels/attention.ts";
 import { needsGrad } from "../tensor/autograd.ts";
 import { recordOp } from "../tensor/op.ts";
 import type { Mask } from "../tensor/mask.ts";
@@ -226,11 +226,18 @@ function runAttention(
   const lse = needsGrad(inputs) ? new Float32Array(n * tq) : null;
   const out = new Float32Array(n * tq * dv);
   const weights = needWeights ? new Float32Array(n * tq * tk) : null;
+  // In grad mode the fused (batched, threaded) kernels read L from the weights; when the
+  // caller wants none, a scratch copy that fits the kernels' score budget lets them run
+  // (it is dropped on return), else L comes from the scores in a one-thread hook.
+  const fused = lse !== null && bias === null && dropout === 0 && !options.returnScores;
+  const scratch = !weights && fused && n * tq * tk * 4 <= attentionScratchBytes()
+    ? new Float32Array(n * tq * tk)
+    : null;
   const scores = options.returnScores ? new Float32Array(n * tq * tk) : null;
   // one problem per batch element (heads included), run together
   attentionKernels(Array.from({ length: n }, (_, t) => ({
     ...kernelInputs(plan, t, query, key, value, scale, out),
-    weights,
+    weights: weights ?? scratch,
     weightsOffset: t * tq * tk,
     scores,
     scoresOffset: t * tq * tk,

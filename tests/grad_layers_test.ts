@@ -750,3 +750,30 @@ Deno.test("property: layerNorm's dx sums to 0 per row and, without γ, is orthog
     { numRuns: 100 },
   );
 });
+
+Deno.test("property: batchNorm's dx sums to 0 over the batch per channel (training, no γ)", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 2, max: 12 }),
+      fc.integer({ min: 1, max: 5 }),
+      fc.integer({ min: 0, max: 1000 }),
+      (positions, c, seed) => {
+        const x = new Tensor(Float32Array.from(values(positions * c, seed, -3, 3)), [positions, c]);
+        x.requiresGrad = true;
+        batchNorm(x, { eps: 0 }).backward(
+          new Tensor(Float32Array.from(values(positions * c, seed + 1)), x.shape),
+        );
+        // BN(x + t·1) = BN(x) per channel, so dx ⟂ 1 over the positions
+        for (let j = 0; j < c; j++) {
+          let s = 0, scale = 0;
+          for (let m = 0; m < positions; m++) {
+            s += x.grad!.data[m * c + j], scale += Math.abs(x.grad!.data[m * c + j]);
+          }
+          if (Math.abs(s) > 1e-5 * (1 + scale)) return false;
+        }
+        return true;
+      },
+    ),
+    { numRuns: 100 },
+  );
+});

@@ -10,6 +10,7 @@ import type { CounterKey } from "../tensor/rng.ts";
 import { sizeOf } from "../tensor/shape.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { type AttentionPlan, kernelInputs } from "./_batch.ts";
+
 /** What the forward keeps for {@link attentionBackward}: the operands, the output and L. */
 export interface SavedAttention {
   plan: AttentionPlan;

@@ -65,7 +65,7 @@ export interface AttentionBackwardArgs {
   gradVOffset: number;
   /** dL/dbias added through the bias's own view (offset and strides), so broadcast entries sum. */
   gradBias: MatrixView<Float32Array> | null;
-  /** Query rows and keys per block of the fast path (default: all keys, rows for about 2^20 scores). */
+  /** Query rows and keys per block of the fast path (default: all keys, rows for about 2^18 scores). */
   blockRows?: number;
   blockKeys?: number;
 }
@@ -222,9 +222,9 @@ let scratch = new Float32Array(0);
 export function attentionBackwardBlocked(a: AttentionBackwardArgs): void {
   const { tq, tk, dk, dv, scale, mask, bias, gradQ, gradK, gradV, gradBias } = a;
   const bc = Math.max(1, Math.min(a.blockKeys ?? tk, tk));
-  // by default as many rows as keep a [rows, keys] block near 2^20 floats (4 MiB): fewer,
+  // by default as many rows as keep a [rows, keys] block near 2^18 floats (1 MiB): fewer,
   // larger products, which the gemm kernel splits across threads
-  const br = Math.max(1, Math.min(a.blockRows ?? Math.max(64, (1 << 20) / bc | 0), tq));
+  const br = Math.max(1, Math.min(a.blockRows ?? Math.max(64, (1 << 18) / bc | 0), tq));
   // K' and V': a non-finite value of a key no query sees must not reach a gradient through 0·NaN
   const hides = mask !== null || bias !== null;
   const kFinite = !hides || valuesFinite(a.k, a.kOffset, tk * dk);

@@ -17,10 +17,19 @@ import { clipGradNorm } from "../lib/optim/clip_grad_norm.ts";
 import { warmupCosineLearningRate } from "../lib/optim/warmup_cosine_learning_rate.ts";
 import { readSafetensorsMetadata } from "../lib/io/safetensors.ts";
 import { crossEntropy } from "../lib/layers/cross_entropy.ts";
-import { linear } from "../lib/layers/linear.ts";
 import { assertClose } from "../lib/testing/assert_close.ts";
+import { mseLoss } from "../lib/layers/mse_loss.ts";
+import { Linear, linear } from "../lib/layers/linear.ts";
+import type { Module } from "../lib/layers/module.ts";
+import { encoderLayer } from "../lib/models/encoder_layer.ts";
+import { multiHeadAttention } from "../lib/models/multi_head_attention.ts";
+import { seq2seq } from "../lib/models/seq2seq.ts";
+import { transformer } from "../lib/models/transformer.ts";
+import { isGradEnabled, noGrad } from "../lib/tensor/autograd.ts";
 import { mul } from "../lib/tensor/elementwise.ts";
-import { Tensor, tensor } from "../lib/tensor/tensor.ts";
+import { sum } from "../lib/tensor/reduce.ts";
+import { Rng } from "../lib/tensor/rng.ts";
+import { full, randn, Tensor, tensor } from "../lib/tensor/tensor.ts";
 
 const FIXTURE = "optim.safetensors";
 const fx = loadFixture(FIXTURE);
@@ -356,4 +365,137 @@ Deno.test("a softmax classifier trained with crossEntropy and each optimizer fit
     assert.ok(Math.abs(first - Math.log(3)) < 1e-6);
     assert.ok(last < 0.2, `${opt.constructor.name}: loss ${last} after 60 steps`);
   }
+});
+
+Deno.test("Module: parameters require grad; grads() is keyed and ordered like stateDictKeys(); zeroGrad clears", () => {
+  const x = randn([2, 3, 8], new Rng(1));
+  const models: [string, Module, () => Tensor][] = [];
+  const packed = multiHeadAttention({ dModel: 8, numHeads: 2, seed: 1 });
+  models.push(["mha packed", packed, () => packed.forward(x, x, x, { needWeights: false }).output]);
+  const kv = randn([2, 4, 5], new Rng(2));
+  const separate = multiHeadAttention({ dModel: 8, numHeads: 2, kDim: 5, vDim: 5, seed: 2 });
+  models.push([
+    "mha kDim/vDim",
+    separate,
+    () => separate.forward(x, kv, kv, { needWeights: false }).output,
+  ]);
+  const grouped = multiHeadAttention({ dModel: 8, numHeads: 4, numKvHeads: 2, seed: 3 });
+  models.push([
+    "mha grouped",
+    grouped,
+    () => grouped.forward(x, x, x, { needWeights: false }).output,
+  ]);
+  const layer = encoderLayer({ dModel: 8, numHeads: 2, dFF: 16, seed: 4 });
+  models.push(["encoder layer", layer, () => layer.forward(x, { needWeights: false }).output]);
+  const t = transformer({
+    dModel: 8,
+    numHeads: 2,
+    dFF: 16,
+    numEncoderLayers: 1,
+    numDecoderLayers: 1,
+    seed: 5,
+  });
+  models.push(["transformer", t, () => t.forward(x, x, { needWeights: false }).output]);
+  const s2s = seq2seq({
+    srcVocab: 7,
+    tgtVocab: 7,
+    dModel: 8,
+    numHeads: 2,
+    dFF: 16,
+    numEncoderLayers: 1,
+    numDecoderLayers: 1,
+    maxLen: 8,
+    shareEmbeddings: true,
+    seed: 6,
+  });
+  models.push([
+    "seq2seq shared embeddings",
+    s2s,
+    () => s2s.forward([[1, 2, 3]], [[1, 4]], { needWeights: false }).output,
+  ]);
+  for (const [name, model, run] of models) {
+    for (const [key, p] of Object.entries(model.parameters())) {
+      assert.ok(p.requiresGrad && p.isLeaf, `${name}: ${key} must be a leaf requiring grad`);
+    }
+    const before = model.grads();
+    assert.deepEqual(Object.keys(before), model.stateDictKeys(), name);
+    assert.ok(Object.values(before).every((g) => g === null), `${name}: no gradient yet`);
+    const out = run();
+    sum(mul(out, out)).backward();
+    const grads = model.grads();
+    assert.deepEqual(Object.keys(grads), model.stateDictKeys(), name);
+    const sd = model.stateDict();
+    for (const [key, g] of Object.entries(grads)) {
+      if (g === null) continue; // a parameter the graph does not reach yet
+
+      assert.deepEqual(g.shape, sd[key].shape, `${name}: ${key}`);
+    }
+    // the output projections always get a gradient: every path runs through them
+    const outProj = Object.keys(grads).filter((k) => k.endsWith("out_proj.weight"));
+    assert.ok(outProj.length > 0 && outProj.every((k) => grads[k] !== null), name);
+    model.zeroGrad();
+    assert.ok(Object.values(model.parameters()).every((p) => p.grad === null), name);
+    assert.ok(Object.values(model.grads()).every((g) => g === null), name);
+  }
+});
+
+Deno.test("MultiHeadAttention.grads(): in_proj_weight stacks the Q, K, V gradients; zeros for a missing part", () => {
+  const mha = multiHeadAttention({ dModel: 4, numHeads: 2, seed: 7 });
+  mha.queryWeight.grad = tensor([[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15, 16]]);
+  mha.valueWeight.grad = full([4, 4], -1);
+  const g = mha.grads();
+  assert.deepEqual(g.in_proj_weight!.shape, [12, 4]);
+  assert.deepEqual([...g.in_proj_weight!.data.slice(0, 16)], [...mha.queryWeight.grad.data]);
+  assert.ok(g.in_proj_weight!.data.slice(16, 32).every((v) => v === 0));
+  assert.ok(g.in_proj_weight!.data.slice(32).every((v) => v === -1));
+  assert.equal(g.in_proj_bias, null);
+  // a copy: writing into it does not touch the parameter's gradient
+  g.in_proj_weight!.data[0] = 99;
+  assert.equal(mha.queryWeight.grad.data[0], 1);
+});
+
+Deno.test("decoding records no graph: greedyDecode and beamSearch run inside noGrad", () => {
+  const model = seq2seq({
+    srcVocab: 9,
+    tgtVocab: 9,
+    dModel: 8,
+    numHeads: 2,
+    dFF: 16,
+    numEncoderLayers: 1,
+    numDecoderLayers: 1,
+    maxLen: 16,
+    seed: 3,
+  });
+  const out = model.greedyDecode([[4, 5, 6]], { maxLen: 4, startToken: 1, endToken: 2 });
+  for (
+    const w of [...out.encoderSelfWeights, ...out.decoderSelfWeights, ...out.decoderCrossWeights]
+  ) {
+    assert.equal(w.requiresGrad, false);
+  }
+  model.beamSearch([4, 5, 6], { maxLen: 4, startToken: 1, endToken: 2, beamSize: 2 });
+  assert.ok(isGradEnabled());
+  // outside the decoding entry points a forward records, since the parameters require grad
+  const trained = model.forward([[4, 5, 6]], [[1, 3]], { needWeights: false }).output;
+  assert.equal(trained.requiresGrad, true);
+  assert.equal(
+    noGrad(() => model.forward([[4, 5, 6]], [[1, 3]], { needWeights: false })).output.requiresGrad,
+    false,
+  );
+});
+
+Deno.test("a Module trained by Adam through model.parameters() fits a linear map", () => {
+  const model = new Linear(3, 2, { seed: 1 });
+  const opt = new Adam(model.parameters(), { lr: 0.05 });
+  const xs = randn([16, 3], new Rng(4));
+  const target = noGrad(() => linear(xs, tensor([[1, -2, 0.5], [0, 1, 1]]), tensor([0.3, -0.3])));
+  let loss = Infinity;
+  for (let i = 0; i < 300; i++) {
+    model.zeroGrad();
+    const l = mseLoss(model.forward(xs), target);
+    l.backward();
+    opt.step();
+    loss = l.data[0];
+  }
+  assert.ok(loss < 1e-4, `loss ${loss} after 300 steps`);
+  assertClose(model.weight.data, Float32Array.of(1, -2, 0.5, 0, 1, 1), { atol: 0.02 });
 });

@@ -2,10 +2,14 @@
  * The module convention every builder shares: named parameters, PyTorch-style
  * `stateDict()` / `loadStateDict()`, `train()` / `eval()` and a parameter count.
  *
- * There is no autograd: parameters are plain tensors. `train()` only switches on
- * dropout, so notebooks can show what changes between training and inference.
- * Modules start in **eval mode** (unlike PyTorch), since this library runs models
- * rather than trains them.
+ * **Gradients.** Every registered parameter requires grad (PyTorch's `nn.Parameter`),
+ * so a forward pass records its graph for `loss.backward()`; {@link Module.grads}
+ * returns the gradients under the `stateDict()` names and {@link Module.zeroGrad}
+ * clears them. Code that only evaluates runs inside `noGrad()` (the models' decoding
+ * entry points do), which records nothing and keeps inference as fast and as small
+ * as before. `train()` only switches on dropout, so notebooks can show what changes
+ * between training and inference. Modules start in **eval mode** (unlike PyTorch):
+ * call `train()` before a training loop.
  *
  * **The one in-place path.** Ops never write into their inputs (see `Tensor`); the
  * sanctioned exception is updating parameters: {@link Module.loadStateDict} and an
@@ -92,11 +96,15 @@ export class Module {
   #path = "";
   #stream: RandomStream | null = null;
 
-  /** Registers a parameter under `name` and returns it. */
+  /**
+   * Registers a parameter under `name`, marks it as requiring grad (a leaf that
+   * `backward()` fills), and returns it.
+   */
   protected registerParameter(name: string, value: Tensor): Tensor {
     if (this.#params.has(name) || this.#children.has(name)) {
       throw new RangeError(`${this.constructor.name}: parameter name "${name}" is already used`);
     }
+    value.requiresGrad = true;
     this.#params.set(name, value);
     return value;
   }
@@ -205,6 +213,53 @@ export class Module {
     for (const [name, child] of this.#children) {
       const at = this.#keyPrefix(name);
       for (const [sub, p] of Object.entries(child.parameters())) out[at + sub] = p;
+    }
+    return out;
+  }
+
+  /**
+   * Sets the gradient of every parameter (children included) to null, PyTorch's
+   * `zero_grad(set_to_none=True)`: the next `backward()` writes fresh gradients
+   * instead of adding to the old ones.
+   *
+   * @example Gradients accumulate until cleared
+   * ```ts
+   * import { Module } from "./module.ts";
+   * import { tensor } from "../tensor/tensor.ts";
+   * import { mul } from "../tensor/elementwise.ts";
+   * import { sum } from "../tensor/reduce.ts";
+   * import assert from "node:assert/strict";
+   * class Scale extends Module {
+   *   readonly weight = this.registerParameter("weight", tensor([1, 2]));
+   * }
+   * const m = new Scale();
+   * const x = tensor([3, 4]);
+   * sum(mul(m.weight, x)).backward();
+   * sum(mul(m.weight, x)).backward();
+   * assert.deepEqual(m.grads().weight!.toArray(), [6, 8]);
+   * m.zeroGrad();
+   * assert.equal(m.grads().weight, null);
+   * ```
+   */
+  zeroGrad(): void {
+    for (const p of Object.values(this.parameters())) p.grad = null;
+  }
+
+  /**
+   * The parameters' gradients under the names of {@link stateDict}, in the same order
+   * (its keys are {@link stateDictKeys}), so they compare one to one with PyTorch's
+   * `{n: p.grad for n, p in named_parameters()}`. Each entry is a copy; it is null for a
+   * parameter that has no gradient (never reached by a `backward()`, or after
+   * {@link zeroGrad}). A checkpoint entry that stacks several parameters (multi-head
+   * attention's `in_proj_weight`) stacks their gradients, with zeros for a part that has
+   * none, and is null only when no part has one.
+   */
+  grads(): Record<string, Tensor | null> {
+    const out: Record<string, Tensor | null> = {};
+    for (const [name, p] of this.#params) out[name] = p.grad ? p.grad.clone() : null;
+    for (const [name, child] of this.#children) {
+      const at = this.#keyPrefix(name);
+      for (const [sub, g] of Object.entries(child.grads())) out[at + sub] = g;
     }
     return out;
   }

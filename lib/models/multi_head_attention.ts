@@ -581,6 +581,36 @@ export class MultiHeadAttention extends Module {
     return out;
   }
 
+  /**
+   * The gradients under the {@link stateDict} names: `in_proj_weight`'s is the Q, K and V
+   * weight gradients stacked `[3E, E]` (zeros for a part without one; null when none of
+   * the three has one), like the gradient of PyTorch's single `in_proj_weight`.
+   *
+   * @example Self-attention: one stacked gradient, as PyTorch's
+   * ```ts
+   * import { multiHeadAttention } from "./multi_head_attention.ts";
+   * import { randn } from "../tensor/tensor.ts";
+   * import { Rng } from "../tensor/rng.ts";
+   * import { sum } from "../tensor/reduce.ts";
+   * import assert from "node:assert/strict";
+   * const mha = multiHeadAttention({ dModel: 4, numHeads: 2, seed: 1 });
+   * const x = randn([2, 3, 4], new Rng(0));
+   * sum(mha.forward(x, x, x, { needWeights: false }).output).backward();
+   * const g = mha.grads();
+   * assert.deepEqual(Object.keys(g), mha.stateDictKeys());
+   * assert.deepEqual(g.in_proj_weight!.shape, [12, 4]);
+   * ```
+   */
+  override grads(): Record<string, Tensor | null> {
+    const out: Record<string, Tensor | null> = {};
+    for (const { key, parts } of this.#checkpointEntries()) {
+      out[key] = parts.every((p) => p.grad === null)
+        ? null
+        : stack(parts.map((p) => p.grad ?? zeros(p.shape)));
+    }
+    return out;
+  }
+
   /** The keys of {@link stateDict}, in PyTorch's order, without stacking any tensor. */
   override stateDictKeys(): string[] {
     return this.#checkpointEntries().map((e) => e.key);

@@ -14,6 +14,7 @@ import { Linear } from "../layers/linear.ts";
 import { childSeed, Module } from "../layers/module.ts";
 import { sinusoidalEncoding } from "../layers/sinusoidal_encoding.ts";
 import { causalMask } from "../attention/masks.ts";
+import { noGrad } from "../tensor/autograd.ts";
 import { add } from "../tensor/elementwise.ts";
 import { Mask } from "../tensor/mask.ts";
 import { logSoftmax } from "../tensor/softmax.ts";
@@ -424,6 +425,11 @@ export class Seq2Seq extends Module {
    * @throws {RangeError} Bad token ids, or `maxLen` beyond the positional table.
    */
   greedyDecode(src: TokenIds, options: GreedyDecodeOptions): GreedyDecodeResult {
+    // decoding only evaluates: the parameters require grad, but no graph is recorded
+    return noGrad(() => this.#greedyDecode(src, options));
+  }
+
+  #greedyDecode(src: TokenIds, options: GreedyDecodeOptions): GreedyDecodeResult {
     const fn = "Seq2Seq.greedyDecode";
     this.#checkDecoding(fn, options);
     const { maxLen, startToken, endToken } = options;
@@ -515,6 +521,10 @@ export class Seq2Seq extends Module {
    * ```
    */
   beamSearch(src: TokenIds, options: BeamSearchOptions): Beam[] {
+    return noGrad(() => this.#beamSearch(src, options));
+  }
+
+  #beamSearch(src: TokenIds, options: BeamSearchOptions): Beam[] {
     const fn = "Seq2Seq.beamSearch";
     this.#checkDecoding(fn, options);
     const { beamSize, maxLen, startToken, endToken, lengthPenalty = 0.6 } = options;

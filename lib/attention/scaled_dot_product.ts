@@ -106,6 +106,24 @@ export interface AttentionOutput extends Omit<AttentionResult, "weights"> {
  * assert.deepEqual((output.toArray() as number[][])[0], [1, 0]);
  * ```
  *
+ * @example Gradients: d sum(output) / d value_j is the total weight key j receives
+ * ```ts
+ * import { scaledDotProductAttention } from "./scaled_dot_product.ts";
+ * import { causalMask } from "./masks.ts";
+ * import { sum } from "../tensor/reduce.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import assert from "node:assert/strict";
+ * const q = tensor([[1, 0], [0, 1], [1, 1]]), v = tensor([[1, 2], [3, 4], [5, 6]]);
+ * v.requiresGrad = true;
+ * const { output, weights } = scaledDotProductAttention(q, q, v, { mask: causalMask(3) });
+ * sum(output).backward();
+ * const w = weights.toArray() as number[][];
+ * const received = [0, 1, 2].map((j) => w[0][j] + w[1][j] + w[2][j]);
+ * (v.grad!.toArray() as number[][]).forEach((row, j) => {
+ *   for (const g of row) assert.ok(Math.abs(g - received[j]) < 1e-6);
+ * });
+ * ```
+ *
  * @example Output only: `needWeights: false` skips the `[Tq, Tk]` weights
  * ```ts
  * import { scaledDotProductAttention } from "./scaled_dot_product.ts";

@@ -29,11 +29,8 @@ import {
 import { sinusoidalEncoding } from "../lib/layers/sinusoidal_encoding.ts";
 import { FeedForward } from "../lib/layers/feed_forward.ts";
 import { AddNorm } from "../lib/layers/add_norm.ts";
-import { LayerNorm } from "../lib/layers/layer_norm.ts";
 import { Linear } from "../lib/layers/linear.ts";
-import type { Module } from "../lib/layers/module.ts";
 import { mask } from "../lib/tensor/mask.ts";
-import { Rng } from "../lib/tensor/rng.ts";
 import { Tensor } from "../lib/tensor/tensor.ts";
 
 /** Float64 x·Wᵀ + b over rows of x `[rows, inF]`. */

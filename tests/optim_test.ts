@@ -499,3 +499,26 @@ Deno.test("a Module trained by Adam through model.parameters() fits a linear map
   assert.ok(loss < 1e-4, `loss ${loss} after 300 steps`);
   assertClose(model.weight.data, Float32Array.of(1, -2, 0.5, 0, 1, 1), { atol: 0.02 });
 });
+
+Deno.test("without weight decay an infinite weight stays infinite (no 0·∞ NaN), as in torch.optim", () => {
+  for (
+    const make of [
+      (p: Tensor[]) => new SGD(p, { lr: 0.1 }),
+      (p: Tensor[]) => new SGD(p, { lr: 0.1, momentum: 0.9, nesterov: true }),
+      (p: Tensor[]) => new Adam(p),
+      (p: Tensor[]) => new Adam(p, { amsgrad: true }),
+    ]
+  ) {
+    const w = tensor([Infinity, 1]);
+    const opt = make([w]);
+    w.grad = tensor([1, 1]);
+    opt.step();
+    assert.equal(w.data[0], Infinity, opt.constructor.name);
+    assert.ok(Number.isFinite(w.data[1]));
+  }
+  // a NaN gradient reaches its weight
+  const w = tensor([1]);
+  w.grad = tensor([NaN]);
+  new Adam([w]).step();
+  assert.ok(Number.isNaN(w.data[0]));
+});

@@ -126,14 +126,30 @@ export class Adam extends Optimizer<AdamResolved> {
     const l2 = this.decoupled ? 0 : wd;
     // AdamW: θ ← θ(1 − ηλ) before the Adam step, as torch.optim.AdamW
     const shrink = this.decoupled ? 1 - lr * wd : 1;
+    const c1 = 1 - b1, c2 = 1 - b2, invBc2Sqrt = 1 / bc2Sqrt;
+    // m and v are rounded to float32 as stored (Math.fround) before the update reads them,
+    // as PyTorch's float32 buffers are; the branch on amsgrad stays outside the loop. λθ is
+    // added only when λ ≠ 0, as PyTorch does (0·∞ would turn an infinite weight into NaN)
+    if (amsgrad) {
+      for (let j = 0; j < n; j++) {
+        const pj = p[j], gj = l2 === 0 ? g[j] : g[j] + l2 * pj;
+        const mj = Math.fround(b1 * m[j] + c1 * gj);
+        const vj = Math.fround(b2 * v[j] + c2 * gj * gj);
+        const vHat = Math.max(vMax[j], vj);
+        m[j] = mj;
+        v[j] = vj;
+        vMax[j] = vHat;
+        p[j] = pj * shrink - stepSize * mj / (Math.sqrt(vHat) * invBc2Sqrt + eps);
+      }
+      return;
+    }
     for (let j = 0; j < n; j++) {
-      const gj = g[j] + l2 * p[j];
-      if (shrink !== 1) p[j] *= shrink;
-      m[j] = b1 * m[j] + (1 - b1) * gj;
-      v[j] = b2 * v[j] + (1 - b2) * gj * gj;
-      let vj = v[j];
-      if (amsgrad) vj = vMax[j] = Math.max(vMax[j], vj);
-      p[j] -= stepSize * m[j] / (Math.sqrt(vj) / bc2Sqrt + eps);
+      const pj = p[j], gj = l2 === 0 ? g[j] : g[j] + l2 * pj;
+      const mj = Math.fround(b1 * m[j] + c1 * gj);
+      const vj = Math.fround(b2 * v[j] + c2 * gj * gj);
+      m[j] = mj;
+      v[j] = vj;
+      p[j] = pj * shrink - stepSize * mj / (Math.sqrt(vj) * invBc2Sqrt + eps);
     }
   }
 }

@@ -101,18 +101,24 @@ export class SGD extends Optimizer<SGDResolved> {
     const { momentum: mu, dampening: tau, weightDecay: wd, nesterov } = this.options;
     const n = p.length;
     state.step++;
+    // λθ is added only when λ ≠ 0, as PyTorch does (0·∞ would turn an infinite weight into NaN)
     if (mu === 0) {
-      for (let j = 0; j < n; j++) p[j] -= lr * (g[j] + wd * p[j]);
+      for (let j = 0; j < n; j++) {
+        const pj = p[j];
+        p[j] = pj - lr * (wd === 0 ? g[j] : g[j] + wd * pj);
+      }
       return;
     }
     let b = state.buffers.momentum_buffer;
     const first = b === undefined;
     if (first) b = state.buffers.momentum_buffer = new Float32Array(n);
+    // the buffer starts as the first (decayed) gradient, undamped, as in PyTorch
+    const keep = first ? 0 : mu, take = first ? 1 : 1 - tau;
     for (let j = 0; j < n; j++) {
-      const gj = g[j] + wd * p[j];
-      // the buffer starts as the first (decayed) gradient, undamped, as in PyTorch
-      b[j] = first ? gj : mu * b[j] + (1 - tau) * gj;
-      p[j] -= lr * (nesterov ? gj + mu * b[j] : b[j]);
+      const pj = p[j], gj = wd === 0 ? g[j] : g[j] + wd * pj;
+      const bj = Math.fround(keep * b[j] + take * gj);
+      b[j] = bj;
+      p[j] = pj - lr * (nesterov ? gj + mu * bj : bj);
     }
   }
 }

@@ -1,15 +1,20 @@
 /**
  * `deno task bench:report`: runs `deno bench --json` on bench/attention_bench.ts
- * and bench/w4_memory.ts, then writes bench/RESULTS.md with, per workload, each
- * contender's time, GFLOP/s and how many times faster attention-lab is.
+ * and bench/w4_memory.ts, then the training steps (bench/_train_report.ts: PyTorch,
+ * `deno bench` on bench/train_bench.ts, PyTorch again, the memory probes), and writes
+ * bench/RESULTS.md with, per workload, each contender's time, GFLOP/s and how many
+ * times faster attention-lab is.
  *
- * Flags: `--input FILE` reads a saved `deno bench --json` output instead of
- * running the benchmarks; `--output FILE` (default bench/RESULTS.md).
+ * Flags: `--input FILE` reads a saved `deno bench --json` output of the inference
+ * workloads instead of running them (no training run then); `--train-only` runs only
+ * the training steps and replaces the training section of the existing output file;
+ * `--output FILE` (default bench/RESULTS.md).
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
+import { trainingSection } from "./_train_report.ts";
 
 interface BenchStats {
   n: number;
@@ -30,6 +35,7 @@ const { values } = parseArgs({
   args: Deno.args,
   options: {
     input: { type: "string" },
+    "train-only": { type: "boolean", default: false },
     output: { type: "string", default: "bench/RESULTS.md" },
   },
 });
@@ -53,6 +59,18 @@ function flops(group: string): number {
   if (group.startsWith("W3")) return mha(n, 512) + 4 * n * 512 * 2048;
   if (group.startsWith("M")) return 2 * 512 ** 3;
   return NaN;
+}
+
+/** Where the training section starts in RESULTS.md (what --train-only replaces). */
+const TRAINING_MARK = "<!-- training steps: bench/_train_report.ts -->";
+if (values["train-only"]) {
+  const old = await Deno.readTextFile(values.output!).catch(() => "");
+  const at = old.indexOf(TRAINING_MARK);
+  const kept = (at >= 0 ? old.slice(0, at) : old).trimEnd();
+  const training = await trainingSection(PERMS);
+  await Deno.writeTextFile(values.output!, [kept, "", TRAINING_MARK, "", ...training].join("\n"));
+  console.log(`wrote the training section of ${values.output}`);
+  Deno.exit(0);
 }
 
 const raw = values.input
@@ -145,5 +163,6 @@ if (memory) {
     "",
   );
 }
+if (!values.input) lines.push(TRAINING_MARK, "", ...(await trainingSection(PERMS)));
 await Deno.writeTextFile(values.output!, lines.join("\n"));
 console.log(`wrote ${values.output}`);

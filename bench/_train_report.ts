@@ -192,21 +192,25 @@ export async function trainingSection(permissions: string[]): Promise<string[]> 
       lines.push("");
     }
     if (m && !m.skipped) {
-      const torchPeak = typeof tm === "object" ? tm.peakRssMiB : undefined;
-      lines.push(
-        `Memory of a step (fresh process, RSS sampled after forward, backward and Adam step; ` +
-          `the largest sample): attention-lab **${m.peakRssMiB.toFixed(0)} MiB** (${
-            m.rssBeforeMiB.toFixed(0)
-          } MiB before the model was built; ${m.parameters} parameters, ${m.threads} threads)` +
-          (typeof tm === "object"
-            ? `, PyTorch **${tm.peakRssMiB.toFixed(0)} MiB** (${
-              tm.rssBeforeMiB.toFixed(0)
-            } MiB before; its exact peak ru_maxrss ${tm.maxRssMiB.toFixed(0)} MiB)` +
-              `: ×${(m.peakRssMiB / torchPeak!).toFixed(2)} PyTorch's (target ≤ 2)`
-            : `; ${String(tm)}`) +
-          ".",
-        "",
-      );
+      const growth = (peak: number, base: number) => `+${(peak - base).toFixed(0)} MiB`;
+      let line =
+        `Memory of a step (fresh process; RSS sampled after forward, backward and Adam step, ` +
+        `the largest; in parentheses its growth over the RSS before the model was built): ` +
+        `attention-lab **${m.peakRssMiB.toFixed(0)} MiB** (${
+          growth(m.peakRssMiB, m.rssBeforeMiB)
+        }; ${m.parameters} parameters, ${m.threads} threads)`;
+      if (typeof tm === "object") {
+        line += `, PyTorch **${tm.peakRssMiB.toFixed(0)} MiB** (${
+          growth(tm.peakRssMiB, tm.rssBeforeMiB)
+        }; its exact peak ru_maxrss ${tm.maxRssMiB.toFixed(0)} MiB): ×${
+          (m.peakRssMiB / tm.peakRssMiB).toFixed(2)
+        } PyTorch's total, ×${
+          ((m.peakRssMiB - m.rssBeforeMiB) / (tm.peakRssMiB - tm.rssBeforeMiB)).toFixed(2)
+        } its growth (target ≤ 2).`;
+      } else {
+        line += `; ${String(tm)}.`;
+      }
+      lines.push(line, "");
     }
   }
   return lines;

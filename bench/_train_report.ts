@@ -91,7 +91,7 @@ export async function trainingSection(permissions: string[]): Promise<string[]> 
   const torchMemory: Partial<Record<Workload, TorchMemory | string>> = {};
   for (const w of ["T1", "T2"] as const) {
     ours[w] = lastJson(
-      await command("deno", ["run", "bench/train_memory.ts", w, "--steps", "5"]),
+      await command("deno", ["run", "bench/train_memory.ts", w, "--steps", "10"]),
     );
     torchMemory[w] = await torch(["--memory", w]) as TorchMemory | string;
   }

@@ -189,7 +189,13 @@ export async function trainingSection(permissions: string[]): Promise<string[]> 
           `| ${label} | ${phases ? fmt(phases[key]) : ""} | ${best ? fmt(best[key]) : ""} |`,
         );
       }
-      lines.push("");
+      const total = phases ? phases.forwardMs + phases.backwardMs + phases.stepMs : undefined;
+      lines.push(
+        `| whole step (attention-lab: sum of the medians, in that process) | ${
+          total ? fmt(total) : ""
+        } | ${best ? fmt(best.medianMs) : ""} |`,
+        "",
+      );
     }
     if (m && !m.skipped) {
       const growth = (peak: number, base: number) => `+${(peak - base).toFixed(0)} MiB`;

@@ -945,3 +945,42 @@ Deno.test("attention gradient properties (fast-check)", () => {
     { numRuns: 60 },
   );
 });
+
+Deno.test("attention weights are for inspection: a loss on them throws in backward, never a silent gap", async (t) => {
+  const { scaledDotProductAttention: sdpa } = await import(
+    "../lib/attention/scaled_dot_product.ts"
+  );
+  const { additiveAttention } = await import("../lib/attention/additive.ts");
+  const { averageHeads } = await import("../lib/models/multi_head_attention.ts");
+  const { sum: total } = await import("../lib/tensor/reduce.ts");
+  const { add: plus } = await import("../lib/tensor/elementwise.ts");
+  const { randn: normal, Tensor: T } = await import("../lib/tensor/tensor.ts");
+  const { Rng: R } = await import("../lib/tensor/rng.ts");
+  const q = normal([3, 4], new R(1));
+  q.requiresGrad = true;
+  await t.step("scaledDotProductAttention weights and scores", () => {
+    const r = sdpa(q, q, q, { returnScores: true });
+    assert.throws(() => total(r.weights).backward(), /weights: no gradient flows back/);
+    assert.throws(() => total(r.scores!).backward(), /scores: no gradient flows back/);
+    // the output still backpropagates, and nothing is recorded without grad
+    total(r.output).backward();
+    assert.ok(q.grad !== null);
+    assert.equal(sdpa(q.detach(), q.detach(), q.detach()).weights.requiresGrad, false);
+  });
+  await t.step("additiveAttention weights", () => {
+    const wq = normal([5, 4], new R(2)), wk = normal([5, 4], new R(3)), v = normal([5], new R(4));
+    const r = additiveAttention(q, q, q, { wQuery: wq, wKey: wk, v });
+    assert.throws(() => total(r.weights).backward(), /weights: no gradient flows back/);
+  });
+  await t.step("averageHeads has a gradient: d mean_h(w_h) / d w_h = 1/H", () => {
+    const w = normal([1, 2, 3, 3], new R(0));
+    w.requiresGrad = true;
+    plus(total(averageHeads(w)), total(w)).backward();
+    assert.ok(w.grad!.data.every((g) => g === 1.5));
+    const g = new T(Float32Array.from({ length: 9 }, (_, i) => i), [1, 3, 3]);
+    const w2 = normal([1, 2, 3, 3], new R(5));
+    w2.requiresGrad = true;
+    averageHeads(w2).backward(g);
+    assert.deepEqual([...w2.grad!.data], [...g.data, ...g.data].map((x) => x / 2));
+  });
+});

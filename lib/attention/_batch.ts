@@ -194,3 +194,7 @@ export function kernelInputs(
     outOffset: t * tq * dv,
   };
 }
+
+/** Why the returned weights and scores carry no gradient, and what to do instead. */
+export const INSPECT_HINT =
+  "the attention weights and scores are returned for inspection, and the fused backward works from the output; to differentiate them, build softmax(matmul(q, k, { transposeB: true }) · scale) from the tensor ops";

@@ -11,8 +11,8 @@ import { softmaxRows } from "../kernels/softmax.ts";
 import type { Mask } from "../tensor/mask.ts";
 import { checkSize, formatShape, sizeOf } from "../tensor/shape.ts";
 import { checkTensor, Tensor } from "../tensor/tensor.ts";
-import { type AttentionPlan, planAttention } from "./_batch.ts";
-import { recordOp } from "../tensor/op.ts";
+import { type AttentionPlan, INSPECT_HINT, planAttention } from "./_batch.ts";
+import { recordInspection, recordOp } from "../tensor/op.ts";
 import type { AttentionResult } from "./scaled_dot_product.ts";
 
 /** Parameters and options of {@link additiveAttention}. */
@@ -140,11 +140,10 @@ export function additiveAttention(
     new Tensor(out, [...batch, tq, dv]),
     (g) => additiveBackward(plan, inputs, g),
   );
-  return {
-    output,
-    weights: new Tensor(weights, [...batch, tq, tk]),
-    scores: new Tensor(scores, [...batch, tq, tk]),
-  };
+  // weights and scores are for inspection: a loss that uses them throws in backward
+  const inspect = (what: string, data: Float32Array) =>
+    recordInspection(`${fn} ${what}`, inputs, new Tensor(data, [...batch, tq, tk]), INSPECT_HINT);
+  return { output, weights: inspect("weights", weights), scores: inspect("scores", scores) };
 }
 
 function project(

@@ -8,12 +8,18 @@
 
 import { attentionKernels, attentionScratchBytes } from "../kernels/attention.ts";
 import { needsGrad } from "../tensor/autograd.ts";
-import { recordOp } from "../tensor/op.ts";
+import { recordInspection, recordOp } from "../tensor/op.ts";
 import type { Mask } from "../tensor/mask.ts";
 import type { CounterKey, Rng } from "../tensor/rng.ts";
 import { checkSize, sizeOf } from "../tensor/shape.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import { kernelInputs, planAttention, resolveNeedWeights, resolveScale } from "./_batch.ts";
+import {
+  INSPECT_HINT,
+  kernelInputs,
+  planAttention,
+  resolveNeedWeights,
+  resolveScale,
+} from "./_batch.ts";
 import { attentionBackward } from "./_backward.ts";
 import { describeValue } from "../tensor/describe.ts";
 
@@ -270,9 +276,12 @@ function runAttention(
     const saved = { plan, query, key, value, bias, scale, dropout, dropKey, lse, output };
     output = recordOp(fn, inputs, output, (g) => attentionBackward(saved, g));
   }
+  // weights and scores are for inspection: a loss that uses them throws in backward
+  const inspect = (what: string, data: Float32Array) =>
+    recordInspection(`${fn} ${what}`, inputs, new Tensor(data, [...batch, tq, tk]), INSPECT_HINT);
   const result: AttentionResult | AttentionOutput = weights
-    ? { output, weights: new Tensor(weights, [...batch, tq, tk]) }
+    ? { output, weights: inspect("weights", weights) }
     : { output };
-  if (scores) result.scores = new Tensor(scores, [...batch, tq, tk]);
+  if (scores) result.scores = inspect("scores", scores);
   return result;
 }

@@ -26,6 +26,7 @@ import type { Mask } from "../tensor/mask.ts";
 import { Rng } from "../tensor/rng.ts";
 import { formatShape } from "../tensor/shape.ts";
 import { checkTensor, rand, Tensor, zeros } from "../tensor/tensor.ts";
+import { recordOp } from "../tensor/op.ts";
 import { concatTime, mergeHeads, repeatHeads, splitHeads, splitStackedHeads } from "./_heads.ts";
 
 /** Configuration of {@link multiHeadAttention}. */
@@ -813,5 +814,20 @@ export function averageHeads(weights: Tensor): Tensor {
     for (let e = 0; e < block; e++) out[i * block + e] = sum[e] / h;
   }
   // [B, H, Tq, Tk] -> [B, Tq, Tk]
-  return new Tensor(out, batched ? [b, tq, tk] : [tq, tk]);
+  return recordOp(
+    "averageHeads",
+    [weights],
+    new Tensor(out, batched ? [b, tq, tk] : [tq, tk]),
+    (g) => {
+      // avg = (1/H) Σ_h w_h, so dw_h = dAvg / H for every head
+      const dw = new Float32Array(weights.size);
+      for (let i = 0; i < b; i++) {
+        for (let j = 0; j < h; j++) {
+          const off = (i * h + j) * block;
+          for (let e = 0; e < block; e++) dw[off + e] = g.data[i * block + e] / h;
+        }
+      }
+      return [new Tensor(dw, weights.shape)];
+    },
+  );
 }

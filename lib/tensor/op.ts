@@ -42,3 +42,33 @@ export function recordOp<T extends Tensor>(
 ): T {
   return record(name, inputs, output, backward);
 }
+
+/**
+ * Records `output` as a value for inspection only (attention weights and raw
+ * scores next to an attention's output): no gradient is defined through it, and
+ * a loss that depends on it makes `backward()` throw an Error naming `name` and
+ * `hint`, instead of silently dropping that part of the gradient. Recorded only
+ * when an input requires grad, like {@link recordOp}.
+ *
+ * @example A loss on the inspected value throws in backward
+ * ```ts
+ * import { recordInspection } from "./op.ts";
+ * import { tensor } from "./tensor.ts";
+ * import { sum } from "./reduce.ts";
+ * import assert from "node:assert/strict";
+ * const x = tensor([1, 2]);
+ * x.requiresGrad = true;
+ * const seen = recordInspection("probe", [x], tensor([3, 4]), "use the output instead");
+ * assert.throws(() => sum(seen).backward(), /probe: .*use the output instead/);
+ * ```
+ */
+export function recordInspection<T extends Tensor>(
+  name: string,
+  inputs: readonly Tensor[],
+  output: T,
+  hint: string,
+): T {
+  return record(name, inputs, output, () => {
+    throw new Error(`${name}: no gradient flows back through this value; ${hint}`);
+  });
+}

@@ -20,6 +20,7 @@ import { Rng } from "../lib/tensor/rng.ts";
 import { randn, Tensor } from "../lib/tensor/tensor.ts";
 import { multiHeadAttention } from "../lib/models/multi_head_attention.ts";
 import { encoderLayer } from "../lib/models/encoder_layer.ts";
+import { noGrad } from "../lib/tensor/autograd.ts";
 import { naiveAttention, naiveEncoderLayer, naiveMatmul, naiveMha } from "./_naive.ts";
 import { poolSize, setThreads } from "../lib/kernels/threads.ts";
 import { encoderLayerModel, matmulModel, mhaModel, sdpaModel } from "./_onnx.ts";
@@ -47,6 +48,12 @@ const ours = "attention-lab";
  * attention weights out into a new array for plotting.
  */
 const withWeights = `${ours} (weights returned)`;
+/**
+ * Inference rows run inside `noGrad` (as PyTorch inference runs under `torch.no_grad()`):
+ * the modules' parameters require grad, so outside it every forward records its graph.
+ * This row is that case, to show what recording costs.
+ */
+const recorded = `${ours} (graph recorded)`;
 /** Threads the library uses by default here (main + workers), for the one-thread rows. */
 const threads = poolSize();
 /** `attention-lab` forced onto one thread (the switch is outside the timed region). */
@@ -279,10 +286,14 @@ for (const n of [128, 512]) {
   const x = randn([1, n, E], rng);
   const tx = tf.tensor2d(x.data, [n, E]);
   Deno.bench({ name: ours, group, baseline: true }, () => {
-    use(mha.forward(x, x, x, { needWeights: false }).output.data);
+    use(noGrad(() => mha.forward(x, x, x, { needWeights: false })).output.data);
   });
   Deno.bench({ name: withWeights, group }, () => {
-    use(mha.forward(x, x, x).output.data);
+    use(noGrad(() => mha.forward(x, x, x)).output.data);
+  });
+  // the same call outside noGrad: the parameters require grad, so the graph is recorded
+  Deno.bench({ name: recorded, group }, () => {
+    use(mha.forward(x, x, x, { needWeights: false }).output.data);
   });
   Deno.bench({ name: "naive JS loops", group, ...(n >= 512 ? { n: 3, warmup: 1 } : {}) }, () => {
     use(naiveMha(x.data, plainW, n, E, H));
@@ -322,10 +333,13 @@ for (const n of [128, 512]) {
   const x = randn([1, n, E], rng);
   const tx = tf.tensor2d(x.data, [n, E]);
   const f1 = weight(E, F), f2 = weight(F, E);
-  const run = () => use(layer.forward(x, { needWeights: false }).output.data);
+  const run = () => use(noGrad(() => layer.forward(x, { needWeights: false })).output.data);
   Deno.bench({ name: ours, group, baseline: true }, run);
   oneThread(group, run);
-  Deno.bench({ name: withWeights, group }, () => use(layer.forward(x).output.data));
+  Deno.bench({ name: withWeights, group }, () => use(noGrad(() => layer.forward(x)).output.data));
+  Deno.bench({ name: recorded, group }, () => {
+    use(layer.forward(x, { needWeights: false }).output.data);
+  });
   Deno.bench({ name: "naive JS loops", group }, () => {
     use(naiveEncoderLayer(x.data, { ...plainW, f1: f1.data, f2: f2.data }, n, E, H, F));
   });

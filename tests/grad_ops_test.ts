@@ -393,6 +393,28 @@ Deno.test("activations: relu, gelu (erf and tanh), silu, tanh, swiglu", async (t
     sum(relu(x)).backward();
     assert.deepEqual(Array.from(x.grad!.data), [0, 0, 1, 0]);
   });
+  await t.step("relu backward is dy · [y > 0 or NaN] for any bits, NaN and ±0 included", () => {
+    // the bit trick in relu's backward against the float formula it replaces, on
+    // arbitrary float32 bit patterns of x and dy (NaN, ±Infinity, ±0, subnormals)
+    const special = [NaN, -NaN, Infinity, -Infinity, 0, -0, 1e-45, -1e-45, 3, -3];
+    const f32 = fc.oneof(
+      fc.constantFrom(...special),
+      fc.integer({ min: 0, max: 0xffffffff }).map((b) =>
+        new Float32Array(Uint32Array.of(b).buffer)[0]
+      ),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(f32, f32), { minLength: 1, maxLength: 40 }), (pairs) => {
+        const x = tensor(pairs.map(([v]) => v));
+        const dy = tensor(pairs.map(([, d]) => d));
+        x.requiresGrad = true;
+        relu(x).backward(dy);
+        const want = pairs.map(([v, d]) => Math.fround(d * (v > 0 || v !== v ? 1 : 0)));
+        assert.deepEqual(Array.from(x.grad!.data), want);
+      }),
+      { numRuns: 200 },
+    );
+  });
   for (const shape of [[6], [3, 4], [2, 2, 3]]) {
     await t.step(`swiglu ${JSON.stringify(shape)}`, () => {
       const n = sizeOf(shape);

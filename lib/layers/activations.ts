@@ -16,21 +16,17 @@ import { checkTensor, Tensor } from "../tensor/tensor.ts";
 import { _describe, _options } from "./_validate.ts";
 import { erfc } from "./erf.ts";
 
-/** Applies `f` (float64) to every element of `x`. */
+/**
+ * Applies `f` (float64) to every element of `x`. The backward passes write their loops out
+ * instead of sharing a callback: one call site fed several closures is megamorphic, which
+ * V8 does not inline (~20 ns per element).
+ */
 function _unary(x: Tensor, fn: string, f: (v: number) => number): Tensor {
   checkTensor(x, fn, "x");
   const src = x.data;
   const out = new Float32Array(src.length);
   for (let i = 0; i < src.length; i++) out[i] = f(src[i]);
   return new Tensor(out, x.shape);
-}
-
-/** dy ⊙ f'(v) elementwise, f' evaluated (float64) on `v` (the input or the output). */
-function _chain(g: Tensor, v: Tensor, df: (v: number) => number): Tensor {
-  const gd = g.data, vd = v.data;
-  const dx = new Float32Array(gd.length);
-  for (let i = 0; i < gd.length; i++) dx[i] = gd[i] * df(vd[i]);
-  return new Tensor(dx, g.shape);
 }
 
 /**
@@ -63,7 +59,22 @@ export function relu(x: Tensor): Tensor {
   }
   const y = new Tensor(out, x.shape);
   // dx = dy · [y > 0] (0 at x = 0, as PyTorch's threshold_backward; NaN passes dy through)
-  return recordOp("relu", [x], y, (g) => [_chain(g, y, (v) => (v > 0 || v !== v ? 1 : 0))]);
+  return recordOp("relu", [x], y, (g) => [_reluBackward(g, bits)]);
+}
+
+/**
+ * dy · [y > 0 or y is NaN] from the bits of y, without a branch: y is +0 exactly where
+ * the mask is 0, and (b | -b) has the sign bit set for every other b. dy · 0 keeps the
+ * product's sign and NaN, as the float formula does (6-7 ms -> 1.3-2 ms on [512, 2048]).
+ */
+function _reluBackward(g: Tensor, yBits: Uint32Array): Tensor {
+  const gd = g.data, yb = new Int32Array(yBits.buffer, yBits.byteOffset, yBits.length);
+  const dx = new Float32Array(gd.length);
+  for (let i = 0; i < gd.length; i++) {
+    const b = yb[i];
+    dx[i] = gd[i] * ((b | -b) >>> 31);
+  }
+  return new Tensor(dx, g.shape);
 }
 
 /** Options for {@link gelu}. */
@@ -121,9 +132,14 @@ export function gelu(x: Tensor, options: GeluOptions = {}): Tensor {
   if (approximate === "none") {
     const y = _unary(x, "gelu", (v) => 0.5 * v * erfc(-v * _SQRT_HALF));
     // dx = dy · (Φ(x) + x φ(x)),  Φ(x) = erfc(-x/√2)/2,  φ(x) = e^{-x²/2}/√(2π)
-    return recordOp("gelu", [x], y, (g) => [
-      _chain(g, x, (v) => 0.5 * erfc(-v * _SQRT_HALF) + v * Math.exp(-0.5 * v * v) * _INV_SQRT_2PI),
-    ]);
+    return recordOp("gelu", [x], y, (g) => {
+      const gd = g.data, xd = x.data, dx = new Float32Array(gd.length);
+      for (let i = 0; i < gd.length; i++) {
+        const v = xd[i];
+        dx[i] = gd[i] * (0.5 * erfc(-v * _SQRT_HALF) + v * Math.exp(-0.5 * v * v) * _INV_SQRT_2PI);
+      }
+      return [new Tensor(dx, g.shape)];
+    });
   }
   if (approximate === "tanh") {
     const y = _unary(
@@ -133,12 +149,16 @@ export function gelu(x: Tensor, options: GeluOptions = {}): Tensor {
     );
     // u = √(2/π)(x + 0.044715 x³), t = tanh(u):
     // dx = dy · (½(1 + t) + ½x (1 - t²) √(2/π)(1 + 3·0.044715 x²))   (PyTorch's gelu_backward)
-    return recordOp("gelu", [x], y, (g) => [
-      _chain(g, x, (v) => {
+    return recordOp("gelu", [x], y, (g) => {
+      const gd = g.data, xd = x.data, dx = new Float32Array(gd.length);
+      for (let i = 0; i < gd.length; i++) {
+        const v = xd[i];
         const t = Math.tanh(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v));
-        return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * v * v);
-      }),
-    ]);
+        dx[i] = gd[i] *
+          (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * v * v));
+      }
+      return [new Tensor(dx, g.shape)];
+    });
   }
   throw new RangeError(`gelu: approximate must be "none" or "tanh", got ${_describe(approximate)}`);
 }
@@ -164,7 +184,11 @@ export function silu(x: Tensor): Tensor {
   // e^{-x} overflows to Infinity for x < -709, and x / Infinity = -0: no NaN.
   const y = _unary(x, "silu", (v) => v / (1 + Math.exp(-v)));
   // dx = dy · σ(x)(1 + x(1 - σ(x)))
-  return recordOp("silu", [x], y, (g) => [_chain(g, x, _siluDerivative)]);
+  return recordOp("silu", [x], y, (g) => {
+    const gd = g.data, xd = x.data, dx = new Float32Array(gd.length);
+    for (let i = 0; i < gd.length; i++) dx[i] = gd[i] * _siluDerivative(xd[i]);
+    return [new Tensor(dx, g.shape)];
+  });
 }
 
 /**
@@ -185,7 +209,11 @@ export function silu(x: Tensor): Tensor {
 export function tanh(x: Tensor): Tensor {
   const y = _unary(x, "tanh", Math.tanh);
   // dx = dy · (1 - y²)   (from the output, as PyTorch's tanh_backward)
-  return recordOp("tanh", [x], y, (g) => [_chain(g, y, (v) => 1 - v * v)]);
+  return recordOp("tanh", [x], y, (g) => {
+    const gd = g.data, yd = y.data, dx = new Float32Array(gd.length);
+    for (let i = 0; i < gd.length; i++) dx[i] = gd[i] * (1 - yd[i] * yd[i]);
+    return [new Tensor(dx, g.shape)];
+  });
 }
 
 /**

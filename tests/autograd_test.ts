@@ -93,6 +93,8 @@ Deno.test("broadcast arithmetic: gradients reduce to each input's shape", async 
     [[4, 1, 3], [2, 1]],
     [[1], [2, 2]],
     [[], [3, 2]],
+    [[3, 2], []],
+    [[3], [2, 3]],
   ];
   for (const [name, op, f] of cases) {
     for (const [sa, sb] of shapes) {
@@ -155,7 +157,16 @@ Deno.test("matmul: gradients for every transpose and broadcast batch dims", asyn
 
 Deno.test("sum, mean and max: gradients over axes, with and without keepDims", async (t) => {
   const shape = [2, 3, 4];
-  const axesCases: (number[] | undefined)[] = [undefined, [0], [1], [2], [0, 2], [-1]];
+  const axesCases: (number[] | undefined)[] = [
+    undefined,
+    [0],
+    [1],
+    [2],
+    [0, 1],
+    [1, 2],
+    [0, 2],
+    [-1],
+  ];
   for (const kind of ["sum", "mean", "max"] as const) {
     for (const axes of axesCases) {
       for (const keepDims of [false, true]) {

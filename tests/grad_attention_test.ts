@@ -28,6 +28,7 @@ import { multiHeadAttention } from "../lib/models/multi_head_attention.ts";
 import { setAttentionScratchBytes } from "../lib/kernels/attention.ts";
 import { setParallelMinWork } from "../lib/kernels/kernel_table.ts";
 import { runKernel, traceKernels, withKernelPath } from "../lib/kernels/registry.ts";
+import { attentionBackwardWasm, wasmReady } from "../lib/kernels/simd.ts";
 import {
   attentionBackwardBlocked,
   attentionBackwardReference,
@@ -312,13 +313,19 @@ Deno.test("attention gradients on every forward path", async (t) => {
   await t.step("WebAssembly forward (auto), finite differences", () => {
     const { calls } = traceKernels(() => grads(c, sdpa(c)));
     assert.ok(calls.some((k) => k.name === "attention" && k.backend === "wasm"));
-    assert.ok(calls.some((k) => k.name === "attentionBackward" && k.backend === "js"));
+    // a problem this small stays whole in the WebAssembly arena
+    const whole = wasmReady() ? "wasm" : "js";
+    assert.ok(calls.some((k) => k.name === "attentionBackward" && k.backend === whole));
     check("wasm path", c, 23);
   });
-  await t.step("threaded: every product split across the workers", () => {
+  await t.step("blocked backward, threaded: every product split across the workers", () => {
     const before = setParallelMinWork(0);
     try {
-      const { calls } = traceKernels(() => check("threaded", c, 23));
+      // tiledAttention's blocks keep the blocked backward (one gemm per product)
+      const tiled = (xs: Tensor[]) =>
+        tiledAttention(xs[0], xs[1], xs[2], { mask: c.mask, bias: xs[3], blockSize: 16 }).output;
+      const { calls } = traceKernels(() => check("threaded", c, 23, tiled));
+      assert.ok(calls.some((k) => k.name === "attentionBackward" && k.backend === "js"));
       assert.ok(calls.some((k) => k.name === "gemm" && k.backend === "threaded"));
     } finally {
       setParallelMinWork(before);
@@ -893,8 +900,15 @@ Deno.test("attention backward kernel: odd blocks of the fast path equal the refe
   };
   const ref = run(attentionBackwardReference, {});
   assert.deepEqual([...ref.gradQ.subarray(0, dk)], new Array(dk).fill(0));
-  for (const blocks of [{ blockRows: 7, blockKeys: 5 }, { blockRows: 1, blockKeys: 1 }, {}]) {
-    const fast = run(attentionBackwardBlocked, blocks);
+  const paths: [typeof attentionBackwardReference, Record<string, number>][] = [
+    [attentionBackwardBlocked, { blockRows: 7, blockKeys: 5 }],
+    [attentionBackwardBlocked, { blockRows: 1, blockKeys: 1 }],
+    [attentionBackwardBlocked, {}],
+  ];
+  // the whole problem in the WebAssembly arena (where WebAssembly SIMD runs)
+  if (wasmReady()) paths.push([attentionBackwardWasm, {}]);
+  for (const [f, blocks] of paths) {
+    const fast = run(f, blocks);
     for (const name of ["gradQ", "gradK", "gradV", "gradB"] as const) {
       const max = Math.max(...ref[name].map(Math.abs));
       assertClose(fast[name], ref[name], { rtol: 1e-4, atol: 1e-5 * max });

@@ -73,8 +73,9 @@ export interface AttentionBackwardArgs {
 /**
  * Adds the gradients of one attention problem into `gradQ`, `gradK`, `gradV`
  * and `gradBias`: the kernel table picks the readable loops of
- * {@link attentionBackwardReference} or the blocked products of
- * {@link attentionBackwardBlocked}.
+ * {@link attentionBackwardReference}, the blocked products of
+ * {@link attentionBackwardBlocked}, or, for a small problem, the whole problem
+ * in WebAssembly memory (`attentionBackwardWasm` in `simd.ts`).
  *
  * @example One query, two keys: dV is the weights times dO
  * ```ts

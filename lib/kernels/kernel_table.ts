@@ -22,6 +22,7 @@ import { kernelPath } from "./registry.ts";
 import type { GemmArgs } from "./gemm_args.ts";
 import { gemmJs, gemmPacked, gemmReference, gemmStackedJs } from "./matmul.ts";
 import {
+  attentionBackwardWasm,
   flashAttentionWasm,
   gemmWasm,
   gemmWasmFits,
@@ -304,6 +305,26 @@ registerKernel({
   preferred: () => false,
 });
 registerKernel({ name: "attentionBackward", backend: "js", impl: attentionBackwardBlocked });
+/**
+ * Up to this many scores (tq·tk) the backward keeps one problem whole in the
+ * arena (`attentionBackwardWasm`: four `[tq, tk]` buffers, 256 KiB at the
+ * limit) instead of one gemm call per product of each block. Measured on the
+ * 2-core AMD EPYC (loaded), 128 problems 16×16×32 (T2's heads): 1.1 against
+ * 2.3 ms; 64 × 64×64×64 (T1's): 8.9 against 10.2 ms; 32 × 128×128×64: 13.9
+ * against 16.3 ms. Larger problems (and tiledAttention, whose blocks bound the
+ * memory) keep the blocked path, whose products split across threads.
+ */
+const BACKWARD_WHOLE_MAX = 1 << 14;
+registerKernel({
+  name: "attentionBackward",
+  backend: "wasm",
+  impl: attentionBackwardWasm,
+  supports: (a) =>
+    wasmReady() && a.blockRows === undefined && a.blockKeys === undefined &&
+    a.tq * a.tk <= BACKWARD_WHOLE_MAX,
+  // below WASM_MIN_WORK the blocked path's products run as JavaScript loops anyway
+  preferred: attentionWorth,
+});
 
 // --- reductions ---
 

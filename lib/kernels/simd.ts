@@ -31,6 +31,8 @@ import { addHiddenValues } from "./hidden_values.ts";
 import type { GemmArgs, StackedGemmArgs, StackedPart } from "./gemm_args.ts";
 import type { SoftmaxBackwardArgs } from "./softmax_backward.ts";
 import type { NormBackwardArgs } from "./layer_norm_backward.ts";
+import type { AttentionBackwardArgs } from "./attention_backward.ts";
+import { dropoutAt } from "./random.ts";
 
 export type { StackedPart } from "./gemm_args.ts";
 
@@ -1324,4 +1326,143 @@ export function failKernelForTest(): void {
     const bad = memory.buffer.byteLength + 4096;
     run(shared({ op: OP_PACK, args: [0, bad, 8, 8, 8, CONTROL_BYTES] }, threads));
   });
+}
+
+/** Dropout multipliers of one query row of {@link attentionBackwardWasm} (JavaScript memory). */
+let backwardRow = new Float32Array(0);
+
+/**
+ * The attention backward of one problem with its five products on the SIMD
+ * micro-kernel and every operand in the arena for the whole call (formulas in
+ * `attention_backward.ts`): Q, K, V and dO copied in once; S = Q·Kᵀ and
+ * dP' = dO·Vᵀ; the element-wise pass (P = exp(S·scale + bias − L), masks,
+ * dropout from its key, dS = P∘(M∘dP' − D), dBias) in JavaScript on the arena,
+ * writing dS·scale, and (P∘M)ᵀ and (dS·scale)ᵀ as the A operands of the next
+ * products; then dV = (P∘M)ᵀ·dO, dQ = dS·K·scale and dK = dSᵀ·Q·scale, added
+ * into the gradient buffers. For the small problems of short sequences (many
+ * heads of 16 tokens), where the blocked path's one gemm call per product
+ * (dispatch, copy in, pack, copy out) costs more than its arithmetic. As the
+ * blocked path, a non-finite value of K or V is 0 in the products when a mask
+ * or bias may hide it (a hidden key's weight is 0, and 0·NaN must not reach a
+ * gradient); a query that sees it gets NaN through D, which reads the output.
+ * Needs {@link wasmReady}.
+ */
+export function attentionBackwardWasm(a: AttentionBackwardArgs): void {
+  guarded("attentionBackwardWasm", () => attentionBackwardArena(a));
+}
+
+function attentionBackwardArena(a: AttentionBackwardArgs): void {
+  const w = load()!;
+  const { tq, tk, dk, dv, scale, mask, bias, gradQ, gradK, gradV, gradBias } = a;
+  const mq = ((tq + 3) >> 2) * 4, mk = ((tk + 3) >> 2) * 4;
+  const npk = (tk + 7) >> 3, npd = (dk + 7) >> 3, npv = (dv + 7) >> 3;
+  const lds = npk * 8, ldd = npd * 8, ldv = npv * 8;
+  const arena = new Arena();
+  const pq = arena.take(mq * dk * 4); // Q [mq, dk] (rows past tq unused)
+  const pk = arena.take(tk * dk * 4); // K [tk, dk]
+  const pv = arena.take(tk * dv * 4); // V [tk, dv]
+  const pdo = arena.take(mq * dv * 4); // dO [mq, dv]
+  const pkt = arena.take(npk * dk * 32); // Kᵀ panels, for S
+  const pvt = arena.take(npk * dv * 32); // Vᵀ panels, for dP'
+  const ps = arena.take(mq * lds * 4); // S [mq, lds], then dS·scale
+  const pdp = arena.take(mq * lds * 4); // dP' [mq, lds]
+  const ppt = arena.take(mk * tq * 4); // (P∘M)ᵀ [mk, tq]
+  const pdst = arena.take(mk * tq * 4); // (dS·scale)ᵀ [mk, tq]
+  const pdob = arena.take(npv * tq * 32); // dO panels, for dV
+  const pkb = arena.take(npd * tk * 32); // K panels, for dQ
+  const pqb = arena.take(npd * tq * 32); // Q panels, for dK
+  const pgq = arena.take(mq * ldd * 4); // dQ [mq, ldd]
+  const pgk = arena.take(mk * ldd * 4); // dK [mk, ldd]
+  const pgv = arena.take(mk * ldv * 4); // dV [mk, ldv]
+  reserve(arena.top, () => `attention backward: tq=${tq}, tk=${tk}, dk=${dk}, dv=${dv}`);
+  const Q = pq >> 2, K = pk >> 2, V = pv >> 2, S = ps >> 2, DP = pdp >> 2;
+  const PT = ppt >> 2, DST = pdst >> 2;
+  f32.set(a.q.subarray(a.qOffset, a.qOffset + tq * dk), Q);
+  f32.set(a.k.subarray(a.kOffset, a.kOffset + tk * dk), K);
+  f32.set(a.v.subarray(a.vOffset, a.vOffset + tk * dv), V);
+  f32.set(a.gradOut.subarray(a.gradOutOffset, a.gradOutOffset + tq * dv), pdo >> 2);
+  // K' and V': a non-finite value of a key no query sees must not reach a gradient through 0·NaN
+  if (mask !== null || bias !== null) {
+    clearNonFinite(pk, tk * dk);
+    clearNonFinite(pv, tk * dv);
+  }
+  // S [mq, lds] = Q [mq, dk] · Kᵀ [dk, lds]; dP' [mq, lds] = dO [mq, dv] · Vᵀ [dv, lds]
+  w.pack_bt(pk, dk, tk, dk, pkt);
+  w.pack_bt(pv, dv, tk, dv, pvt);
+  w.gemm(pq, dk, pkt, dk * 32, ps, lds, mq >> 2, npk, dk, 0, 0, 0);
+  w.gemm(pdo, dv, pvt, dv * 32, pdp, lds, mq >> 2, npk, dv, 0, 0, 0);
+  const dropping = a.dropout > 0 && a.dropoutKey !== null;
+  if (dropping && backwardRow.length < tk) backwardRow = new Float32Array(tk);
+  const M = backwardRow;
+  for (let i = 0; i < tq; i++) {
+    const L = a.lse[a.lseOffset + i], row = i * lds;
+    if (L === -Infinity) {
+      // a query that saw no key: output 0 whatever Q, K, V, so no gradient from it
+      for (let j = 0; j < tk; j++) f32[PT + j * tq + i] = f32[DST + j * tq + i] = 0;
+      f32.fill(0, S + row, S + row + tk);
+      continue;
+    }
+    if (dropping) {
+      const { key, call, first } = a.dropoutKey!;
+      M.fill(1, 0, tk);
+      dropoutAt(M, 0, M, 0, tk, a.dropout, key, call, first + i * tk);
+    }
+    // D_i = Σ_c dO_ic·O_ic, rounded to float32 like dP' (a row of one key has dS = 0 exactly)
+    let D = 0;
+    const doi = a.gradOutOffset + i * dv, oi = a.outOffset + i * dv;
+    for (let c = 0; c < dv; c++) D += a.gradOut[doi + c] * a.out[oi + c];
+    D = Math.fround(D);
+    const mAt = mask ? mask.offset + i * mask.rowStride : 0;
+    const bAt = bias ? bias.offset + i * bias.rowStride : 0;
+    const gAt = gradBias ? gradBias.offset + i * gradBias.rowStride : 0;
+    for (let j = 0; j < tk; j++) {
+      // P_ij = exp(s_ij − L_i); 0 for a masked key
+      let p = 0;
+      if (mask === null || mask.data[mAt + j * mask.colStride] !== 0) {
+        let s = f32[S + row + j] * scale;
+        if (bias) s += bias.data[bAt + j * bias.colStride];
+        p = Math.exp(s - L);
+      }
+      // dS_ij = P_ij·(M_ij·dP'_ij − D_i)
+      const m = dropping ? M[j] : 1;
+      const ds = p === 0 ? 0 : p * (f32[DP + row + j] * m - D);
+      if (gradBias) gradBias.data[gAt + j * gradBias.colStride] += ds;
+      f32[S + row + j] = ds * scale;
+      f32[PT + j * tq + i] = p * m;
+      f32[DST + j * tq + i] = ds * scale;
+    }
+  }
+  // dV [mk, ldv] = (P∘M)ᵀ [mk, tq] · dO [tq, ldv]
+  if (gradV) {
+    w.pack_b(pdo, dv, tq, dv, pdob);
+    w.gemm(ppt, tq, pdob, tq * 32, pgv, ldv, mk >> 2, npv, tq, 0, 0, 0);
+    addRows(gradV, a.gradVOffset, pgv >> 2, ldv, tk, dv);
+  }
+  // dQ [mq, ldd] = dS·scale [mq, tk] · K' [tk, ldd]
+  if (gradQ) {
+    w.pack_b(pk, dk, tk, dk, pkb);
+    w.gemm(ps, lds, pkb, tk * 32, pgq, ldd, mq >> 2, npd, tk, 0, 0, 0);
+    addRows(gradQ, a.gradQOffset, pgq >> 2, ldd, tq, dk);
+  }
+  // dK [mk, ldd] = (dS·scale)ᵀ [mk, tq] · Q [tq, ldd]
+  if (gradK) {
+    w.pack_b(pq, dk, tq, dk, pqb);
+    w.gemm(pdst, tq, pqb, tq * 32, pgk, ldd, mk >> 2, npd, tq, 0, 0, 0);
+    addRows(gradK, a.gradKOffset, pgk >> 2, ldd, tk, dk);
+  }
+}
+
+/** Adds `rows` rows of `cols` floats from the arena (row stride ld) into `dst`. */
+function addRows(
+  dst: Float32Array,
+  dstOffset: number,
+  src: number,
+  ld: number,
+  rows: number,
+  cols: number,
+): void {
+  for (let i = 0; i < rows; i++) {
+    const d = dstOffset + i * cols, s = src + i * ld;
+    for (let j = 0; j < cols; j++) dst[d + j] += f32[s + j];
+  }
 }

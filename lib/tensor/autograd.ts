@@ -263,10 +263,12 @@ function accumulateLeaf(t: Tensor, g: Tensor): void {
 
 /** a + b of equal shapes into a new tensor (intermediate gradients are never written in place). */
 function addFresh(a: Tensor, b: Tensor): Tensor {
-  const out = a.clone();
-  const o = out.data, bd = b.data;
-  for (let i = 0; i < o.length; i++) o[i] += bd[i];
-  return out;
+  const ad = a.data, bd = b.data;
+  const o = new Float32Array(ad.length); // one pass: no copy of a first
+  for (let i = 0; i < o.length; i++) o[i] = ad[i] + bd[i];
+  // a's own class (Tensor) without importing it here (tensor.ts imports this file)
+  const TensorClass = a.constructor as new (data: Float32Array, shape: readonly number[]) => Tensor;
+  return new TensorClass(o, a.shape);
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {

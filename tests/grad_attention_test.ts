@@ -28,9 +28,17 @@ import { multiHeadAttention } from "../lib/models/multi_head_attention.ts";
 import { setAttentionScratchBytes } from "../lib/kernels/attention.ts";
 import { setParallelMinWork } from "../lib/kernels/kernel_table.ts";
 import { runKernel, traceKernels, withKernelPath } from "../lib/kernels/registry.ts";
-import { attentionBackwardWasm, wasmReady } from "../lib/kernels/simd.ts";
 import {
+  attentionBackwardBatchable,
+  attentionBackwardBatchWasm,
+  attentionBackwardWasm,
+  wasmReady,
+  withThreadMode,
+} from "../lib/kernels/simd.ts";
+import {
+  type AttentionBackwardArgs,
   attentionBackwardBlocked,
+  attentionBackwardKernels,
   attentionBackwardReference,
 } from "../lib/kernels/attention_backward.ts";
 import { assertClose } from "../lib/testing/assert_close.ts";
@@ -912,6 +920,115 @@ Deno.test("attention backward kernel: odd blocks of the fast path equal the refe
     for (const name of ["gradQ", "gradK", "gradV", "gradB"] as const) {
       const max = Math.max(...ref[name].map(Math.abs));
       assertClose(fast[name], ref[name], { rtol: 1e-4, atol: 1e-5 * max });
+    }
+  }
+});
+
+Deno.test("attention backward batch kernel: every problem of a call at once equals the reference loops", () => {
+  // odd sizes; five problems sharing one dK buffer (a key broadcast over the batch, so
+  // their gradients add up); masks in both layouts, with a fully masked query row, and a
+  // NaN key / infinite value at a key that every query of a padded problem is denied
+  const n = 5, tq = 23, tk = 19, dk = 6, dv = 5, scale = 0.4;
+  const f32 = (count: number, seed: number) => Float32Array.from(values(count, seed));
+  for (const layout of ["rows", "padding"] as const) {
+    const rows = layout === "rows" ? tk : 0;
+    const problems = Array.from({ length: n }, (_, t) => {
+      const q = f32(tq * dk, 10 + t), k = f32(tk * dk, 20 + t), v = f32(tk * dv, 30 + t);
+      const data = layout === "rows"
+        ? Uint8Array.from({ length: tq * tk }, (_, e) => (e % 7 === 3 || e < tk ? 0 : 1))
+        : Uint8Array.from({ length: tk }, (_, j) => (j === 4 || j > tk - t - 1 ? 0 : 1));
+      if (layout === "padding") {
+        k[4 * dk + 1] = NaN;
+        v[4 * dv + 2] = Infinity;
+      }
+      const mask = { data, offset: 0, rowStride: rows, colStride: 1 };
+      const out = new Float32Array(tq * dv), lse = new Float32Array(tq);
+      withKernelPath("reference", () =>
+        runKernel("attention", {
+          q,
+          qOffset: 0,
+          k,
+          kOffset: 0,
+          v,
+          vOffset: 0,
+          tq,
+          tk,
+          dk,
+          dv,
+          scale,
+          mask,
+          bias: null,
+          out,
+          outOffset: 0,
+          weights: null,
+          weightsOffset: 0,
+          scores: null,
+          scoresOffset: 0,
+          dropout: 0,
+          dropoutKey: null,
+          lse,
+          lseOffset: 0,
+        }));
+      if (layout === "rows") assert.equal(lse[0], -Infinity); // row 0 sees nothing
+      return { q, k, v, mask, out, lse, gradOut: f32(tq * dv, 40 + t) };
+    });
+    const run = (all: (list: AttentionBackwardArgs[]) => void) => {
+      const gradQ = new Float32Array(n * tq * dk), gradK = new Float32Array(tk * dk);
+      const gradV = new Float32Array(n * tk * dv);
+      all(problems.map((p, t) => ({
+        ...p,
+        qOffset: 0,
+        kOffset: 0,
+        vOffset: 0,
+        tq,
+        tk,
+        dk,
+        dv,
+        scale,
+        bias: null,
+        outOffset: 0,
+        lseOffset: 0,
+        gradOutOffset: 0,
+        dropout: 0,
+        dropoutKey: null,
+        gradQ,
+        gradQOffset: t * tq * dk,
+        gradK,
+        gradKOffset: 0,
+        gradV,
+        gradVOffset: t * tk * dv,
+        gradBias: null,
+      })));
+      return { gradQ, gradK, gradV };
+    };
+    const ref = run((list) => list.forEach(attentionBackwardReference));
+    for (const g of Object.values(ref)) assert.ok(g.every(Number.isFinite));
+    if (!wasmReady()) continue;
+    for (const mode of ["one", "forced"] as const) {
+      const fast = run((list) => {
+        assert.ok(attentionBackwardBatchable(list));
+        withThreadMode(mode, () => attentionBackwardBatchWasm(list));
+      });
+      for (const name of ["gradQ", "gradK", "gradV"] as const) {
+        const max = Math.max(...ref[name].map(Math.abs));
+        assertClose(fast[name], ref[name], { rtol: 1e-4, atol: 1e-5 * max });
+      }
+      if (layout === "padding") {
+        // key 4 is hidden from every query: exactly 0 gradient, never NaN
+        for (let t = 0; t < n; t++) {
+          const at = t * tk * dv + 4 * dv;
+          assert.deepEqual([...fast.gradV.subarray(at, at + dv)], new Array(dv).fill(0));
+        }
+        assert.deepEqual([...fast.gradK.subarray(4 * dk, 5 * dk)], new Array(dk).fill(0));
+      }
+    }
+    // and through the kernel table's forced threaded path
+    const viaTable = run((list) =>
+      withKernelPath("threaded", () => attentionBackwardKernels(list))
+    );
+    for (const name of ["gradQ", "gradK", "gradV"] as const) {
+      const max = Math.max(...ref[name].map(Math.abs));
+      assertClose(viaTable[name], ref[name], { rtol: 1e-4, atol: 1e-5 * max });
     }
   }
 });

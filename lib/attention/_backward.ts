@@ -5,7 +5,7 @@
  * @module
  */
 
-import { attentionBackwardKernel } from "../kernels/attention_backward.ts";
+import { attentionBackwardKernels } from "../kernels/attention_backward.ts";
 import type { CounterKey } from "../tensor/rng.ts";
 import { sizeOf } from "../tensor/shape.ts";
 import { Tensor } from "../tensor/tensor.ts";
@@ -29,8 +29,8 @@ export interface SavedAttention {
 }
 
 /**
- * dL/d(query, key, value, bias) from dL/d(output), one batch element at a time
- * through `attentionBackwardKernel` (FlashAttention-2's backward: the weights
+ * dL/d(query, key, value, bias) from dL/d(output), every batch element's
+ * problem handed to `attentionBackwardKernels` together (FlashAttention-2's backward: the weights
  * recomputed as exp(S − L) block by block; formulas in `attention_backward.ts`).
  * Each gradient is added at its operand's own batch index, so a broadcast
  * operand sums over the batch elements that share it, and the bias gradient
@@ -44,9 +44,10 @@ export function attentionBackward(s: SavedAttention, g: Tensor): (Tensor | null)
   const gv = value.requiresGrad ? new Float32Array(value.size) : null;
   const gb = bias?.requiresGrad ? new Float32Array(bias.size) : null;
   const n = sizeOf(batch);
-  for (let t = 0; t < n; t++) {
+  // every problem of the call at once: the kernel table may run them in one (threaded) call
+  attentionBackwardKernels(Array.from({ length: n }, (_, t) => {
     const biasView = plan.biasView(t);
-    attentionBackwardKernel({
+    return {
       ...kernelInputs(plan, t, query, key, value, s.scale, output.data),
       lse: s.lse,
       lseOffset: t * tq,
@@ -63,8 +64,8 @@ export function attentionBackward(s: SavedAttention, g: Tensor): (Tensor | null)
       gradBias: gb && biasView ? { ...biasView, data: gb } : null,
       blockRows: s.blockSize,
       blockKeys: s.blockSize,
-    });
-  }
+    };
+  }));
   const grads: (Tensor | null)[] = [
     gq && new Tensor(gq, query.shape),
     gk && new Tensor(gk, key.shape),

@@ -96,6 +96,35 @@ export function attentionBackwardKernel(a: AttentionBackwardArgs): void {
   runKernel("attentionBackward", a);
 }
 
+/**
+ * The problems of one call (batch elements and heads), each as
+ * {@link attentionBackwardKernel} would compute it: the kernel table runs them
+ * one at a time, or, when they are small and alike, in one WebAssembly call
+ * threaded over problems (`attentionBackwardBatchWasm` in `simd.ts`). Problems
+ * that share a gradient buffer (a broadcast operand) add into it in order.
+ *
+ * @example Two problems at once equal two single calls
+ * ```ts
+ * import { attentionBackwardKernel, attentionBackwardKernels } from "./attention_backward.ts";
+ * import assert from "node:assert/strict";
+ * const args = (gradV: Float32Array, t: number) => ({ q: Float32Array.of(0, 1), qOffset: t,
+ *   k: Float32Array.of(0, 0, 1, -1), kOffset: 2 * t, v: Float32Array.of(1, 3, 2, 4),
+ *   vOffset: 2 * t, tq: 1, tk: 2, dk: 1, dv: 1, scale: 1, mask: null, bias: null,
+ *   out: Float32Array.of(2, 2.5), outOffset: t, lse: Float32Array.of(Math.log(2), 1.4338),
+ *   lseOffset: t, gradOut: Float32Array.of(1, 1), gradOutOffset: t, dropout: 0,
+ *   dropoutKey: null, gradQ: null, gradQOffset: 0, gradK: null, gradKOffset: 0, gradV,
+ *   gradVOffset: 2 * t, gradBias: null });
+ * const both = new Float32Array(4), one = new Float32Array(4);
+ * attentionBackwardKernels([args(both, 0), args(both, 1)]);
+ * attentionBackwardKernel(args(one, 0));
+ * attentionBackwardKernel(args(one, 1));
+ * assert.deepEqual(both, one);
+ * ```
+ */
+export function attentionBackwardKernels(list: readonly AttentionBackwardArgs[]): void {
+  runKernel("attentionBackwardBatch", list);
+}
+
 /** Dropout multipliers of row i, keys [j0, j0 + n): 0 or 1/(1−p) (all 1 without dropout). */
 function dropoutRow(
   a: AttentionBackwardArgs,

@@ -22,7 +22,10 @@ import { kernelPath } from "./registry.ts";
 import type { GemmArgs } from "./gemm_args.ts";
 import { gemmJs, gemmPacked, gemmReference, gemmStackedJs } from "./matmul.ts";
 import {
+  attentionBackwardBatchable,
+  attentionBackwardBatchWasm,
   attentionBackwardWasm,
+  BACKWARD_WHOLE_MAX,
   flashAttentionWasm,
   gemmWasm,
   gemmWasmFits,
@@ -47,7 +50,11 @@ import {
   lseNeedsHook,
 } from "./attention.ts";
 import { flashAttentionJs } from "./flash.ts";
-import { attentionBackwardBlocked, attentionBackwardReference } from "./attention_backward.ts";
+import {
+  type AttentionBackwardArgs,
+  attentionBackwardBlocked,
+  attentionBackwardReference,
+} from "./attention_backward.ts";
 import { maxReference, meanReference, sumReference } from "./reduce.ts";
 import { runKernel } from "./registry.ts";
 import { batchNormBackwardReference, normBackwardReference } from "./layer_norm_backward.ts";
@@ -305,16 +312,6 @@ registerKernel({
   preferred: () => false,
 });
 registerKernel({ name: "attentionBackward", backend: "js", impl: attentionBackwardBlocked });
-/**
- * Up to this many scores (tq·tk) the backward keeps one problem whole in the
- * arena (`attentionBackwardWasm`: four `[tq, tk]` buffers, 256 KiB at the
- * limit) instead of one gemm call per product of each block. Measured on the
- * 2-core AMD EPYC (loaded), 128 problems 16×16×32 (T2's heads): 1.1 against
- * 2.3 ms; 64 × 64×64×64 (T1's): 8.9 against 10.2 ms; 32 × 128×128×64: 13.9
- * against 16.3 ms. Larger problems (and tiledAttention, whose blocks bound the
- * memory) keep the blocked path, whose products split across threads.
- */
-const BACKWARD_WHOLE_MAX = 1 << 14;
 registerKernel({
   name: "attentionBackward",
   backend: "wasm",
@@ -324,6 +321,39 @@ registerKernel({
     a.tq * a.tk <= BACKWARD_WHOLE_MAX,
   // below WASM_MIN_WORK the blocked path's products run as JavaScript loops anyway
   preferred: attentionWorth,
+});
+
+// --- attentionBackwardBatch: the problems of one call, one at a time or in one WebAssembly call ---
+
+registerKernel({
+  name: "attentionBackwardBatch",
+  backend: "js",
+  impl: (list) => {
+    for (const a of list) runKernel("attentionBackward", a);
+  },
+});
+const backwardBatchable = (list: readonly AttentionBackwardArgs[]) =>
+  list.length > 1 && wasmReady() && attentionBackwardBatchable(list);
+/** Multiply-adds of one problem's backward (its four products of tq·tk·d). */
+const backwardWork = (a: AttentionBackwardArgs) => 2 * attentionWork(a);
+/**
+ * Per-problem backward work (multiply-adds) from which the problems of a call
+ * are shared by the threads. Measured inside the training steps on the 2-core
+ * AMD EPYC while another session loaded it: T1's 64 problems of 64×64×64 (2^20
+ * each) took 8.3 ms threaded against 13.3 ms one problem at a time; T2's 128
+ * of 16×16×32 (2^15) 5.4 against 3.0 ms (a worker descheduled on the busy
+ * core holds the whole short call), and 2.4 against 1.9 ms in one batched call
+ * on one thread, so small problems stay one at a time.
+ */
+const BACKWARD_THREAD_MIN = 1 << 18;
+registerKernel({
+  name: "attentionBackwardBatch",
+  backend: "threaded",
+  impl: (list) => onThreads(() => attentionBackwardBatchWasm(list)),
+  supports: (list) => backwardBatchable(list) && threadsAvailable(),
+  preferred: (list) =>
+    backwardWork(list[0]) >= BACKWARD_THREAD_MIN &&
+    worthThreads(list.length * backwardWork(list[0]), list.length, ATTENTION_SHARE),
 });
 
 // --- reductions ---

@@ -53,6 +53,8 @@ export interface KernelArgs {
   attentionBatch: readonly AttentionKernelArgs[];
   /** Gradients of one attention problem from its saved row log-sum-exp (`attention_backward.ts`). */
   attentionBackward: AttentionBackwardArgs;
+  /** The attention backward problems of one call (batch elements and heads). */
+  attentionBackwardBatch: readonly AttentionBackwardArgs[];
   /** FlashAttention (online softmax, no `[tq, tk]` scores) for one problem. */
   flashAttention: FlashAttentionArgs;
   /** Σ over axes, into float32 (float64 accumulation). */

@@ -40,6 +40,7 @@ export const OPS: readonly (readonly [string, string])[] = [
   ["pack", "iiiiii"],
   ["flash_rows", "iiiiiiiiiiiiiiiii" + "f" + "iiii"],
   ["attention_batch", "iiiiiiiiii" + "f" + "ii"],
+  ["attention_backward_batch", "iiiiii" + "f" + "iii"],
 ];
 
 /** Bytes at the start of linear memory kept for the control block; the arena starts after. */

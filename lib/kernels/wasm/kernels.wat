@@ -1616,4 +1616,130 @@
             (br $fin)))
         (local.set $b (i32.add (local.get $b) (local.get $qstep)))
         (br $qblocks))))
+
+  ;; The backward of many small attention problems of the same sizes, whole (formulas in
+  ;; attention_backward.ts), one problem per unit from the shared i32 at `counter` (set to 0
+  ;; first) by every thread running this same call. Problem u's operands are 19 i32 byte
+  ;; pointers at desc + 76u: pq pk pv pdo (Q [tq, dk], K' [tk, dk], V' [tk, dv], dO [tq, dv],
+  ;; rows past tq/tk readable), pkt pvt (Kᵀ, Vᵀ panels), ps pdp ([4mb, lds] S then dS·scale,
+  ;; dP'), ppt pdst ([4mbk, tq] (P)ᵀ and (dS·scale)ᵀ), pdob pkb pqb (dO, K, Q panels), pgq pgk
+  ;; pgv (dQ [4mb, ldd], dK [4mbk, ldd], dV [4mbk, ldv]), pl pd (L and D, tq floats each),
+  ;; mask (0: none; row stride mrs, keys contiguous). want: 1 dV, 2 dQ, 4 dK.
+  (func (export "attention_backward_batch")
+    (param $desc i32) (param $nprob i32) (param $dk i32) (param $dv i32) (param $tq i32)
+    (param $tk i32) (param $scale f32) (param $mrs i32) (param $want i32) (param $counter i32)
+    (local $u i32)
+    (block $done
+      (loop $units
+        (local.set $u (i32.atomic.rmw.add (local.get $counter) (i32.const 1)))
+        (br_if $done (i32.ge_u (local.get $u) (local.get $nprob)))
+        (call $attention_backward_problem (i32.add (local.get $desc) (i32.mul (local.get $u) (i32.const 76)))
+          (local.get $dk) (local.get $dv) (local.get $tq) (local.get $tk) (local.get $scale)
+          (local.get $mrs) (local.get $want))
+        (br $units))))
+
+  ;; One problem of attention_backward_batch: the packs, S = Q·Kᵀ and dP' = dO·Vᵀ, the
+  ;; element-wise pass, then dV = Pᵀ·dO, dQ = dS·K and dK = dSᵀ·Q (scale already in dS).
+  (func $attention_backward_problem
+    (param $d i32) (param $dk i32) (param $dv i32) (param $tq i32) (param $tk i32)
+    (param $scale f32) (param $mrs i32) (param $want i32)
+    (local $mb i32) (local $mbk i32) (local $npk i32) (local $npd i32) (local $npv i32) (local $lds i32)
+    (local.set $mb (i32.shr_u (i32.add (local.get $tq) (i32.const 3)) (i32.const 2)))
+    (local.set $mbk (i32.shr_u (i32.add (local.get $tk) (i32.const 3)) (i32.const 2)))
+    (local.set $npk (i32.shr_u (i32.add (local.get $tk) (i32.const 7)) (i32.const 3)))
+    (local.set $npd (i32.shr_u (i32.add (local.get $dk) (i32.const 7)) (i32.const 3)))
+    (local.set $npv (i32.shr_u (i32.add (local.get $dv) (i32.const 7)) (i32.const 3)))
+    (local.set $lds (i32.shl (local.get $npk) (i32.const 3)))
+    ;; S [4mb, lds] = Q [4mb, dk] · Kᵀ; dP' [4mb, lds] = dO [4mb, dv] · Vᵀ
+    (call $pack_bt (i32.load offset=4 (local.get $d)) (local.get $dk) (local.get $tk) (local.get $dk)
+      (i32.load offset=16 (local.get $d)))
+    (call $pack_bt (i32.load offset=8 (local.get $d)) (local.get $dv) (local.get $tk) (local.get $dv)
+      (i32.load offset=20 (local.get $d)))
+    (call $gemm (i32.load offset=0 (local.get $d)) (local.get $dk) (i32.load offset=16 (local.get $d))
+      (i32.shl (local.get $dk) (i32.const 5)) (i32.load offset=24 (local.get $d)) (local.get $lds)
+      (local.get $mb) (local.get $npk) (local.get $dk) (i32.const 0) (i32.const 0) (i32.const 0))
+    (call $gemm (i32.load offset=12 (local.get $d)) (local.get $dv) (i32.load offset=20 (local.get $d))
+      (i32.shl (local.get $dv) (i32.const 5)) (i32.load offset=28 (local.get $d)) (local.get $lds)
+      (local.get $mb) (local.get $npk) (local.get $dv) (i32.const 0) (i32.const 0) (i32.const 0))
+    (call $attention_backward_scores (i32.load offset=24 (local.get $d)) (i32.load offset=28 (local.get $d))
+      (local.get $lds) (i32.load offset=32 (local.get $d)) (i32.load offset=36 (local.get $d))
+      (i32.load offset=64 (local.get $d)) (i32.load offset=68 (local.get $d))
+      (i32.load offset=72 (local.get $d)) (local.get $mrs) (local.get $tq) (local.get $tk)
+      (local.get $scale))
+    ;; dV [4mbk, ldv] = Pᵀ [4mbk, tq] · dO [tq, ldv]
+    (if (i32.and (local.get $want) (i32.const 1))
+      (then
+        (call $pack_b (i32.load offset=12 (local.get $d)) (local.get $dv) (local.get $tq) (local.get $dv)
+          (i32.load offset=40 (local.get $d)))
+        (call $gemm (i32.load offset=32 (local.get $d)) (local.get $tq) (i32.load offset=40 (local.get $d))
+          (i32.shl (local.get $tq) (i32.const 5)) (i32.load offset=60 (local.get $d))
+          (i32.shl (local.get $npv) (i32.const 3)) (local.get $mbk) (local.get $npv) (local.get $tq)
+          (i32.const 0) (i32.const 0) (i32.const 0))))
+    ;; dQ [4mb, ldd] = dS·scale [4mb, tk] · K' [tk, ldd]
+    (if (i32.and (local.get $want) (i32.const 2))
+      (then
+        (call $pack_b (i32.load offset=4 (local.get $d)) (local.get $dk) (local.get $tk) (local.get $dk)
+          (i32.load offset=44 (local.get $d)))
+        (call $gemm (i32.load offset=24 (local.get $d)) (local.get $lds) (i32.load offset=44 (local.get $d))
+          (i32.shl (local.get $tk) (i32.const 5)) (i32.load offset=52 (local.get $d))
+          (i32.shl (local.get $npd) (i32.const 3)) (local.get $mb) (local.get $npd) (local.get $tk)
+          (i32.const 0) (i32.const 0) (i32.const 0))))
+    ;; dK [4mbk, ldd] = (dS·scale)ᵀ [4mbk, tq] · Q [tq, ldd]
+    (if (i32.and (local.get $want) (i32.const 4))
+      (then
+        (call $pack_b (i32.load offset=0 (local.get $d)) (local.get $dk) (local.get $tq) (local.get $dk)
+          (i32.load offset=48 (local.get $d)))
+        (call $gemm (i32.load offset=36 (local.get $d)) (local.get $tq) (i32.load offset=48 (local.get $d))
+          (i32.shl (local.get $tq) (i32.const 5)) (i32.load offset=56 (local.get $d))
+          (i32.shl (local.get $npd) (i32.const 3)) (local.get $mbk) (local.get $npd) (local.get $tq)
+          (i32.const 0) (i32.const 0) (i32.const 0)))))
+
+  ;; The element-wise pass of the attention backward over rows i < tq, keys j < tk:
+  ;; P_ij = exp(s_ij·scale − L_i) (the argument in float64; 0 for a masked key or a row with
+  ;; L = -∞), dS_ij = P_ij·(dP'_ij − D_i) (0 where P = 0); dS·scale replaces S in place and
+  ;; Pᵀ, (dS·scale)ᵀ go to ppt, pdst (row stride tq).
+  (func $attention_backward_scores
+    (param $ps i32) (param $pdp i32) (param $lds i32) (param $ppt i32) (param $pdst i32)
+    (param $pl i32) (param $pd i32) (param $mask i32) (param $mrs i32) (param $tq i32)
+    (param $tk i32) (param $scale f32)
+    (local $i i32) (local $j i32) (local $s i32) (local $t i32) (local $m i32)
+    (local $L f32) (local $D f32) (local $p f32) (local $ds f32)
+    (block $rows_done
+      (loop $rows
+        (br_if $rows_done (i32.ge_s (local.get $i) (local.get $tq)))
+        (local.set $L (f32.load (i32.add (local.get $pl) (i32.shl (local.get $i) (i32.const 2)))))
+        (local.set $D (f32.load (i32.add (local.get $pd) (i32.shl (local.get $i) (i32.const 2)))))
+        ;; byte offsets: row i of S and dP', column i of the transposed outputs, mask row i
+        (local.set $s (i32.shl (i32.mul (local.get $i) (local.get $lds)) (i32.const 2)))
+        (local.set $t (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $m (i32.add (local.get $mask) (i32.mul (local.get $i) (local.get $mrs))))
+        (local.set $j (i32.const 0))
+        (block $cols_done
+          (loop $cols
+            (br_if $cols_done (i32.ge_s (local.get $j) (local.get $tk)))
+            (local.set $p (f32.const 0))
+            (if (i32.and (f32.ne (local.get $L) (f32.const -inf))
+                  (i32.or (i32.eqz (local.get $mask))
+                    (i32.ne (i32.load8_u (i32.add (local.get $m) (local.get $j))) (i32.const 0))))
+              (then
+                (local.set $p (f32x4.extract_lane 0 (call $exp4 (f32x4.splat (f32.demote_f64
+                  (f64.sub
+                    (f64.mul (f64.promote_f32 (f32.load (i32.add (local.get $ps) (local.get $s))))
+                      (f64.promote_f32 (local.get $scale)))
+                    (f64.promote_f32 (local.get $L))))))))))
+            (local.set $ds (f32.const 0))
+            (if (f32.ne (local.get $p) (f32.const 0))
+              (then
+                (local.set $ds (f32.mul (f32.mul (local.get $p)
+                  (f32.sub (f32.load (i32.add (local.get $pdp) (local.get $s))) (local.get $D)))
+                  (local.get $scale)))))
+            (f32.store (i32.add (local.get $ps) (local.get $s)) (local.get $ds))
+            (f32.store (i32.add (local.get $ppt) (local.get $t)) (local.get $p))
+            (f32.store (i32.add (local.get $pdst) (local.get $t)) (local.get $ds))
+            (local.set $s (i32.add (local.get $s) (i32.const 4)))
+            (local.set $t (i32.add (local.get $t) (i32.shl (local.get $tq) (i32.const 2))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $cols)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rows))))
 )

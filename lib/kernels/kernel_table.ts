@@ -323,7 +323,7 @@ registerKernel({
   preferred: attentionWorth,
 });
 
-// --- attentionBackwardBatch: the problems of one call, one at a time or in one WebAssembly call ---
+// --- attentionBackwardBatch: one call's problems, one at a time or in one WebAssembly call ---
 
 registerKernel({
   name: "attentionBackwardBatch",

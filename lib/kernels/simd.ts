@@ -1470,8 +1470,9 @@ function addRows(
 
 /**
  * Up to this many scores (tq·tk) the backward keeps one problem whole in the
- * arena ({@link attentionBackwardWasm}, {@link attentionBackwardBatchWasm}: four `[tq, tk]` buffers, 256 KiB at the
- * limit) instead of one gemm call per product of each block. Measured on the
+ * arena ({@link attentionBackwardWasm}, {@link attentionBackwardBatchWasm}:
+ * four `[tq, tk]` buffers, 256 KiB at the limit) instead of one gemm call per
+ * product of each block. Measured on the
  * 2-core AMD EPYC (loaded), 128 problems 16×16×32 (T2's heads): 1.1 against
  * 2.3 ms; 64 × 64×64×64 (T1's): 8.9 against 10.2 ms; 32 × 128×128×64: 13.9
  * against 16.3 ms. Larger problems (and tiledAttention, whose blocks bound the

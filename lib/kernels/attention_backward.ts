@@ -19,7 +19,7 @@
  * @module
  */
 
-import type { MatrixView } from "./attention_inputs.ts";
+import type { AttentionInputs, MatrixView } from "./attention_inputs.ts";
 import type { DropoutKey } from "./attention.ts";
 import { finiteCopy, valuesFinite } from "./hidden_values.ts";
 import { gemm } from "./matmul.ts";
@@ -28,23 +28,8 @@ import { runKernel } from "./registry.ts";
 import "./kernel_table.ts";
 
 /** Operands of {@link attentionBackwardKernel} for one problem (one batch element and head). */
-export interface AttentionBackwardArgs {
-  q: Float32Array; // [tq, dk] at qOffset
-  qOffset: number;
-  k: Float32Array; // [tk, dk] at kOffset
-  kOffset: number;
-  v: Float32Array; // [tk, dv] at vOffset
-  vOffset: number;
-  tq: number;
-  tk: number;
-  dk: number;
-  dv: number;
-  scale: number;
-  mask: MatrixView<Uint8Array> | null;
-  bias: MatrixView<Float32Array> | null;
-  /** The forward's output O `[tq, dv]` at outOffset. */
-  out: Float32Array;
-  outOffset: number;
+export interface AttentionBackwardArgs extends AttentionInputs {
+  // AttentionInputs' `out` [tq, dv] at outOffset is the forward's output O, read here
   /** The forward's row log-sum-exp L `[tq]` at lseOffset. */
   lse: Float32Array;
   lseOffset: number;

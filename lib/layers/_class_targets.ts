@@ -113,3 +113,30 @@ export function _classTargets(
   }
   return out;
 }
+
+/**
+ * The loss from per-row values (`perRow[i]` for row i; ignored rows hold 0):
+ * `[...lead]` for "none", else a scalar, the sum, divided by the `count` of rows
+ * not ignored for "mean" (NaN when every row is ignored, as PyTorch).
+ */
+export function _reduceRows(
+  perRow: Float64Array,
+  lead: readonly number[],
+  reduction: LossReduction,
+  count: number,
+): Tensor {
+  if (reduction === "none") return new Tensor(Float32Array.from(perRow), lead);
+  let total = 0;
+  for (let i = 0; i < perRow.length; i++) total += perRow[i];
+  return new Tensor(Float32Array.of(reduction === "mean" ? total / count : total), []);
+}
+
+/** The upstream gradient that reaches row i: g_i for "none", g / count for "mean", g for "sum". */
+export function _rowScale(
+  g: Float32Array,
+  i: number,
+  reduction: LossReduction,
+  count: number,
+): number {
+  return reduction === "none" ? g[i] : reduction === "mean" ? g[0] / count : g[0];
+}

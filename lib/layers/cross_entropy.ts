@@ -13,8 +13,10 @@ import {
   _classTargets,
   _ignoreIndex,
   _lossOptions,
+  _reduceRows,
   _reduction,
   _rows,
+  _rowScale,
   type ClassTargets,
   type LossReduction,
 } from "./_class_targets.ts";
@@ -115,20 +117,14 @@ export function crossEntropy(
     perRow[i] = eps === 0 ? l - z[o + y[i]] : (1 - eps) * (l - z[o + y[i]]) + eps * (l - sumZ / c);
   }
   const lead = logits.shape.slice(0, -1);
-  let out: Tensor;
-  if (reduction === "none") out = new Tensor(Float32Array.from(perRow), lead);
-  else {
-    let total = 0;
-    for (let i = 0; i < n; i++) total += perRow[i];
-    out = new Tensor(Float32Array.of(reduction === "mean" ? total / count : total), []);
-  }
+  const out = _reduceRows(perRow, lead, reduction, count);
   return recordOp("crossEntropy", [logits], out, (g) => {
     // dℓ_i/dz_ic = e^(z_ic − lse_i) − (1−ε)·[c = y_i] − ε/C, scaled by the upstream gradient
     const dz = new Float32Array(n * c);
     const gd = g.data;
     for (let i = 0; i < n; i++) {
       if (y[i] === ignoreIndex) continue;
-      const scale = reduction === "none" ? gd[i] : reduction === "mean" ? gd[0] / count : gd[0];
+      const scale = _rowScale(gd, i, reduction, count);
       const o = i * c, l = lse![i], yi = y[i];
       for (let j = 0; j < c; j++) {
         dz[o + j] = scale * (Math.exp(z[o + j] - l) - eps / c - (j === yi ? 1 - eps : 0));

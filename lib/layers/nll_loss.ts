@@ -11,8 +11,10 @@ import {
   _classTargets,
   _ignoreIndex,
   _lossOptions,
+  _reduceRows,
   _reduction,
   _rows,
+  _rowScale,
   type ClassTargets,
   type LossReduction,
 } from "./_class_targets.ts";
@@ -70,20 +72,14 @@ export function nllLoss(input: Tensor, target: ClassTargets, options?: NllLossOp
     perRow[i] = -x[i * c + y[i]];
   }
   const lead = input.shape.slice(0, -1);
-  let out: Tensor;
-  if (reduction === "none") out = new Tensor(Float32Array.from(perRow), lead);
-  else {
-    let total = 0;
-    for (let i = 0; i < n; i++) total += perRow[i];
-    out = new Tensor(Float32Array.of(reduction === "mean" ? total / count : total), []);
-  }
+  const out = _reduceRows(perRow, lead, reduction, count);
   return recordOp("nllLoss", [input], out, (g) => {
     // dℓ_i/dx_ic = −[c = y_i] · upstream
     const dx = new Float32Array(n * c);
     const gd = g.data;
     for (let i = 0; i < n; i++) {
       if (y[i] === ignoreIndex) continue;
-      const scale = reduction === "none" ? gd[i] : reduction === "mean" ? gd[0] / count : gd[0];
+      const scale = _rowScale(gd, i, reduction, count);
       dx[i * c + y[i]] = -scale;
     }
     return [new Tensor(dx, input.shape)];

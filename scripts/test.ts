@@ -1,5 +1,5 @@
 /**
- * `deno task test`: runs `deno test` over `lib/`, `mod.ts` and `tests/` with
+ * `deno task test`: runs `deno test` over `lib/`, `mod.ts`, `tasks/` and `tests/` with
  * `--allow-run` naming only the tools this machine has.
  *
  * Deno resolves every name given to `--allow-run` when each test worker and doc
@@ -50,7 +50,7 @@ const args = [
   "--parallel",
   ...(values.filter !== undefined ? ["--filter", values.filter] : []),
   ...(values["fail-fast"] ? ["--fail-fast"] : []),
-  ...(positionals.length ? positionals : ["lib/", "mod.ts", "tests/"]),
+  ...(positionals.length ? positionals : ["lib/", "mod.ts", "tasks/", "tests/"]),
 ];
 const { code } = await new Deno.Command("deno", { args, stdin: "null" }).spawn().status;
 Deno.exit(code);

@@ -220,6 +220,19 @@ export {
   type Seq2SeqOutput,
   type Seq2SeqResult,
 } from "./lib/models/seq2seq.ts";
+export {
+  GPT,
+  gpt,
+  GPTBlock,
+  type GPTConfig,
+  type GPTForwardOptions,
+  type GPTGenerateOptions,
+  type GPTGenerateResult,
+  type GPTOutput,
+  type GPTResult,
+  type LMLossOptions,
+  type ResolvedGPTConfig,
+} from "./lib/models/gpt.ts";
 
 // Training: optimizers, gradient clipping, learning-rate schedules
 export {

@@ -1,7 +1,16 @@
 // GPT (lib/models/gpt.ts): shapes, the causal property, the module convention, the LM loss
 // against a float64 reference, generation with and without the KV cache, and a short training run.
 import assert from "node:assert/strict";
-import { Adam, GPT, gpt, type GPTConfig, type Tensor } from "../mod.ts";
+import {
+  Adam,
+  GPT,
+  gpt,
+  GPTBlock,
+  type GPTConfig,
+  type KVCache,
+  scale,
+  type Tensor,
+} from "../mod.ts";
 import { assertClose } from "../lib/testing/assert_close.ts";
 
 const small: GPTConfig = { vocabSize: 11, blockSize: 12, dModel: 8, numHeads: 2, numLayers: 2 };
@@ -156,6 +165,7 @@ Deno.test("GPT.generate: options are validated", () => {
   assert.throws(() => g({ topK: 1.5 }), RangeError);
   assert.throws(() => g({ rng: 3 }), TypeError);
   assert.throws(() => g({ useCache: "yes" }), TypeError);
+  assert.throws(() => g({ stopToken: 11 }), /stopToken=11 must be < vocabSize=11/);
   assert.throws(() => model.generate([1, 2], { maxNewTokens: 11 }), /past blockSize=12/);
   assert.throws(() => model.generate([1, 99], { maxNewTokens: 1 }), /id 99/);
   const stopped = model.generate([1, 2], { maxNewTokens: 5, temperature: 0, stopToken: 0 });
@@ -238,4 +248,107 @@ Deno.test("GPT: a tiny model learns a repeating sequence with Adam (the loss fal
     const { tokens } = model.generate([2, 3], { maxNewTokens: 4, temperature: 0 });
     assert.deepEqual(tokens[0], [4, 5, 0, 1]);
   }
+});
+
+Deno.test("GPT attention-only, one block: logits equal a float64 loop over the parameters", () => {
+  const model = gpt({
+    vocabSize: 7,
+    blockSize: 6,
+    dModel: 4,
+    numHeads: 2,
+    numLayers: 1,
+    attentionOnly: true,
+    seed: 13,
+  });
+  // N(0, 1) embeddings instead of GPT-2's N(0, 0.02²), so the logits are of order 1
+  const scaled = Object.fromEntries(
+    Object.entries(model.stateDict()).map(([k, w]) => [k, k.startsWith("w") ? scale(w, 50) : w]),
+  );
+  model.loadStateDict(scaled);
+  const sd = model.stateDict();
+  assert.ok(Math.max(...Array.from(model.forward([1, 2]).output.data, Math.abs)) > 1);
+  const get = (k: string) => Array.from(sd[k].data);
+  const [wte, wpe, wIn, bIn, wOut, bOut] = [
+    "wte.weight",
+    "wpe.weight",
+    "h.0.attn.in_proj_weight",
+    "h.0.attn.in_proj_bias",
+    "h.0.attn.out_proj.weight",
+    "h.0.attn.out_proj.bias",
+  ].map(get);
+  const ids = [3, 0, 6, 3, 1];
+  const e = 4, heads = 2, dh = 2, t = ids.length;
+  // x_t = wte[id_t] + wpe[t]
+  const x = ids.map((id, p) =>
+    Array.from({ length: e }, (_, j) => wte[id * e + j] + wpe[p * e + j])
+  );
+  // q, k, v = x W_inᵀ + b_in, rows 0..E-1, E..2E-1, 2E..3E-1 of in_proj_weight
+  const proj = (r: number[], block: number) =>
+    Array.from({ length: e }, (_, o) => {
+      let s = bIn[block * e + o];
+      for (let j = 0; j < e; j++) s += r[j] * wIn[(block * e + o) * e + j];
+      return s;
+    });
+  const q = x.map((r) => proj(r, 0)), k = x.map((r) => proj(r, 1)), v = x.map((r) => proj(r, 2));
+  const logits: number[][] = [];
+  for (let i = 0; i < t; i++) {
+    const concat = new Array<number>(e).fill(0);
+    for (let h = 0; h < heads; h++) {
+      const scores: number[] = [];
+      for (let j = 0; j <= i; j++) { // causal: keys 0..i
+        let s = 0;
+        for (let d = 0; d < dh; d++) s += q[i][h * dh + d] * k[j][h * dh + d];
+        scores.push(s / Math.sqrt(dh));
+      }
+      const m = Math.max(...scores);
+      const w = scores.map((s) => Math.exp(s - m));
+      const z = w.reduce((a, b) => a + b, 0);
+      for (let j = 0; j <= i; j++) {
+        for (let d = 0; d < dh; d++) concat[h * dh + d] += (w[j] / z) * v[j][h * dh + d];
+      }
+    }
+    // residual: x + out_proj(concat); then the tied head: · wteᵀ
+    const y = Array.from({ length: e }, (_, o) => {
+      let s = bOut[o];
+      for (let j = 0; j < e; j++) s += concat[j] * wOut[o * e + j];
+      return x[i][o] + s;
+    });
+    logits.push(
+      Array.from({ length: 7 }, (_, c) => y.reduce((s, yj, j) => s + yj * wte[c * e + j], 0)),
+    );
+  }
+  assertClose(model.forward(ids).output.toArray() as number[][], logits, {
+    atol: 1e-6,
+    rtol: 1e-5,
+  });
+});
+
+Deno.test("GPTBlock validates its options; GPTBlock.forward its cache and needWeights", () => {
+  const ok = {
+    dModel: 4,
+    numHeads: 2,
+    dFF: 8,
+    dropout: 0,
+    activation: "gelu" as const,
+    normFirst: true,
+    attentionOnly: false,
+    layerNormEps: 1e-5,
+    seed: 0,
+  };
+  assert.throws(
+    () => new GPTBlock({ ...ok, normFirst: "yes" as unknown as boolean }),
+    /normFirst.*"yes"/,
+  );
+  assert.throws(() => new GPTBlock({ ...ok, dFF: 0 }), RangeError);
+  const block = new GPTBlock(ok);
+  const x = gpt(small).wte.forward([[1, 2]]).reshape([1, 2, 8]);
+  assert.throws(
+    () => new GPTBlock({ ...ok, dModel: 8 }).forward(x, { cache: {} as KVCache }),
+    TypeError,
+  );
+  assert.throws(
+    () => new GPTBlock({ ...ok, dModel: 8 }).forward(x, { needWeights: 1 as unknown as boolean }),
+    TypeError,
+  );
+  assert.ok(block instanceof GPTBlock);
 });

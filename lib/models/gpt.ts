@@ -201,7 +201,12 @@ export class GPTBlock extends Module {
   /** Pre-norm (true) or post-norm. */
   readonly normFirst: boolean;
 
-  /** Builds a block from resolved sizes; {@link GPT} builds them from its config. */
+  /**
+   * Builds a block from every size and option (no defaults: {@link GPT} fills them from its config).
+   *
+   * @throws {TypeError} An option of the wrong type (the message shows the value).
+   * @throws {RangeError} A size that is not a positive integer, `dModel` not divisible by `numHeads`.
+   */
   constructor(
     c: Pick<
       ResolvedGPTConfig,
@@ -217,6 +222,21 @@ export class GPTBlock extends Module {
     >,
   ) {
     super();
+    const fn = "GPTBlock";
+    if (c === null || typeof c !== "object") {
+      throw new TypeError(`${fn}: config must be an object, got ${_describe(c)}`);
+    }
+    c = {
+      dModel: _positiveInt(c.dModel, fn, "dModel"),
+      numHeads: _positiveInt(c.numHeads, fn, "numHeads"),
+      dFF: _positiveInt(c.dFF, fn, "dFF"),
+      dropout: _dropProbability(c.dropout, fn, "dropout"),
+      activation: _oneOf(c.activation, ["relu", "gelu"], fn, "activation"),
+      normFirst: _boolean(c.normFirst, fn, "normFirst"),
+      attentionOnly: _boolean(c.attentionOnly, fn, "attentionOnly"),
+      layerNormEps: _finiteAtLeast(c.layerNormEps, 0, fn, "layerNormEps"),
+      seed: _seed(c.seed, fn, "seed"),
+    };
     this.useSeed(c.seed);
     this.normFirst = c.normFirst;
     this.attn = this.registerModule(
@@ -261,8 +281,14 @@ export class GPTBlock extends Module {
     x: Tensor,
     options: { mask?: Mask; cache?: KVCache; needWeights?: boolean } = {},
   ): { output: Tensor; selfWeights?: Tensor } {
-    const { mask, cache } = options;
-    const needWeights = options.needWeights ?? true;
+    const fn = "GPTBlock.forward";
+    const { mask, cache, needWeights: nw } = _options(options, fn, "options");
+    const needWeights = needWeightsOption(nw, fn);
+    if (cache !== undefined && !(cache instanceof KVCache)) {
+      throw new TypeError(
+        `${fn}: cache must be a KVCache from attn.createCache(), got ${_describe(cache)}`,
+      );
+    }
     let selfWeights: Tensor | undefined;
     const attn = (h: Tensor): Tensor => {
       const r = this.attn.forward(h, h, h, { mask, cache, needWeights });
@@ -581,6 +607,9 @@ export class GPT extends Module {
     const stop = options.stopToken === undefined
       ? undefined
       : _nonNegativeInt(options.stopToken, fn, "stopToken");
+    if (stop !== undefined && stop >= v) {
+      throw new RangeError(`${fn}: stopToken=${stop} must be < vocabSize=${v}`);
+    }
     const useCache = _boolean(options.useCache ?? true, fn, "useCache");
     const { rows } = idRows(prompt, fn, "prompt");
     const p = rows[0]?.length ?? 0;

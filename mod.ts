@@ -234,6 +234,17 @@ export {
   type ResolvedGPTConfig,
 } from "./lib/models/gpt.ts";
 
+// Head analysis
+export {
+  alignmentScore,
+  copyingScore,
+  type ExpectedAlignment,
+  prefixMatchingScore,
+  type PrefixMatchingSpec,
+  type PrefixMatchingTarget,
+  previousTokenScore,
+} from "./lib/analysis/mod.ts";
+
 // Training: optimizers, gradient clipping, learning-rate schedules
 export {
   Adam,

@@ -119,6 +119,10 @@ const VALUES = [
   "transpose",
   "childSeed",
   "zeros",
+  "alignmentScore",
+  "copyingScore",
+  "prefixMatchingScore",
+  "previousTokenScore",
 ];
 
 /** Type-only exports (interfaces and type aliases) of mod.ts. */
@@ -193,6 +197,9 @@ const TYPES = [
   "RotaryStyle",
   "SafetensorsDtype",
   "Seq2SeqConfig",
+  "ExpectedAlignment",
+  "PrefixMatchingSpec",
+  "PrefixMatchingTarget",
   "Seq2SeqDecodeResult",
   "Seq2SeqEncodeResult",
   "Seq2SeqForwardOptions",

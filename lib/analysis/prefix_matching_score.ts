@@ -111,7 +111,9 @@ export function prefixMatchingScore(weights: Tensor, spec: PrefixMatchingSpec): 
       }).filter((p) => {
         // a pair listed twice counts once, so the mass per query stays <= 1
         const id = `${p.query},${p.key}`;
-        return !seen.has(id) && seen.add(id) !== undefined;
+        if (seen.has(id)) return false;
+        seen.add(id);
+        return true;
       }),
     ];
   } else {

@@ -20,7 +20,7 @@ import { attentionWasm, attentionWasmBatch, type WasmAttentionProblem } from "./
 import { runKernel } from "./registry.ts";
 import "./kernel_table.ts";
 import { softmaxRows, softmaxRowsReference } from "./softmax.ts";
-import type { AttentionInputs, MatrixView } from "./attention_inputs.ts";
+import { type AttentionInputs, masked, type MatrixView } from "./attention_inputs.ts";
 import { addHiddenValues, finiteCopy, valuesFinite } from "./hidden_values.ts";
 
 export type { AttentionInputs, MatrixView } from "./attention_inputs.ts";
@@ -474,7 +474,7 @@ function prepareScores(
       let s = buf[row + j] * scale;
       if (bias) s += bias.data[bias.offset + i * bias.rowStride + j * bias.colStride];
       if (scores) scores[a.scoresOffset + i * tk + j] = s;
-      if (mask && mask.data[mask.offset + i * mask.rowStride + j * mask.colStride] === 0) {
+      if (masked(mask, i, j)) {
         s = -Infinity;
       }
       buf[row + j] = s;

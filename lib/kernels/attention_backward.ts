@@ -19,7 +19,7 @@
  * @module
  */
 
-import type { AttentionInputs, MatrixView } from "./attention_inputs.ts";
+import { type AttentionInputs, masked, type MatrixView, tileBlocked } from "./attention_inputs.ts";
 import type { DropoutKey } from "./attention.ts";
 import { finiteCopy, valuesFinite } from "./hidden_values.ts";
 import { gemm } from "./matmul.ts";
@@ -127,10 +127,6 @@ function dropoutRow(
 }
 
 /** True when key j is hidden from query i by the mask. */
-function masked(m: MatrixView<Uint8Array> | null, i: number, j: number): boolean {
-  return m !== null && m.data[m.offset + i * m.rowStride + j * m.colStride] === 0;
-}
-
 /**
  * The readable reference, one query row at a time in float64: the oracle of
  * the blocked path.
@@ -271,7 +267,7 @@ export function attentionBackwardBlocked(a: AttentionBackwardArgs): void {
     if (!seen) continue;
     for (let j0 = 0; j0 < tk; j0 += bc) {
       const cols = Math.min(bc, tk - j0);
-      if (mask && blockHidden(mask, i0, rows, j0, cols)) continue;
+      if (mask && tileBlocked(mask, i0, rows, j0, cols)) continue;
       // S [rows, cols] = Q[i0:] [rows, dk] · K[j0:]ᵀ [dk, cols]
       gemm({
         a: a.q,
@@ -385,18 +381,4 @@ export function attentionBackwardBlocked(a: AttentionBackwardArgs): void {
       }
     }
   }
-}
-
-/** True when no query of rows [i0, i0+rows) may attend any key of [j0, j0+cols). */
-function blockHidden(
-  m: MatrixView<Uint8Array>,
-  i0: number,
-  rows: number,
-  j0: number,
-  cols: number,
-): boolean {
-  for (let i = i0; i < i0 + rows; i++) {
-    for (let j = j0; j < j0 + cols; j++) if (!masked(m, i, j)) return false;
-  }
-  return true;
 }

@@ -42,3 +42,26 @@ export type WasmAttentionInputs = Omit<AttentionInputs, "mask" | "bias"> & {
   /** Contiguous key axis required (colStride 1); rowStride 0 or tk. */
   mask: ContiguousMask | null;
 };
+
+/** True when `mask` (null: nothing is masked) blocks query i from key j. */
+export function masked(mask: MatrixView<Uint8Array> | null, i: number, j: number): boolean {
+  return mask !== null && mask.data[mask.offset + i * mask.rowStride + j * mask.colStride] === 0;
+}
+
+/** True when no query of rows [i0, i0+rows) may attend any key of [j0, j0+cols) (a tile to skip). */
+export function tileBlocked(
+  mask: MatrixView<Uint8Array>,
+  i0: number,
+  rows: number,
+  j0: number,
+  cols: number,
+): boolean {
+  const { data, offset, rowStride, colStride } = mask;
+  // a broadcast axis (stride 0) needs one look, not `rows` or `cols`
+  const rEnd = rowStride === 0 ? 1 : rows, cEnd = colStride === 0 ? 1 : cols;
+  for (let r = 0; r < rEnd; r++) {
+    const base = offset + (i0 + r) * rowStride + j0 * colStride;
+    for (let c = 0; c < cEnd; c++) if (data[base + c * colStride] !== 0) return false;
+  }
+  return true;
+}

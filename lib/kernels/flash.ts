@@ -14,7 +14,7 @@
  * @module
  */
 
-import type { AttentionInputs, MatrixView } from "./attention_inputs.ts";
+import { type AttentionInputs, masked, tileBlocked } from "./attention_inputs.ts";
 import { addHiddenValues, finiteCopy, valuesFinite } from "./hidden_values.ts";
 import { gemm } from "./matmul.ts";
 import { runKernel } from "./registry.ts";
@@ -125,7 +125,7 @@ export function flashAttentionJs(a: FlashAttentionArgs): void {
           const j = j0 + c;
           let x = s[o + c] * scale;
           if (bias) x += bias.data[bias.offset + i * bias.rowStride + j * bias.colStride];
-          if (mask && mask.data[mask.offset + i * mask.rowStride + j * mask.colStride] === 0) {
+          if (masked(mask, i, j)) {
             x = -Infinity;
           }
           s[o + c] = x;
@@ -206,21 +206,4 @@ export function flashAttentionJs(a: FlashAttentionArgs): void {
       ldo: dv,
     });
   }
-}
-
-/** True when no query of rows [i0, i0+rows) may attend any key of [j0, j0+cols). */
-function tileBlocked(
-  mask: MatrixView<Uint8Array>,
-  i0: number,
-  rows: number,
-  j0: number,
-  cols: number,
-): boolean {
-  const { data, offset, rowStride, colStride } = mask;
-  const rEnd = rowStride === 0 ? 1 : rows, cEnd = colStride === 0 ? 1 : cols;
-  for (let r = 0; r < rEnd; r++) {
-    const base = offset + (i0 + r) * rowStride + j0 * colStride;
-    for (let c = 0; c < cEnd; c++) if (data[base + c * colStride] !== 0) return false;
-  }
-  return true;
 }

@@ -19,7 +19,7 @@
  * @module
  */
 
-import type { MatrixView } from "./attention_inputs.ts";
+import { masked, type MatrixView } from "./attention_inputs.ts";
 
 /**
  * True when the `n` floats of `x` from `offset` are all finite.
@@ -106,7 +106,7 @@ export function addHiddenValues(h: HiddenValuesArgs): void {
       const x = v[vOffset + j * dv + d];
       if (x - x === 0) continue;
       for (let i = 0; i < tq; i++) {
-        if (mask && mask.data[mask.offset + i * mask.rowStride + j * mask.colStride] === 0) {
+        if (masked(mask, i, j)) {
           continue;
         }
         out[outAt + i * ldo + d] += weight(i, j) * x;

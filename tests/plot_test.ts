@@ -11,17 +11,22 @@ import {
   type HeatmapTrace,
   jupyterDisplay,
   layerHeadGrid,
+  LINE_DASHES,
   linePlot,
   loadPlotlyJs,
+  MARKER_SYMBOLS,
   maskHeatmap,
   PlotlyDisplay,
   positionalEncodingHeatmap,
+  type ScatterTrace,
   sequentialScale,
   toHtml,
   usePlotly,
 } from "../lib/plot/mod.ts";
 import { _forgetPlotly, _readPlotlyJsFile } from "../lib/plot/plotly_js.ts";
 import { _fitText, _textWidth, _TITLE_TOP } from "../lib/plot/_text.ts";
+import { _logTicks, _plainNumber } from "../lib/plot/_ticks.ts";
+import { _dashArray } from "../lib/plot/svg.ts";
 import { tensor } from "../lib/tensor/tensor.ts";
 import { mask } from "../lib/tensor/mask.ts";
 
@@ -717,6 +722,130 @@ Deno.test("linePlot() draws named lines with optional log axes", async (t) => {
       /linePlot: series\[0\] \("a"\) has 2 x values and 1 y values/,
     );
     assert.throws(() => linePlot([{ name: "a" } as never]), TypeError);
+  });
+});
+
+Deno.test("linePlot() tells lines apart by dash and marker, not by colour alone", async (t) => {
+  const x = [1, 2, 3, 4];
+  const same = (name: string, extra = {}) => ({ name, x, y: [4, 3, 2, 1], ...extra });
+  await t.step("the default cycle gives every series its own dash and marker", () => {
+    const fig = linePlot(["a", "b", "c", "d", "e", "f"].map((n) => same(n)));
+    const traces = fig.data as ScatterTrace[];
+    assert.deepEqual(traces.map((tr) => tr.line.dash), [...LINE_DASHES]);
+    assert.deepEqual(traces.map((tr) => tr.marker?.symbol), MARKER_SYMBOLS.slice(0, 6));
+    assert.ok(traces.every((tr) => tr.mode === "lines+markers"));
+    // The marker takes the line's colour.
+    assert.ok(traces.every((tr) => tr.marker?.color === tr.line.color));
+  });
+  await t.step("long series get dashes but no markers by default", () => {
+    const long = { name: "long", x: [...Array(31).keys()], y: Array(31).fill(1) };
+    const [a, b] = linePlot([long, { ...long, name: "long 2" }]).data as ScatterTrace[];
+    assert.deepEqual([a.mode, b.mode], ["lines", "lines"]);
+    assert.equal(a.marker, undefined);
+    assert.notEqual(a.line.dash, b.line.dash);
+    const thirty = linePlot([{ ...long, x: long.x.slice(0, 30), y: long.y.slice(0, 30) }]);
+    assert.equal((thirty.data[0] as ScatterTrace).mode, "lines+markers");
+  });
+  await t.step("per-series dash, marker and colour", () => {
+    const [a, b] = linePlot([
+      same("a", { dash: "longdash", marker: "none", color: "rgb(10, 20, 30)" }),
+      same("b", { dash: "solid", marker: "diamond", color: "#123456" }),
+    ]).data as ScatterTrace[];
+    assert.deepEqual([a.line.dash, a.mode, a.marker, a.line.color], [
+      "longdash",
+      "lines",
+      undefined,
+      "rgb(10, 20, 30)",
+    ]);
+    assert.deepEqual(b.marker, { symbol: "diamond", size: 7, color: "#123456" });
+    assert.equal(b.line.dash, "solid");
+  });
+  await t.step("figureToSvg() draws the same dashes and markers, in the legend too", () => {
+    const fig = linePlot([
+      same("solid circle"),
+      same("dashed square"),
+      same("dotted x", { dash: "dot", marker: "x" }),
+    ]);
+    const svg = figureToSvg(fig);
+    checkXml(svg);
+    // Width 2 draws as 3 px units, as plotly scales its patterns.
+    assert.equal((svg.match(/stroke-dasharray="9,9"/g) ?? []).length, 2, "dash: line + legend");
+    assert.equal((svg.match(/stroke-dasharray="3,3"/g) ?? []).length, 2, "dot: line + legend");
+    const circles = svg.match(/<circle [^>]*fill="#2f6db5"\/>/g) ?? [];
+    assert.equal(circles.length, x.length + 1, "a circle per point and one in the legend");
+    const squares = svg.match(/<path d="M[^"]*Z" fill="#e4572e"\/>/g) ?? [];
+    assert.equal(squares.length, x.length + 1);
+    const crosses =
+      svg.match(/<path d="[^"]*" stroke="#29a36a" stroke-width="[\d.]+" fill="none"\/>/g) ??
+        [];
+    assert.equal(crosses.length, x.length + 1);
+    assert.equal(_dashArray("dashdot", 4), "12,4,4,4");
+    assert.equal(_dashArray("solid", 2), undefined);
+  });
+  await t.step("errors name the series and the allowed values", () => {
+    assert.throws(
+      () => linePlot([same("a", { dash: "dashed" })]),
+      /linePlot: series\[0\] \("a"\)\.dash must be one of solid, dash, dot, dashdot, longdash, longdashdot, got "dashed"/,
+    );
+    assert.throws(
+      () => linePlot([same("a"), same("b", { marker: "star" })]),
+      /linePlot: series\[1\] \("b"\)\.marker must be "none" or one of circle, square/,
+    );
+    assert.throws(
+      () => linePlot([same("a", { color: '"/><script>' })]),
+      /linePlot: series\[0\] \("a"\)\.color must be a CSS colour/,
+    );
+  });
+});
+
+Deno.test("log axes get plain tick labels, in plotly and in the SVG", async (t) => {
+  const sizes = [128, 256, 512, 1024, 2048, 4096];
+  const fig = linePlot([
+    { name: "big", x: sizes, y: sizes.map((n) => n ** 4) }, // up to 2.8e14: plotly writes "100T"
+    { name: "small", x: sizes, y: sizes.map((n) => 1e-3 / n) }, // down to 2.4e-7: "100n"
+  ], { logX: true, logY: true });
+  const ya = fig.layout.yaxis!;
+  const xa = fig.layout.xaxis!;
+  await t.step("linePlot() writes the tick values and labels itself", () => {
+    assert.equal(ya.tickmode, "array");
+    assert.equal(ya.tickvals?.length, ya.ticktext?.length);
+    assert.ok(ya.tickvals!.length >= 3 && ya.tickvals!.length <= 9, String(ya.tickvals));
+    for (const [i, v] of ya.tickvals!.entries()) {
+      // Each label reads back as its value: 10ⁿ, m×10ⁿ or a plain decimal.
+      const text = ya.ticktext![i];
+      const m = /^(?:([\d.]+)×)?10([⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)$/.exec(text);
+      const exp = (sup: string) =>
+        Number([...sup].map((c) => "-0123456789"["⁻⁰¹²³⁴⁵⁶⁷⁸⁹".indexOf(c)]).join(""));
+      const back = m ? Number(m[1] ?? 1) * 10 ** exp(m[2]) : Number(text);
+      assert.ok(Math.abs(back / v - 1) < 1e-9, `${ya.ticktext![i]} for ${v}`);
+    }
+    assert.deepEqual(xa.ticktext, ["200", "500", "1000", "2000"]);
+    assert.ok(![...ya.ticktext!, ...xa.ticktext!].some((l) => /[kMGTPµmnp]$/.test(l)));
+  });
+  await t.step("figureToSvg() draws the figure's ticks", () => {
+    const svg = figureToSvg(fig);
+    for (const label of [...xa.ticktext!, ...ya.ticktext!]) {
+      assert.ok(svg.includes(`>${label}</text>`), `tick label ${label} in the SVG`);
+    }
+  });
+  await t.step("one decade gets 1, 2 and 5 times its powers; linear axes no SI prefix", () => {
+    const f = linePlot([{ name: "a", x: [0.001, 0.03], y: [1, 2] }], { logX: true });
+    assert.deepEqual(f.layout.xaxis?.ticktext, ["0.001", "0.002", "0.005", "0.01", "0.02"]);
+    assert.equal(f.layout.yaxis?.exponentformat, "power");
+    assert.equal(f.layout.yaxis?.tickvals, undefined);
+  });
+  await t.step("_plainNumber() writes numbers plainly", () => {
+    assert.deepEqual(
+      [1e-7, 2.5e-6, 0.001, 0.5, 1, 1234.5678, 99999, 1e5, 3e12, -2e-9, 0].map(_plainNumber),
+      ["10⁻⁷", "2.5×10⁻⁶", "0.001", "0.5", "1", "1235", "10⁵", "10⁵", "3×10¹²", "-2×10⁻⁹", "0"],
+    );
+  });
+  await t.step("ticks inside a range of less than one tick step", () => {
+    const { tickvals } = _logTicks(130, 180);
+    assert.ok(
+      tickvals.length >= 2 && tickvals.every((v) => v >= 130 && v <= 180),
+      String(tickvals),
+    );
   });
 });
 

@@ -6,6 +6,7 @@
  */
 
 import type { ColorScale } from "./color_scale.ts";
+import type { LineDash, MarkerSymbol } from "./line_plot.ts";
 import { jupyterDisplay } from "./jupyter_display.ts";
 import { _figureBundle } from "./_notebook_display.ts";
 
@@ -67,6 +68,8 @@ export interface PlotlyAxis {
   automargin?: boolean;
   /** Tick font. */
   tickfont?: { size: number };
+  /** How plotly writes large and small tick values: `"power"` = 1×10⁻⁶ (not the SI "1µ"). */
+  exponentformat?: "power" | "e" | "none";
 }
 
 /** The colour bar beside a heatmap. */
@@ -157,8 +160,10 @@ export interface ScatterTrace {
   x: (number | null)[];
   /** Y coordinates (`null` for non-finite values). */
   y: (number | null)[];
-  /** Line style. */
-  line: { color: string; width: number };
+  /** Line style: colour, width in pixels and dash pattern (plotly's names; default solid). */
+  line: { color: string; width: number; dash?: LineDash };
+  /** Markers, drawn when `mode` is `"lines+markers"`: shape, diameter in pixels, colour. */
+  marker?: { symbol: MarkerSymbol; size: number; color: string };
   /** The x axis id. */
   xaxis?: string;
   /** The y axis id. */

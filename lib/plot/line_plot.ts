@@ -8,6 +8,20 @@ import { escapeHtml } from "./escape.ts";
 import { Figure, type PlotlyAxis, type ScatterTrace } from "./figure.ts";
 import { _round } from "./_matrix.ts";
 import { _figureTitle, _fitText, _textWidth } from "./_text.ts";
+import { _logTicks } from "./_ticks.ts";
+
+/** A line's dash pattern, by plotly's names. */
+export type LineDash = "solid" | "dash" | "dot" | "dashdot" | "longdash" | "longdashdot";
+
+/** A marker shape, by plotly's names. */
+export type MarkerSymbol =
+  | "circle"
+  | "square"
+  | "diamond"
+  | "triangle-up"
+  | "triangle-down"
+  | "x"
+  | "cross";
 
 /** One line of a {@link linePlot}. */
 export interface LineSeries {
@@ -17,6 +31,15 @@ export interface LineSeries {
   x: ArrayLike<number>;
   /** Y coordinates, one per x. Non-finite values leave gaps. */
   y: ArrayLike<number>;
+  /** Dash pattern. Default: the k-th series gets the k-th of {@link LINE_DASHES}, cyclically. */
+  dash?: LineDash;
+  /**
+   * Marker at each point, or `"none"`. Default: the k-th of {@link MARKER_SYMBOLS}
+   * on series of at most 30 points, none on longer ones (the dash tells them apart).
+   */
+  marker?: MarkerSymbol | "none";
+  /** Line (and marker) colour, a CSS colour such as `"#2f6db5"`. Default: the k-th of a colour-blind-safe cycle. */
+  color?: string;
 }
 
 /** Options of {@link linePlot}. */
@@ -42,6 +65,57 @@ export interface LinePlotOptions {
 const MIN_LEGEND_PX = 90;
 const LEGEND_PX = 12;
 
+/**
+ * The default dash patterns, in series order: lines that overlap, or readers
+ * who cannot tell the colours apart, still see which line is which.
+ *
+ * @example The first two series differ in dash as well as colour
+ * ```ts
+ * import { LINE_DASHES, linePlot } from "./line_plot.ts";
+ * import assert from "node:assert/strict";
+ * const fig = linePlot([{ name: "a", x: [0, 1], y: [0, 1] }, { name: "b", x: [0, 1], y: [0, 1] }]);
+ * assert.deepEqual(fig.data.map((t) => t.type === "scatter" && t.line.dash), LINE_DASHES.slice(0, 2));
+ * ```
+ */
+export const LINE_DASHES: readonly LineDash[] = Object.freeze([
+  "solid",
+  "dash",
+  "dot",
+  "dashdot",
+  "longdash",
+  "longdashdot",
+]);
+
+/**
+ * The default marker shapes, in series order (on series of at most 30 points).
+ *
+ * @example Markers on a short series, none on a long one
+ * ```ts
+ * import { linePlot, MARKER_SYMBOLS } from "./line_plot.ts";
+ * import assert from "node:assert/strict";
+ * const short = { name: "short", x: [0, 1, 2], y: [1, 0, 1] };
+ * const long = { name: "long", x: [...Array(100).keys()], y: Array(100).fill(1) };
+ * const [a, b] = linePlot([short, long]).data;
+ * assert.ok(a.type === "scatter" && a.mode === "lines+markers");
+ * assert.equal(a.type === "scatter" && a.marker?.symbol, MARKER_SYMBOLS[0]);
+ * assert.ok(b.type === "scatter" && b.mode === "lines" && b.marker === undefined);
+ * ```
+ */
+export const MARKER_SYMBOLS: readonly MarkerSymbol[] = Object.freeze([
+  "circle",
+  "square",
+  "diamond",
+  "triangle-up",
+  "x",
+  "triangle-down",
+  "cross",
+]);
+
+/** Series longer than this get no markers by default. */
+const MARKER_MAX_POINTS = 30;
+const MARKER_PX = 7;
+const CSS_COLOR = /^(#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,30}|(rgb|rgba|hsl|hsla)\([0-9.,%\s]+\))$/;
+
 /** Line colours, in order; chosen to stay apart for colour-blind readers. */
 export const _LINE_COLORS: readonly string[] = [
   "#2f6db5",
@@ -57,13 +131,17 @@ export const _LINE_COLORS: readonly string[] = [
 /**
  * A line chart of one or more series, e.g. run time against sequence length
  * (`logX`, `logY`) or loss against step. Each series has its own x values.
- * Values are stored rounded to 4 significant digits.
+ * Values are stored rounded to 4 significant digits. Series differ in colour,
+ * dash pattern ({@link LINE_DASHES}) and, on short series, marker shape
+ * ({@link MARKER_SYMBOLS}), so lines that overlap stay apart; each series may
+ * set its own `dash`, `marker` and `color`. Log axes get plain tick labels
+ * (`1000`, `0.001`, `10⁻⁶`), never plotly's SI prefixes (`1k`, `1µ`).
  *
- * @param series The lines: `{ name, x, y }` with `x.length === y.length`.
+ * @param series The lines: `{ name, x, y }` with `x.length === y.length`, and optional style.
  * @param options Titles and log axes.
  * @returns A {@link Figure} with one scatter (line) trace per series.
  * @throws {RangeError} When `series` is empty or a series' x and y lengths differ.
- * @throws {TypeError} When a series is malformed.
+ * @throws {TypeError} When a series is malformed or names an unknown dash, marker or colour.
  *
  * @example Time against sequence length, log-log
  * ```ts
@@ -77,6 +155,23 @@ export const _LINE_COLORS: readonly string[] = [
  * assert.equal(fig.data.length, 2);
  * assert.equal(fig.data[0].type, "scatter");
  * assert.equal(fig.layout.yaxis?.type, "log");
+ * assert.deepEqual(fig.layout.xaxis?.ticktext, ["200", "500"]);
+ * ```
+ *
+ * @example Two curves that coincide, told apart by dash and marker
+ * ```ts
+ * import { linePlot } from "./line_plot.ts";
+ * import assert from "node:assert/strict";
+ * const x = [0, 1, 2, 3];
+ * const fig = linePlot([
+ *   { name: "JS", x, y: [3, 2, 1, 0] },
+ *   { name: "WASM", x, y: [3, 2, 1, 0], dash: "dot", marker: "x", color: "#000000" },
+ * ]);
+ * const [js, wasm] = fig.data;
+ * assert.ok(js.type === "scatter" && wasm.type === "scatter");
+ * assert.deepEqual([js.line.dash, wasm.line.dash], ["solid", "dot"]);
+ * assert.deepEqual([js.marker?.symbol, wasm.marker?.symbol], ["circle", "x"]);
+ * assert.equal(wasm.line.color, "#000000");
  * ```
  */
 export function linePlot(series: readonly LineSeries[], options: LinePlotOptions = {}): Figure {
@@ -95,20 +190,55 @@ export function linePlot(series: readonly LineSeries[], options: LinePlotOptions
         }) has ${s.x.length} x values and ${s.y.length} y values; they must match`,
       );
     }
+    const where = `${fn}: series[${k}] (${JSON.stringify(String(s.name))})`;
+    if (s.dash !== undefined && !LINE_DASHES.includes(s.dash)) {
+      throw new TypeError(
+        `${where}.dash must be one of ${LINE_DASHES.join(", ")}, got ${JSON.stringify(s.dash)}`,
+      );
+    }
+    if (s.marker !== undefined && s.marker !== "none" && !MARKER_SYMBOLS.includes(s.marker)) {
+      throw new TypeError(
+        `${where}.marker must be "none" or one of ${MARKER_SYMBOLS.join(", ")}, got ${
+          JSON.stringify(s.marker)
+        }`,
+      );
+    }
+    if (s.color !== undefined && (typeof s.color !== "string" || !CSS_COLOR.test(s.color))) {
+      throw new TypeError(
+        `${where}.color must be a CSS colour such as "#2f6db5" or "rgb(47,109,181)", got ${
+          JSON.stringify(s.color)
+        }`,
+      );
+    }
     const x: (number | null)[] = Array.from(s.x, (v) => _round(Number(v)));
     const y: (number | null)[] = Array.from(s.y, (v) => _round(Number(v)));
-    return {
+    const color = s.color ?? _LINE_COLORS[k % _LINE_COLORS.length];
+    const symbol = s.marker ??
+      (s.x.length <= MARKER_MAX_POINTS ? MARKER_SYMBOLS[k % MARKER_SYMBOLS.length] : "none");
+    const trace: ScatterTrace = {
       type: "scatter",
-      mode: s.x.length <= 20 ? "lines+markers" : "lines",
+      mode: symbol === "none" ? "lines" : "lines+markers",
       name: escapeHtml(String(s.name ?? `series ${k}`)),
       x,
       y,
-      line: { color: _LINE_COLORS[k % _LINE_COLORS.length], width: 2 },
+      line: { color, width: 2, dash: s.dash ?? LINE_DASHES[k % LINE_DASHES.length] },
     };
+    if (symbol !== "none") trace.marker = { symbol, size: MARKER_PX, color };
+    return trace;
   });
-  const axis = (title: string | undefined, log: boolean | undefined): PlotlyAxis => {
+  const axis = (
+    title: string | undefined,
+    log: boolean | undefined,
+    values: (number | null)[],
+  ): PlotlyAxis => {
     const a: PlotlyAxis = { type: log ? "log" : "linear", showgrid: true, zeroline: false };
     if (title) a.title = { text: escapeHtml(title) };
+    if (log) {
+      // plotly labels log ticks with SI prefixes (1T, 100µ): give it plain labels instead.
+      const pos = values.filter((v): v is number => v !== null && v > 0);
+      const ticks = _logTicks(Math.min(...pos), Math.max(...pos));
+      if (ticks.tickvals.length) Object.assign(a, { tickmode: "array", ...ticks });
+    } else a.exponentformat = "power";
     return a;
   };
   const legend = series.length > 1;
@@ -142,8 +272,8 @@ export function linePlot(series: readonly LineSeries[], options: LinePlotOptions
     plot_bgcolor: "#ffffff",
     paper_bgcolor: "#ffffff",
     showlegend: legend,
-    xaxis: axis(options.xTitle, options.logX),
-    yaxis: axis(options.yTitle, options.logY),
+    xaxis: axis(options.xTitle, options.logX, data.flatMap((t) => t.x)),
+    yaxis: axis(options.yTitle, options.logY, data.flatMap((t) => t.y)),
   }, {
     kind: fn,
     title: options.title ?? "",

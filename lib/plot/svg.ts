@@ -9,6 +9,8 @@
 import { colorAt, type ColorScale } from "./color_scale.ts";
 import { _unescapeHtml, escapeHtml } from "./escape.ts";
 import type { Figure, HeatmapTrace, PlotlyAxis, PlotlyLayout, ScatterTrace } from "./figure.ts";
+import type { LineDash, MarkerSymbol } from "./line_plot.ts";
+import { _niceTicks, _plainNumber } from "./_ticks.ts";
 import { _ellipsize, _fitText, _lineHeight, _multiLineShift, _textWidth } from "./_text.ts";
 
 /** Options of {@link figureToSvg}. */
@@ -47,26 +49,9 @@ function fitLine(text: string, width: number, size: number, minSize: number) {
   return { text: f.lines[0] ?? "", size: f.size, cut: f.truncated };
 }
 
-/** A short label for a tick value: up to 4 significant digits, no float noise. */
-export function _formatTick(v: number): string {
-  if (v === 0) return "0";
-  const a = Math.abs(v);
-  if (a >= 1e5 || a < 1e-3) return v.toExponential(1).replace("e+", "e");
-  return String(Number(v.toPrecision(4)));
-}
-
-/** About `n` round tick values covering [lo, hi] (steps of 1, 2 or 5 × 10^k). */
-export function _niceTicks(lo: number, hi: number, n: number): number[] {
-  if (!(hi > lo)) return [lo];
-  const raw = (hi - lo) / Math.max(1, n);
-  const p = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw) ?? 10 * p;
-  const out: number[] = [];
-  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) {
-    out.push(Number(v.toPrecision(12)));
-  }
-  return out;
-}
+/** A short label for a tick value: up to 4 significant digits, no float noise, no SI prefix. */
+export const _formatTick: (v: number) => string = _plainNumber;
+export { _niceTicks };
 
 interface Box {
   x0: number;
@@ -338,26 +323,107 @@ function colorbar(parts: string[], tr: HeatmapTrace, layout: PlotlyLayout) {
   }
 }
 
-/** Maps data values of a line-plot axis to [0, 1]; log axes take log10. */
-function lineScale(values: number[], log: boolean): { lo: number; hi: number; ticks: number[] } {
+/**
+ * The range of a line-plot axis (log10 of the data on log axes) and its
+ * ticks: the axis's own `tickvals`/`ticktext` when it has them (as linePlot()
+ * writes for log axes), else round values.
+ */
+function lineScale(
+  values: number[],
+  axis: PlotlyAxis,
+): { lo: number; hi: number; ticks: { at: number; text: string }[] } {
+  const log = axis.type === "log";
   const vs = values.filter((v) => Number.isFinite(v) && (!log || v > 0)).map((v) =>
     log ? Math.log10(v) : v
   );
   let lo = vs.length ? Math.min(...vs) : 0;
   let hi = vs.length ? Math.max(...vs) : 1;
   if (hi === lo) [lo, hi] = [lo - 1, hi + 1];
-  let ticks: number[];
+  const toAxis = (v: number) => (log ? Math.log10(v) : v);
+  const inside = (at: number) => at >= lo - 1e-9 * (hi - lo) && at <= hi + 1e-9 * (hi - lo);
+  if (axis.tickvals?.length) {
+    const ticks = axis.tickvals.map((v, i) => ({
+      at: toAxis(v),
+      text: axis.ticktext?.[i] !== undefined ? xmlText(axis.ticktext[i]) : _formatTick(v),
+    })).filter((t) => Number.isFinite(t.at) && inside(t.at));
+    return { lo, hi, ticks };
+  }
+  let at: number[];
   if (log) {
-    ticks = [];
+    at = [];
     for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
       for (const m of hi - lo < 1.5 ? [1, 2, 5] : [1]) {
         const v = Math.log10(m) + e;
-        if (v >= lo - 1e-9 && v <= hi + 1e-9) ticks.push(v);
+        if (inside(v)) at.push(v);
       }
     }
-    if (ticks.length < 2) ticks = [lo, hi];
-  } else ticks = _niceTicks(lo, hi, 6);
-  return { lo, hi, ticks };
+    if (at.length < 2) at = [lo, hi];
+  } else at = _niceTicks(lo, hi, 6);
+  return { lo, hi, ticks: at.map((v) => ({ at: v, text: _formatTick(log ? 10 ** v : v) })) };
+}
+
+/** plotly's dash patterns as `stroke-dasharray`, scaled by the line width (at least 3 px). */
+export function _dashArray(dash: LineDash | undefined, width: number): string | undefined {
+  const w = Math.max(width, 3);
+  const pattern: Record<LineDash, number[]> = {
+    solid: [],
+    dot: [1, 1],
+    dash: [3, 3],
+    longdash: [5, 5],
+    dashdot: [3, 1, 1, 1],
+    longdashdot: [5, 2, 1, 2],
+  };
+  const p = pattern[dash ?? "solid"] ?? [];
+  return p.length ? p.map((m) => m * w).join(",") : undefined;
+}
+
+/** A marker of `size` pixels (its diameter, as in plotly) centred at (x, y). */
+export function _markerSvg(
+  symbol: MarkerSymbol,
+  x: number,
+  y: number,
+  size: number,
+  color: string,
+): string {
+  const r = size / 2;
+  const pts = (p: [number, number][]) =>
+    `<path d="M${p.map(([dx, dy]) => `${r2(x + dx)} ${r2(y + dy)}`).join("L")}Z" fill="${color}"/>`;
+  switch (symbol) {
+    case "square":
+      return pts([[-r, -r], [r, -r], [r, r], [-r, r]]);
+    case "diamond": {
+      const d = r * 1.3;
+      return pts([[0, -d], [d, 0], [0, d], [-d, 0]]);
+    }
+    case "triangle-up":
+    case "triangle-down": {
+      const s = symbol === "triangle-up" ? 1 : -1;
+      const d = r * 1.2;
+      return pts([[0, -s * d], [d * 0.87, s * d * 0.5], [-d * 0.87, s * d * 0.5]]);
+    }
+    case "x":
+    case "cross": {
+      const d = r * 1.1;
+      const arms = symbol === "x"
+        ? `M${r2(x - d)} ${r2(y - d)}L${r2(x + d)} ${r2(y + d)}M${r2(x - d)} ${r2(y + d)}L${
+          r2(x + d)
+        } ${r2(y - d)}`
+        : `M${r2(x - d)} ${r2(y)}L${r2(x + d)} ${r2(y)}M${r2(x)} ${r2(y - d)}L${r2(x)} ${
+          r2(y + d)
+        }`;
+      return `<path d="${arms}" stroke="${color}" stroke-width="${r2(r * 0.7)}" fill="none"/>`;
+    }
+    default:
+      return `<circle cx="${r2(x)}" cy="${r2(y)}" r="${r2(r)}" fill="${color}"/>`;
+  }
+}
+
+/** The stroke attributes of a line trace: colour, width and dash. */
+function strokeAttrs(tr: ScatterTrace): string {
+  const dash = _dashArray(tr.line.dash, tr.line.width);
+  return `stroke="${escapeHtml(tr.line.color)}" stroke-width="${tr.line.width}"${
+    dash ? ` stroke-dasharray="${dash}"` : ""
+  }`;
 }
 
 function linePanel(parts: string[], traces: ScatterTrace[], layout: PlotlyLayout) {
@@ -367,24 +433,23 @@ function linePanel(parts: string[], traces: ScatterTrace[], layout: PlotlyLayout
   const logX = xa.type === "log";
   const logY = ya.type === "log";
   const nums = (vs: (number | null)[]) => vs.filter((v): v is number => v !== null);
-  const sx = lineScale(traces.flatMap((t) => nums(t.x)), logX);
-  const sy = lineScale(traces.flatMap((t) => nums(t.y)), logY);
+  const sx = lineScale(traces.flatMap((t) => nums(t.x)), xa);
+  const sy = lineScale(traces.flatMap((t) => nums(t.y)), ya);
   const px = (v: number) => box.x0 + ((v - sx.lo) / (sx.hi - sx.lo)) * (box.x1 - box.x0);
   const py = (v: number) => box.y1 - ((v - sy.lo) / (sy.hi - sy.lo)) * (box.y1 - box.y0);
-  const tickText = (v: number, log: boolean) => _formatTick(log ? 10 ** v : v);
-  for (const v of sx.ticks) {
-    const x = r2(px(v));
+  for (const t of sx.ticks) {
+    const x = r2(px(t.at));
     parts.push(
       `<line x1="${x}" x2="${x}" y1="${r2(box.y0)}" y2="${r2(box.y1)}" stroke="#e6e6e6"/>`,
     );
-    label(parts, tickText(v, logX), x, box.y1 + 15, { anchor: "middle", size: TICK_FONT });
+    label(parts, t.text, x, box.y1 + 15, { anchor: "middle", size: TICK_FONT });
   }
-  for (const v of sy.ticks) {
-    const y = r2(py(v));
+  for (const t of sy.ticks) {
+    const y = r2(py(t.at));
     parts.push(
       `<line x1="${r2(box.x0)}" x2="${r2(box.x1)}" y1="${y}" y2="${y}" stroke="#e6e6e6"/>`,
     );
-    label(parts, tickText(v, logY), box.x0 - 6, y + 4, { anchor: "end", size: TICK_FONT });
+    label(parts, t.text, box.x0 - 6, y + 4, { anchor: "end", size: TICK_FONT });
   }
   parts.push(
     `<rect x="${r2(box.x0)}" y="${r2(box.y0)}" width="${r2(box.x1 - box.x0)}" height="${
@@ -405,6 +470,10 @@ function linePanel(parts: string[], traces: ScatterTrace[], layout: PlotlyLayout
     let d = "";
     let pen = false;
     const dots: string[] = [];
+    const marker = tr.mode === "lines+markers"
+      ? tr.marker ?? { symbol: "circle" as const, size: 6, color: tr.line.color }
+      : undefined;
+    const markerColor = marker ? escapeHtml(marker.color) : "";
     for (let i = 0; i < tr.x.length; i++) {
       const x = tr.x[i];
       const y = tr.y[i];
@@ -417,23 +486,18 @@ function linePanel(parts: string[], traces: ScatterTrace[], layout: PlotlyLayout
       const Y = r2(py(logY ? Math.log10(y) : y));
       d += `${pen ? "L" : "M"}${X} ${Y}`;
       pen = true;
-      if (tr.mode === "lines+markers") {
-        dots.push(`<circle cx="${X}" cy="${Y}" r="3" fill="${tr.line.color}"/>`);
-      }
+      if (marker) dots.push(_markerSvg(marker.symbol, X, Y, marker.size, markerColor));
     }
-    if (d) {
-      parts.push(
-        `<path d="${d}" fill="none" stroke="${tr.line.color}" stroke-width="${tr.line.width}"/>`,
-      );
-    }
+    if (d) parts.push(`<path d="${d}" fill="none" ${strokeAttrs(tr)}/>`);
     parts.push(...dots);
     if (layout.showlegend) {
       const { x: lx, y: ly, fit } = legend[k];
       parts.push(
-        `<line x1="${r2(lx)}" x2="${r2(lx + 20)}" y1="${r2(ly)}" y2="${
-          r2(ly)
-        }" stroke="${tr.line.color}" stroke-width="${tr.line.width}"/>`,
+        `<line x1="${r2(lx)}" x2="${r2(lx + 20)}" y1="${r2(ly)}" y2="${r2(ly)}" ${
+          strokeAttrs(tr)
+        }/>`,
       );
+      if (marker) parts.push(_markerSvg(marker.symbol, lx + 10, ly, marker.size, markerColor));
       label(parts, fit.lines.map(escapeHtml), lx + 26, ly + 4, {
         size: fit.size,
         lineHeight: _lineHeight(fit.size),

@@ -20,6 +20,9 @@
  *   for it (and waits, once, a few ms for the workers to compile the module).
  * - Where `node:worker_threads`, shared memory or `Atomics.wait` on the main
  *   thread is missing, {@link poolSize} is 1 and everything runs on one thread.
+ *   A browser is such a host: `node:worker_threads` is looked up at run time
+ *   (`process.getBuiltinModule`, absent there), never imported, so the library
+ *   bundled for a page imports nothing and needs no permission.
  *
  * @module
  */
@@ -61,9 +64,13 @@ const MAX_THREADS = 1 + Math.floor((CONTROL_BYTES / 4 - SLOTS) / SLOT);
  */
 const SPIN = 20000;
 
-/** The worker's whole program (CommonJS, run by `eval`). */
+/**
+ * The worker's whole program (run by `eval`). It reaches `node:worker_threads`
+ * as the main thread does, through `process.getBuiltinModule`, not `require`:
+ * the library bundled for a browser then holds no `require(` anywhere.
+ */
 const WORKER_SOURCE = `
-const { workerData } = require("node:worker_threads");
+const { workerData } = process.getBuiltinModule("node:worker_threads");
 const { memory, bytes, ops, slot, epoch } = workerData;
 const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
 const fns = ops.map((o) => instance.exports[o[0]]);
@@ -107,6 +114,8 @@ let control: Int32Array | null = null;
 let controlF32: Float32Array | null = null;
 /** Set when starting the pool failed: stay on one thread. */
 let broken = false;
+/** Whether the host has `node:worker_threads` (a browser has not), looked up at first need. */
+let hostHasWorkers: boolean | undefined;
 
 function defaultThreads(): number {
   const n = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator
@@ -147,7 +156,9 @@ export function setThreads(n: number): void {
  * ```
  */
 export function poolSize(): number {
-  return broken ? 1 : wanted;
+  if (broken) return 1;
+  hostHasWorkers ??= workerClass() !== null;
+  return hostHasWorkers ? wanted : 1;
 }
 
 /** The Worker constructor of `node:worker_threads`, or null where the host has none. */

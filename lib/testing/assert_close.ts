@@ -7,10 +7,36 @@
  * @module
  */
 
-import { AssertionError } from "node:assert";
 import { formatShape } from "../tensor/shape.ts";
 import { flattenNested, type NestedArray, Tensor } from "../tensor/tensor.ts";
 import { Mask, type NestedBool } from "../tensor/mask.ts";
+
+interface AssertionErrorOptions {
+  message: string;
+  actual: unknown;
+  expected: unknown;
+  operator: string;
+  // deno-lint-ignore ban-types
+  stackStartFn: Function;
+}
+type AssertionErrorClass = new (options: AssertionErrorOptions) => Error;
+
+/**
+ * `node:assert`'s AssertionError (what test runners format), looked up when a
+ * check fails rather than imported: the library then imports no `node:`
+ * module, and a browser bundle of it loads. A host without it gets an Error
+ * of that name.
+ */
+function assertionError(options: AssertionErrorOptions): Error {
+  const proc = (globalThis as {
+    process?: { getBuiltinModule?: (id: string) => { AssertionError?: AssertionErrorClass } };
+  }).process;
+  const Ctor = proc?.getBuiltinModule?.("node:assert")?.AssertionError;
+  if (Ctor) return new Ctor(options);
+  const error = new Error(options.message);
+  error.name = "AssertionError";
+  return error;
+}
 
 /**
  * What {@link assertClose} compares: a {@link Tensor}, a {@link Mask} (as 0/1),
@@ -87,7 +113,7 @@ export function assertClose(
   const prefix = message === undefined ? "" : `${message}\n`;
   const shape = _commonShape(a, e);
   if (shape === null) {
-    throw new AssertionError({
+    throw assertionError({
       message: `${prefix}assertClose: shapes differ: actual ${_describeShape(a)}, expected ${
         _describeShape(e)
       }`,
@@ -126,7 +152,7 @@ export function assertClose(
   const y = e.values[worst];
   const abs = _absDiff(x, y);
   const pct = (100 * mismatches / n).toPrecision(3);
-  throw new AssertionError({
+  throw assertionError({
     message: `${prefix}assertClose: ${mismatches} of ${n} elements (${pct}%) are not close ` +
       `(allowed |actual - expected| <= atol + rtol * |expected| with rtol=${rtol}, atol=${atol}` +
       `${equalNan ? ", equalNan" : ""}).\n` +

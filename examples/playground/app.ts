@@ -1,0 +1,607 @@
+/// <reference lib="dom" />
+/**
+ * The playground page's script (bundled for the browser by `build.ts`): two
+ * tabs, decoding with a shipped model and the attention walk-through, drawn
+ * with plain DOM and SVG from {@link ./engine.ts}'s arrays. The element ids it
+ * uses are listed at the top of `page.ts`.
+ *
+ * @module
+ */
+
+import {
+  attentionWalk,
+  decodeText,
+  type DecodeView,
+  fromBase64,
+  type HeadMaps,
+  inputProblem,
+  kernelPlace,
+  loadModel,
+  type PlaygroundModel,
+  WALK_MAX_DK,
+  type WalkView,
+} from "./engine.ts";
+
+/** Milliseconds between two revealed decoding steps. */
+const STEP_MS = 70;
+/** Milliseconds of quiet typing before decoding starts. */
+const DEBOUNCE_MS = 200;
+const SVG_NS = "http://www.w3.org/2000/svg";
+/** One colour per head (up to 8 heads; more reuse them). */
+const HEAD_COLOURS = [
+  "#1f77b4",
+  "#d62728",
+  "#2ca02c",
+  "#9467bd",
+  "#ff7f0e",
+  "#17becf",
+  "#8c564b",
+  "#e377c2",
+];
+
+/** A renderer of the views helper, when the page inlines one. */
+interface ViewsApi {
+  render(element: Element, spec: unknown): void;
+}
+
+function $(id: string): HTMLElement {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`playground: no element #${id}`);
+  return el;
+}
+
+function svg<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string | number>,
+  parent?: Element,
+): SVGElementTagNameMap[K] {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  parent?.appendChild(el);
+  return el;
+}
+
+/** How a token is shown: spaces and specials made visible. */
+function label(token: string): string {
+  return token === " " ? "␣" : token;
+}
+
+/** White to dark blue for a weight in [0, 1]. */
+function weightColour(w: number): string {
+  const t = Math.max(0, Math.min(1, w));
+  const from = [247, 251, 255], to = [8, 48, 107];
+  const c = from.map((f, i) => Math.round(f + (to[i] - f) * Math.sqrt(t)));
+  return `rgb(${c[0]},${c[1]},${c[2]})`;
+}
+
+/** Blue (negative) to white to red (positive) for a value against `bound`. */
+function signedColour(x: number, bound: number): string {
+  if (!Number.isFinite(x)) return "#d9d9d9";
+  const t = Math.max(-1, Math.min(1, bound > 0 ? x / bound : 0));
+  const to = t < 0 ? [33, 102, 172] : [178, 24, 43];
+  const a = Math.abs(t);
+  const c = to.map((v) => Math.round(255 + (v - 255) * a));
+  return `rgb(${c[0]},${c[1]},${c[2]})`;
+}
+
+function textColour(background: string): string {
+  const [r, g, b] = background.match(/\d+/g)!.map(Number);
+  return 0.299 * r + 0.587 * g + 0.114 * b < 140 ? "#fff" : "#111";
+}
+
+// ------------------------------------------------------------------ tab 1: decoding
+
+const models = new Map<string, PlaygroundModel>();
+
+function embeddedModels(): string[] {
+  return [...document.querySelectorAll<HTMLScriptElement>("script[data-checkpoint]")]
+    .map((s) => s.dataset.checkpoint!);
+}
+
+function model(name: string): PlaygroundModel {
+  let m = models.get(name);
+  if (!m) {
+    const tag = document.querySelector<HTMLScriptElement>(`script[data-checkpoint="${name}"]`)!;
+    m = loadModel(name, fromBase64(tag.textContent!.trim()));
+    models.set(name, m);
+  }
+  return m;
+}
+
+/** The maps the head view and heatmap show, by kind. */
+function mapsOf(view: DecodeView, kind: string): HeadMaps[] {
+  return kind === "decoder" ? view.decoderSelf : kind === "encoder" ? view.encoderSelf : view.cross;
+}
+
+/** Row (query) and column (key) tokens of a kind of map. */
+function tokensOf(view: DecodeView, kind: string): [string[], string[]] {
+  if (kind === "encoder") return [view.sourceTokens, view.sourceTokens];
+  if (kind === "decoder") return [view.decoderInputs, view.decoderInputs];
+  return [view.decoderInputs, view.sourceTokens];
+}
+
+/** Mean over heads of `[head][row][col]`. */
+function meanOfHeads(maps: HeadMaps): number[][] {
+  return maps[0].map((row, i) =>
+    row.map((_, j) => maps.reduce((s, h) => s + h[i][j], 0) / maps.length)
+  );
+}
+
+/**
+ * The cross-attention heatmap: one row per decoding step shown so far (the
+ * token it produced on the left), one column per source token.
+ */
+function drawHeatmap(
+  container: HTMLElement,
+  view: DecodeView,
+  layer: number,
+  head: number | "mean",
+  steps: number,
+): void {
+  const maps = view.cross[layer];
+  const grid = head === "mean" ? meanOfHeads(maps) : maps[head];
+  const cols = view.sourceTokens.length, rows = view.outputTokens.length;
+  const cell = 22, left = 54, top = 40;
+  const root = svg("svg", {
+    width: left + cols * cell + 8,
+    height: top + rows * cell + 8,
+    role: "img",
+    "aria-label": "cross-attention heatmap",
+  });
+  for (let j = 0; j < cols; j++) {
+    // long labels (<eos>) slanted, so neighbours do not overlap
+    const x = left + j * cell + cell / 2, y = top - 6;
+    const t = svg("text", { x, y, class: "tok" }, root);
+    if (label(view.sourceTokens[j]).length > 1) {
+      t.setAttribute("transform", `rotate(-45 ${x} ${y})`);
+    } else t.setAttribute("text-anchor", "middle");
+    t.textContent = label(view.sourceTokens[j]);
+  }
+  for (let i = 0; i < rows; i++) {
+    const t = svg("text", {
+      x: left - 6,
+      y: top + i * cell + cell / 2 + 4,
+      "text-anchor": "end",
+      class: "tok",
+    }, root);
+    t.textContent = i < steps ? label(view.outputTokens[i]) : "";
+    for (let j = 0; j < cols; j++) {
+      const w = grid[i][j];
+      const r = svg("rect", {
+        x: left + j * cell,
+        y: top + i * cell,
+        width: cell - 1,
+        height: cell - 1,
+        fill: i < steps ? weightColour(w) : "#f3f3f3",
+        "data-row": i,
+        "data-col": j,
+      }, root);
+      if (i < steps) {
+        r.setAttribute("data-weight", w.toFixed(4));
+        const title = svg("title", {}, r);
+        title.textContent = `step ${i + 1} (${label(view.outputTokens[i])}) → ` +
+          `${label(view.sourceTokens[j])}: ${w.toFixed(3)}`;
+      }
+    }
+  }
+  container.replaceChildren(root);
+  container.dataset.layer = String(layer);
+  container.dataset.head = String(head);
+  container.dataset.steps = String(steps);
+}
+
+/** Heads the head view shows (toggled by clicking the legend). */
+let visibleHeads = new Set<number>();
+
+/**
+ * The head view: query tokens on the left, key tokens on the right, joined by
+ * lines as opaque as the weight, one colour per head; hovering a token shows
+ * only its lines. Rows beyond `steps` (not decoded yet) have no lines.
+ */
+function drawHeadView(
+  container: HTMLElement,
+  view: DecodeView,
+  kind: string,
+  layer: number,
+  steps: number,
+): void {
+  const all = mapsOf(view, kind);
+  const maps = all[Math.min(layer, all.length - 1)];
+  const [qTokens, kTokens] = tokensOf(view, kind);
+  const shownRows = kind === "encoder" ? qTokens.length : steps;
+  const rowH = 20, width = 300, top = 24;
+  const height = top + Math.max(qTokens.length, kTokens.length) * rowH + 8;
+  const wrap = document.createElement("div");
+  const legend = document.createElement("div");
+  legend.className = "legend";
+  legend.id = "head-legend";
+  if (visibleHeads.size === 0) maps.forEach((_, h) => visibleHeads.add(h));
+  maps.forEach((_, h) => {
+    const chip = document.createElement("button");
+    chip.type = "button";
+    chip.className = "chip";
+    chip.dataset.head = String(h);
+    chip.textContent = `head ${h + 1}`;
+    chip.style.borderColor = HEAD_COLOURS[h % HEAD_COLOURS.length];
+    chip.style.background = visibleHeads.has(h) ? HEAD_COLOURS[h % HEAD_COLOURS.length] : "#fff";
+    chip.style.color = visibleHeads.has(h) ? "#fff" : "#333";
+    chip.title = "click: show or hide this head; double-click: only this head";
+    chip.addEventListener("click", () => {
+      if (visibleHeads.has(h)) visibleHeads.delete(h);
+      else visibleHeads.add(h);
+      if (visibleHeads.size === 0) visibleHeads.add(h);
+      redraw();
+    });
+    chip.addEventListener("dblclick", () => {
+      visibleHeads = new Set([h]);
+      redraw();
+    });
+    legend.appendChild(chip);
+  });
+  const root = svg("svg", { width, height, role: "img", "aria-label": `${kind} head view` });
+  const lines = svg("g", {}, root);
+  const xl = 70, xr = width - 70;
+  const y = (i: number) => top + i * rowH + rowH / 2;
+  const qLabels: SVGTextElement[] = [];
+  qTokens.forEach((tok, i) => {
+    const t = svg("text", { x: xl - 8, y: y(i) + 4, "text-anchor": "end", class: "tok" }, root);
+    t.textContent = i < shownRows ? label(tok) : "";
+    t.dataset.query = String(i);
+    qLabels.push(t);
+  });
+  kTokens.forEach((tok, j) => {
+    const t = svg("text", { x: xr + 8, y: y(j) + 4, class: "tok" }, root);
+    t.textContent = label(tok);
+  });
+  for (const h of visibleHeads) {
+    if (h >= maps.length) continue;
+    for (let i = 0; i < shownRows; i++) {
+      for (let j = 0; j < kTokens.length; j++) {
+        const w = maps[h][i][j];
+        if (w < 0.01) continue;
+        svg("line", {
+          x1: xl,
+          y1: y(i),
+          x2: xr,
+          y2: y(j),
+          stroke: HEAD_COLOURS[h % HEAD_COLOURS.length],
+          "stroke-width": 2,
+          "stroke-opacity": (w * 0.9).toFixed(3),
+          "data-query": i,
+          "data-head": h,
+        }, lines);
+      }
+    }
+  }
+  // hover a query token: only its lines
+  qLabels.forEach((t, i) => {
+    t.addEventListener("mouseenter", () => {
+      for (const l of lines.querySelectorAll("line")) {
+        l.style.display = l.dataset.query === String(i) ? "" : "none";
+      }
+    });
+    t.addEventListener("mouseleave", () => {
+      for (const l of lines.querySelectorAll("line")) l.style.display = "";
+    });
+  });
+  wrap.append(legend, root);
+  container.replaceChildren(wrap);
+  container.dataset.kind = kind;
+  container.dataset.layer = String(layer);
+}
+
+let current: DecodeView | null = null;
+let shownSteps = 0;
+let generation = 0;
+let timer: ReturnType<typeof setTimeout> | undefined;
+
+function redraw(): void {
+  const view = current;
+  if (!view) return;
+  const layer = Number(($("layer-select") as HTMLSelectElement).value);
+  const headValue = ($("head-select") as HTMLSelectElement).value;
+  const head = headValue === "mean" ? "mean" : Number(headValue);
+  drawHeatmap($("cross-heatmap"), view, Math.min(layer, view.cross.length - 1), head, shownSteps);
+  const kind = ($("head-view-kind") as HTMLSelectElement).value;
+  const views = (globalThis as { AttentionLabViews?: ViewsApi }).AttentionLabViews;
+  if (views) {
+    views.render($("head-view"), {
+      view: "head",
+      kind,
+      layer,
+      steps: shownSteps,
+      tokens: tokensOf(view, kind),
+      attention: mapsOf(view, kind),
+    });
+  } else {
+    drawHeadView($("head-view"), view, kind, layer, shownSteps);
+  }
+  const out = $("output");
+  const tokens = view.outputTokens.slice(0, shownSteps);
+  out.textContent = tokens.filter((t) => t !== "<eos>").join("");
+  const list = $("steps");
+  list.replaceChildren(
+    ...tokens.map((t, i) => {
+      const li = document.createElement("li");
+      li.dataset.step = String(i + 1);
+      li.textContent = label(t);
+      li.title = `step ${i + 1}: p = ${Math.exp(view.scores[i]).toFixed(3)}`;
+      return li;
+    }),
+  );
+}
+
+function fillSelects(m: PlaygroundModel): void {
+  const layerSel = $("layer-select") as HTMLSelectElement;
+  const headSel = $("head-select") as HTMLSelectElement;
+  const layers = Math.max(
+    m.checkpoint.config.numDecoderLayers ?? 1,
+    m.checkpoint.config.numEncoderLayers ?? 1,
+  );
+  layerSel.replaceChildren(
+    ...Array.from({ length: layers }, (_, l) => new Option(`layer ${l + 1}`, String(l))),
+  );
+  layerSel.value = String(layers - 1);
+  headSel.replaceChildren(
+    new Option("mean of heads", "mean"),
+    ...Array.from(
+      { length: m.checkpoint.config.numHeads },
+      (_, h) => new Option(`head ${h + 1}`, String(h)),
+    ),
+  );
+  visibleHeads = new Set();
+}
+
+function setState(state: string): void {
+  $("output").dataset.state = state;
+}
+
+function decodeNow(): void {
+  const gen = ++generation;
+  const name = ($("model-select") as HTMLSelectElement).value;
+  const m = model(name);
+  const text = ($("input") as HTMLInputElement).value;
+  const error = $("input-error");
+  const problem = inputProblem(m, text);
+  if (problem) {
+    error.textContent = problem;
+    error.hidden = false;
+    $("input").setAttribute("aria-invalid", "true");
+    setState("invalid");
+    return;
+  }
+  error.textContent = "";
+  error.hidden = true;
+  $("input").removeAttribute("aria-invalid");
+  const start = performance.now();
+  let view: DecodeView;
+  try {
+    view = decodeText(m, text);
+  } catch (e) {
+    error.textContent = `Decoding failed: ${(e as Error).message}`;
+    error.hidden = false;
+    setState("error");
+    return;
+  }
+  const ms = performance.now() - start;
+  current = view;
+  shownSteps = 0;
+  $("cross-heatmap").dataset.input = text;
+  $("output").dataset.input = text;
+  const kernels = Object.entries(view.kernels).map(([k, n]) => `${k} ×${n}`).join(", ");
+  $("timing").textContent = `${view.outputTokens.length} greedy steps with the KV cache in ` +
+    `${ms.toFixed(1)} ms (${kernelPlace()}; kernel calls: ${kernels}).`;
+  setState("decoding");
+  const tick = () => {
+    if (gen !== generation) return;
+    shownSteps++;
+    redraw();
+    if (shownSteps < view.outputTokens.length) timer = setTimeout(tick, STEP_MS);
+    else {
+      $("output").dataset.text = view.text;
+      setState("done");
+    }
+  };
+  tick();
+}
+
+function scheduleDecode(): void {
+  clearTimeout(timer);
+  generation++; // stop a reveal in progress
+  setState("pending");
+  timer = setTimeout(decodeNow, DEBOUNCE_MS);
+}
+
+function selectModel(name: string): void {
+  const m = model(name);
+  fillSelects(m);
+  const input = $("input") as HTMLInputElement;
+  input.maxLength = m.task.maxInputChars;
+  input.value = m.name === "dates" ? "3 May 1998" : "a b c d e f";
+  $("vocab").textContent = `Characters: ${JSON.stringify(m.checkpoint.charVocab.chars)}; at ` +
+    `most ${m.task.maxInputChars}. Trained ${m.checkpoint.training.steps} steps; validation ` +
+    `exact match ${(100 * m.checkpoint.training.validationAccuracy).toFixed(1)}%.`;
+  clearTimeout(timer);
+  decodeNow();
+}
+
+// ------------------------------------------------------------------ tab 2: the walk-through
+
+function format(x: number): string {
+  if (x === -Infinity) return "−∞";
+  if (x === Infinity) return "∞";
+  return x.toFixed(2);
+}
+
+/** A matrix as a table, coloured as weights (0-1) or signed values. */
+function matrixTable(
+  id: string,
+  title: string,
+  m: number[][],
+  opts: { rowLabels?: string[]; colLabels?: string[]; weights?: boolean; note?: string },
+): HTMLElement {
+  const box = document.createElement("figure");
+  box.id = id;
+  box.className = "matrix";
+  const cap = document.createElement("figcaption");
+  cap.innerHTML = title;
+  if (opts.note) {
+    const n = document.createElement("span");
+    n.className = "note";
+    n.textContent = opts.note;
+    cap.append(" ", n);
+  }
+  const table = document.createElement("table");
+  let bound = 0;
+  for (const row of m) {
+    for (const x of row) if (Number.isFinite(x)) bound = Math.max(bound, Math.abs(x));
+  }
+  if (opts.colLabels) {
+    const tr = table.insertRow();
+    tr.insertCell().textContent = "";
+    for (const c of opts.colLabels) {
+      const th = document.createElement("th");
+      th.textContent = c;
+      tr.appendChild(th);
+    }
+  }
+  m.forEach((row, i) => {
+    const tr = table.insertRow();
+    const th = document.createElement("th");
+    th.textContent = opts.rowLabels?.[i] ?? "";
+    tr.appendChild(th);
+    row.forEach((x, j) => {
+      const td = tr.insertCell();
+      const bg = opts.weights ? weightColour(x) : signedColour(x, bound);
+      td.style.background = bg;
+      td.style.color = textColour(bg);
+      td.textContent = format(x);
+      td.dataset.row = String(i);
+      td.dataset.col = String(j);
+      td.dataset.value = String(x);
+    });
+  });
+  box.append(cap, table);
+  return box;
+}
+
+function walkNow(): void {
+  const dK = Number(($("dk-slider") as HTMLInputElement).value);
+  const temperature = Number(($("temperature-slider") as HTMLInputElement).value);
+  const mask = ($("mask-toggle") as HTMLInputElement).checked;
+  const w: WalkView = attentionWalk({ dK, temperature, mask });
+  $("dk-value").textContent = String(dK);
+  $("temperature-value").textContent = temperature.toFixed(2);
+  $("scale-value").textContent = `1/(√${dK} · ${temperature.toFixed(2)}) = ${w.scale.toFixed(4)}`;
+  const t = w.tokens;
+  const dims = (n: number, p: string) => Array.from({ length: n }, (_, i) => `${p}${i + 1}`);
+  const walk = $("walk");
+  walk.replaceChildren(
+    matrixTable("walk-q", "Q <small>[T, d<sub>k</sub>]</small>", w.q, {
+      rowLabels: t,
+      colLabels: dims(dK, ""),
+    }),
+    matrixTable("walk-k", "K <small>[T, d<sub>k</sub>]</small>", w.k, {
+      rowLabels: t,
+      colLabels: dims(dK, ""),
+    }),
+    matrixTable("walk-v", "V <small>[T, d<sub>v</sub>]</small>", w.v, {
+      rowLabels: t,
+      colLabels: dims(w.v[0].length, ""),
+    }),
+    matrixTable("walk-scores", "scores = Q·K<sup>T</sup> <small>[T, T]</small>", w.scores, {
+      rowLabels: t,
+      colLabels: t,
+    }),
+    matrixTable("walk-scaled", "scaled = scores · scale", w.scaled, {
+      rowLabels: t,
+      colLabels: t,
+      note: `scale ${w.scale.toFixed(4)}`,
+    }),
+    matrixTable("walk-masked", "masked: −∞ where the mask blocks", w.masked, {
+      rowLabels: t,
+      colLabels: t,
+      note: mask ? "causal: token i sees tokens 1..i" : "mask off",
+    }),
+    matrixTable("walk-weights", "weights = softmax(masked) over keys", w.weights, {
+      rowLabels: t,
+      colLabels: t,
+      weights: true,
+      note: "each row sums to 1",
+    }),
+    matrixTable("walk-output", "output = weights·V <small>[T, d<sub>v</sub>]</small>", w.output, {
+      rowLabels: t,
+      colLabels: dims(w.v[0].length, ""),
+    }),
+  );
+  walk.dataset.dk = String(dK);
+  walk.dataset.temperature = String(temperature);
+  walk.dataset.mask = String(mask);
+  $("walk-check").textContent = "The same operands through the fused " +
+    "scaledDotProductAttention: weights and output differ from the steps above by at most " +
+    (w.fusedDifference === 0 ? "0: the same bits." : `${w.fusedDifference.toExponential(1)}.`);
+}
+
+// ------------------------------------------------------------------ wiring
+
+function showTab(name: string): void {
+  for (const tab of document.querySelectorAll<HTMLElement>("[role=tab]")) {
+    const on = tab.dataset.tab === name;
+    tab.setAttribute("aria-selected", String(on));
+    $(`panel-${tab.dataset.tab}`).hidden = !on;
+  }
+}
+
+function main(): void {
+  const names = embeddedModels();
+  const select = $("model-select") as HTMLSelectElement;
+  select.replaceChildren(...names.map((n) => new Option(n, n)));
+  select.value = names.includes("dates") ? "dates" : names[0];
+  select.addEventListener("change", () => selectModel(select.value));
+  $("input").addEventListener("input", scheduleDecode);
+  for (const id of ["layer-select", "head-select", "head-view-kind"]) {
+    $(id).addEventListener("change", () => {
+      if (id !== "head-select") visibleHeads = new Set();
+      redraw();
+    });
+  }
+  for (const tab of document.querySelectorAll<HTMLElement>("[role=tab]")) {
+    tab.addEventListener("click", () => showTab(tab.dataset.tab!));
+  }
+  ($("dk-slider") as HTMLInputElement).max = String(WALK_MAX_DK);
+  for (const id of ["dk-slider", "temperature-slider", "mask-toggle"]) {
+    $(id).addEventListener("input", walkNow);
+  }
+  $("kernels").textContent = kernelPlace();
+  showTab("decode");
+  selectModel(select.value);
+  walkNow();
+  document.body.dataset.ready = "true";
+}
+
+/**
+ * The engine, for scripts and for the Deno test that runs this bundle
+ * outside a page (and compares it with the library run by Deno).
+ */
+(globalThis as { AttentionLabPlayground?: unknown }).AttentionLabPlayground = {
+  attentionWalk,
+  decodeText,
+  fromBase64,
+  inputProblem,
+  kernelPlace,
+  loadModel,
+};
+
+if (typeof document !== "undefined") {
+  try {
+    main();
+  } catch (e) {
+    const status = document.getElementById("status");
+    if (status) {
+      status.textContent = `The playground failed to start: ${(e as Error).message}`;
+      status.hidden = false;
+    }
+    document.body.dataset.ready = "error";
+    throw e;
+  }
+}

@@ -5,9 +5,14 @@
  * Deno resolves every name given to `--allow-run` when each test worker and doc
  * test starts, and prints "Failed to resolve 'chromium' for allow-run" for each
  * missing one: about 380 lines on a machine without Chromium and Jupyter. So the
- * browser tools are named only when they are on PATH; the browser tests then skip
- * with one line each. With `CI=true` they are always named, and the browser tests
- * run and fail when a tool is missing.
+ * browser tools (Debian's `/usr/bin/chromium`, `jupyter`) are named only when they
+ * are there; the browser tests then skip with one line each. With `CI=true` they
+ * are always named, and the browser tests run and fail when a tool is missing.
+ *
+ * The other grants are for the browser tests (tests/browser/): `--allow-write=out`
+ * (pages, screenshots, playwright's profile, a notebook server's folders),
+ * `--allow-net=127.0.0.1` (that server), `--allow-sys=homedir,osRelease`
+ * (playwright-core reads both when it starts Chromium).
  *
  * ```sh
  * deno task test                                   # everything
@@ -22,7 +27,7 @@ import { parseArgs } from "node:util";
 import { which } from "./which.ts";
 
 /** Tools the browser and notebook tests start, by the name they are started with. */
-const BROWSER_TOOLS = ["chromium", "jupyter"];
+const BROWSER_TOOLS = ["/usr/bin/chromium", "jupyter"];
 /** Always allowed: the deno subprocesses, and Debian's Python for the notebook executor. */
 const ALWAYS = ["deno", "/usr/bin/python3"];
 
@@ -35,9 +40,20 @@ const { values, positionals } = parseArgs({
   },
 });
 
+async function isExecutable(path: string): Promise<boolean> {
+  try {
+    const info = await Deno.stat(path);
+    return info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
+
 const ci = Deno.env.get("CI") === "true";
 const present = [];
-for (const tool of BROWSER_TOOLS) if (ci || await which(tool)) present.push(tool);
+for (const tool of BROWSER_TOOLS) {
+  if (ci || await (tool.startsWith("/") ? isExecutable(tool) : which(tool))) present.push(tool);
+}
 
 const args = [
   "test",
@@ -46,6 +62,7 @@ const args = [
   `--allow-run=${[...present, ...ALWAYS].join(",")}`,
   "--allow-write=out",
   "--allow-net=127.0.0.1",
+  "--allow-sys=homedir,osRelease",
   "--doc",
   "--parallel",
   ...(values.filter !== undefined ? ["--filter", values.filter] : []),

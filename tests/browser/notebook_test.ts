@@ -1,0 +1,270 @@
+/// <reference lib="dom" />
+/**
+ * Notebooks in headless Chromium, each executed once with nbconvert
+ * (`scripts/run_notebooks.ts`, the Deno kernel), then:
+ *
+ * 1. its nbconvert HTML export, opened from file:// offline, draws every plot
+ *    with plotly.js and typesets its math;
+ * 2. in a live classic Notebook (Debian's `jupyter-notebook`, Notebook 6)
+ *    started by the test on 127.0.0.1, "run all" on the unexecuted notebook
+ *    gives the same figures as nbconvert did, each drawn by plotly.js in the
+ *    page (trusted: the outputs were made in this session), no cell errs, and
+ *    nothing but the server is requested.
+ *
+ * Screenshots: `out/screenshots/nbconvert/*.png`, `out/screenshots/notebook/*.png`.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { basename } from "node:path";
+import type { Page } from "playwright-core";
+import { installDenoKernel, nbconvertVersion, runNotebook } from "../../scripts/run_notebooks.ts";
+import {
+  assertQuiet,
+  browserTest,
+  fileUrl,
+  launchChromium,
+  openPage,
+  screenshot,
+} from "./_chromium.ts";
+import { type JupyterServer, startJupyter } from "./_jupyter.ts";
+
+const OUT = "out/browser/notebooks";
+/** The notebooks checked here (the views notebook once it exists). */
+const NOTEBOOKS = ["notebooks/05_masks.ipynb"];
+
+// deno-lint-ignore no-explicit-any
+type Json = any;
+
+/**
+ * Errors the classic Notebook 6 page logs by itself, with or without our
+ * outputs: a font it loads from `about:blank` (refused by Chromium's CORS
+ * rule) and that failed load. Anything else fails the test.
+ */
+const NOTEBOOK_OWN_ERRORS = [
+  /^console\.error: Access to font at 'about:blank' from origin 'http:\/\/127\.0\.0\.1:\d+' has been blocked by CORS policy/,
+  /^console\.error: Failed to load resource: net::ERR_FAILED$/,
+];
+
+/** Plotly figures and their heatmap traces in each code cell's outputs, by cell index. */
+function plotsByCell(nb: Json): { figures: number; heatmaps: number }[] {
+  return nb.cells.map((cell: Json) => {
+    let figures = 0, heatmaps = 0;
+    for (const out of cell.outputs ?? []) {
+      const fig = out.data?.["application/vnd.plotly.v1+json"];
+      if (!fig) continue;
+      figures++;
+      heatmaps += (fig.data ?? []).filter((t: Json) => t.type === "heatmap").length;
+    }
+    return { figures, heatmaps };
+  });
+}
+
+const total = (counts: { figures: number; heatmaps: number }[]) =>
+  counts.reduce((a, c) => ({ figures: a.figures + c.figures, heatmaps: a.heatmaps + c.heatmaps }), {
+    figures: 0,
+    heatmaps: 0,
+  });
+
+/** What plotly drew in the page, per notebook cell (cell elements in order). */
+function drawnByCell(page: Page): Promise<{ plotted: number; svgs: number; heatmaps: number }[]> {
+  return page.evaluate(() =>
+    [...document.querySelectorAll("#notebook-container > .cell")].map((cell) => {
+      const plots = [...cell.querySelectorAll(".attention-lab-figure.js-plotly-plot")];
+      return {
+        plotted: plots.length,
+        svgs: plots.filter((p) => p.querySelector("svg.main-svg path")).length,
+        heatmaps: cell.querySelectorAll("g.hm").length,
+      };
+    })
+  );
+}
+
+/** Opens a notebook in the classic Notebook and waits until its kernel is connected. */
+async function openNotebook(page: Page, server: JupyterServer, name: string): Promise<void> {
+  await page.goto(server.notebookUrl(name));
+  await page.waitForFunction(
+    () => {
+      // deno-lint-ignore no-explicit-any
+      const nb = (globalThis as any).Jupyter?.notebook;
+      return nb?._fully_loaded && nb.kernel?.is_connected() && nb.kernel.info_reply?.status;
+    },
+    undefined,
+    { timeout: 90_000, polling: 250 },
+  );
+  // No autosave: the test's outputs stay in the page.
+  // deno-lint-ignore no-explicit-any
+  await page.evaluate(() => (globalThis as any).Jupyter.notebook.set_autosave_interval(0));
+}
+
+/**
+ * Clears every output, runs all cells and waits (`ms` at most) until each code
+ * cell has its execution count or one cell shows an error.
+ */
+async function runAll(page: Page, ms: number): Promise<Json> {
+  await page.evaluate(() => {
+    // deno-lint-ignore no-explicit-any
+    const nb = (globalThis as any).Jupyter.notebook;
+    nb.clear_all_output();
+    nb.execute_all_cells();
+  });
+  await page.waitForFunction(
+    () => {
+      // deno-lint-ignore no-explicit-any
+      const nb = (globalThis as any).Jupyter.notebook;
+      // deno-lint-ignore no-explicit-any
+      const code = nb.get_cells().filter((c: any) => c.cell_type === "code");
+      // deno-lint-ignore no-explicit-any
+      const failed = code.some((c: any) =>
+        // deno-lint-ignore no-explicit-any
+        c.output_area.outputs.some((o: any) => o.output_type === "error")
+      );
+      // deno-lint-ignore no-explicit-any
+      return failed || code.every((c: any) => typeof c.input_prompt_number === "number");
+    },
+    undefined,
+    { timeout: ms, polling: 500 },
+  );
+  // Outputs can trail the execute reply by a moment (see the README's note on Deno's kernel).
+  await page.waitForTimeout(1000);
+  return await page.evaluate(() =>
+    // deno-lint-ignore no-explicit-any
+    JSON.parse(JSON.stringify((globalThis as any).Jupyter.notebook.toJSON()))
+  );
+}
+
+/** A screenshot of the whole notebook (its #site scroller unrolled into the page). */
+async function notebookScreenshot(page: Page, name: string): Promise<void> {
+  await page.addStyleTag({
+    content: "html, body, #site { height: auto !important; overflow: visible !important; }",
+  });
+  await screenshot(page, name);
+}
+
+browserTest(
+  "notebooks: nbconvert HTML offline and a live classic Notebook (run all) draw every figure",
+  ["nbconvert", "jupyter-notebook"],
+  async (t) => {
+    assert.ok(await nbconvertVersion(), "jupyter nbconvert --version failed");
+    await installDenoKernel();
+    const executed = new Map<string, { ipynb: string; html: string }>();
+    for (const nb of NOTEBOOKS) {
+      const run = await runNotebook(nb, OUT, { timeout: 300 });
+      assert.ok(run.ok, `${nb} failed to execute with nbconvert:\n${run.error}`);
+      executed.set(nb, { ipynb: run.ipynb!, html: run.html! });
+    }
+
+    const browser = await launchChromium();
+    let server: JupyterServer | undefined;
+    try {
+      for (const nb of NOTEBOOKS) {
+        const name = basename(nb, ".ipynb");
+        const { ipynb, html } = executed.get(nb)!;
+        const expected = total(plotsByCell(JSON.parse(await Deno.readTextFile(ipynb))));
+        assert.ok(expected.figures > 0, `${nb} displayed no figure under nbconvert`);
+
+        await t.step(
+          `${name}: nbconvert HTML draws ${expected.figures} figures offline`,
+          async () => {
+            const { page, context, watch } = await openPage(browser);
+            try {
+              await page.goto(fileUrl(html));
+              await page.waitForFunction(
+                ([f, h]) =>
+                  document.querySelectorAll(".attention-lab-figure.js-plotly-plot").length === f &&
+                  document.querySelectorAll("g.hm").length >= h,
+                [expected.figures, expected.heatmaps],
+                { timeout: 60_000, polling: 200 },
+              ).catch(() => {}); // the counts below say what is missing
+              await page.waitForTimeout(300); // late errors, MathJax
+              const seen = await page.evaluate(() => ({
+                figures: document.querySelectorAll(".attention-lab-figure").length,
+                plotted: document.querySelectorAll(".attention-lab-figure.js-plotly-plot").length,
+                heatmaps: document.querySelectorAll("g.hm").length,
+                math: document.querySelectorAll("mjx-container").length,
+              }));
+              await screenshot(page, `nbconvert/${name}`);
+              assertQuiet(watch, html);
+              assert.equal(seen.figures, expected.figures, `${html}: figure divs`);
+              assert.equal(seen.plotted, expected.figures, `${html}: figures plotly drew`);
+              assert.equal(seen.heatmaps, expected.heatmaps, `${html}: heatmap layers (g.hm)`);
+              assert.ok(seen.math > 0, `${html}: MathJax typeset no formula offline`);
+            } finally {
+              await context.close();
+            }
+          },
+        );
+      }
+
+      server = await startJupyter(NOTEBOOKS);
+      for (const nb of NOTEBOOKS) {
+        const name = basename(nb, ".ipynb");
+        const expectedByCell = plotsByCell(
+          JSON.parse(await Deno.readTextFile(executed.get(nb)!.ipynb)),
+        );
+        const expected = total(expectedByCell);
+        await t.step(`${name}: live classic Notebook, run all, draws every figure`, async () => {
+          const { page, context, watch } = await openPage(browser, {
+            allow: [server!.origin],
+            viewport: { width: 1280, height: 1000 },
+          });
+          try {
+            await openNotebook(page, server!, basename(nb));
+            const live = await runAll(page, 240_000);
+            const errors = live.cells.flatMap((c: Json) =>
+              (c.outputs ?? []).filter((o: Json) => o.output_type === "error")
+                .map((o: Json) => `${o.ename}: ${o.evalue}`)
+            );
+            assert.deepEqual(errors, [], `${nb}: cells failed in the live notebook`);
+            const unrun = live.cells.filter((c: Json) =>
+              c.cell_type === "code" && typeof c.execution_count !== "number"
+            ).length;
+            assert.equal(unrun, 0, `${nb}: code cells without an execution count`);
+            const liveByCell = plotsByCell(live);
+            assert.deepEqual(
+              liveByCell,
+              expectedByCell,
+              `${nb}: figures per cell, live Notebook vs nbconvert`,
+            );
+            await page.waitForFunction(
+              (f) =>
+                document.querySelectorAll(".attention-lab-figure.js-plotly-plot").length >= f,
+              expected.figures,
+              { timeout: 60_000, polling: 250 },
+            ).catch(() => {}); // compared cell by cell below
+            const drawn = await drawnByCell(page);
+            await notebookScreenshot(page, `notebook/${name}`);
+            assert.deepEqual(
+              drawn.map((d) => ({ figures: d.plotted, heatmaps: d.heatmaps })),
+              liveByCell,
+              `${nb}: figures plotly drew in the live notebook, per cell`,
+            );
+            assert.deepEqual(
+              drawn.map((d) => d.svgs),
+              drawn.map((d) => d.plotted),
+              `${nb}: every plot has an SVG with paths`,
+            );
+            assert.equal(
+              await page.evaluate(() =>
+                // deno-lint-ignore no-explicit-any
+                (globalThis as any).Jupyter.notebook.trusted
+              ),
+              true,
+              "outputs made in this session are trusted",
+            );
+            assertQuiet(watch, `${nb} in the live Notebook`, NOTEBOOK_OWN_ERRORS);
+          } finally {
+            await context.close();
+          }
+        });
+      }
+    } finally {
+      try {
+        await server?.stop();
+      } finally {
+        await browser.close();
+      }
+    }
+  },
+);

@@ -97,3 +97,31 @@ export { positionalEncodingHeatmap } from "./positional_encoding_heatmap.ts";
 export type { PositionalEncodingHeatmapOptions } from "./positional_encoding_heatmap.ts";
 export { figureToSvg } from "./svg.ts";
 export type { FigureToSvgOptions } from "./svg.ts";
+export { attentionRoles } from "./views/attention_roles.ts";
+export type { AttentionRole, AttentionRolesOptions } from "./views/attention_roles.ts";
+export { AttentionView } from "./views/attention_view.ts";
+export type { ViewHtmlOptions, ViewMimeBundle } from "./views/attention_view.ts";
+export { headView } from "./views/head_view.ts";
+export type { HeadViewOptions } from "./views/head_view.ts";
+export { modelView } from "./views/model_view.ts";
+export { NeuronView, neuronView } from "./views/neuron_view.ts";
+export type { NeuronColumns, NeuronSelection, NeuronViewOptions } from "./views/neuron_view.ts";
+export { traceAttention } from "./views/trace_attention.ts";
+export type { AttentionTraceRecord, TracedAttention } from "./views/trace_attention.ts";
+export { trainingScrubber } from "./views/training_scrubber.ts";
+export type { ScrubberSnapshot, TrainingScrubberOptions } from "./views/training_scrubber.ts";
+export { VIEW_SPEC_VERSION } from "./views/view_spec.ts";
+export { viewsRendererJs } from "./views/views_renderer.ts";
+export type {
+  Float32Json,
+  HeadViewSpec,
+  KeptSpec,
+  NeuronHeadSpec,
+  NeuronRoleSpec,
+  NeuronViewSpec,
+  RoleSpec,
+  ScrubberSpec,
+  SnapshotSpec,
+  SparseMapSpec,
+  ViewSpec,
+} from "./views/view_spec.ts";

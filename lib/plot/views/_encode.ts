@@ -6,7 +6,7 @@
  */
 
 import { formatShape } from "../../tensor/shape.ts";
-import { _labels, type _Matrix, _toHeads, type HeadsInput } from "../_matrix.ts";
+import { type _Matrix, _toHeads, type HeadsInput } from "../_matrix.ts";
 import type { KeptSpec, RoleSpec, SparseMapSpec } from "./view_spec.ts";
 
 /** One kind of attention of a model, for {@link headView} and {@link modelView}. */
@@ -59,9 +59,9 @@ export function _checkRole(role: AttentionRole, fn: string, arg: string): _Role 
     layer.forEach((m, h) => _checkWeights(m, fn, `${arg}.layers[${i}]`, h));
   });
   const tq = first[0].rows, tk = first[0].cols;
-  const queryLabels = _labels(role.queryLabels, tq, fn, `${arg}.queryLabels`, "query") ??
+  const queryLabels = _viewLabels(role.queryLabels, tq, fn, `${arg}.queryLabels`, "query") ??
     indexLabels(tq);
-  const keyLabels = _labels(role.keyLabels, tk, fn, `${arg}.keyLabels`, "key") ??
+  const keyLabels = _viewLabels(role.keyLabels, tk, fn, `${arg}.keyLabels`, "key") ??
     (tq === tk && role.queryLabels ? queryLabels : indexLabels(tk));
   return {
     name: String(role.name ?? "attention"),
@@ -72,6 +72,28 @@ export function _checkRole(role: AttentionRole, fn: string, arg: string): _Role 
     tq,
     tk,
   };
+}
+
+/** Checks optional labels: one per query (or key), converted to strings. */
+export function _viewLabels(
+  labels: readonly unknown[] | undefined,
+  n: number,
+  fn: string,
+  arg: string,
+  axis: "query" | "key",
+): string[] | undefined {
+  if (labels === undefined) return undefined;
+  if (!Array.isArray(labels)) {
+    throw new TypeError(`${fn}: ${arg} must be an array of strings, got ${typeof labels}`);
+  }
+  if (labels.length !== n) {
+    throw new RangeError(
+      `${fn}: ${arg} must have one label per ${axis}: got ${labels.length} labels for ${n} ${
+        axis === "query" ? "queries" : "keys"
+      }`,
+    );
+  }
+  return labels.map(String);
 }
 
 const indexLabels = (n: number) => Array.from({ length: n }, (_, i) => String(i));

@@ -54,7 +54,8 @@
  * `Tq · Tk`. The head view draws one `<path>` per head and opacity bucket (at
  * most 8 per head), so the DOM holds a few dozen elements however many lines
  * there are; a hovered token's lines are drawn on demand. Thumbnails draw the
- * 4 strongest lines (weight ≥ 0.05) per query. The neuron view lists at most
+ * 4 strongest lines (weight ≥ 0.05) per query, as does the static SVG of a
+ * head view beyond 64 tokens (weight ≥ 0.02). The neuron view lists at most
  * `maxKeys` keys (those of largest weight); the scrubber's maps are block
  * means of at most 96 × 96 cells.
  *

@@ -84,11 +84,19 @@ function headPanel(
   const x1 = lw, x2 = lw + gap;
   const y = (i: number) => 4 + (i + 0.5) * rowH;
   const out: string[] = [];
+  // Beyond 64 tokens a static image keeps each query's 4 strongest lines of weight >= 0.02
+  // (the interactive view draws all kept ones): a 512-token head stays near 100 KB of SVG.
+  const long = n > 64;
   for (const h of heads) {
     const d: string[][] = Array.from({ length: BUCKETS + 1 }, () => []);
-    decode(maps[h]).forEach((r, i) =>
-      r.k.forEach((k, m) => d[bucketOf(r.w[m])].push(`M${x1} ${f1(y(i))}L${x2} ${f1(y(k))}`))
-    );
+    decode(maps[h]).forEach((r, i) => {
+      const order = r.w.map((_, m) => m);
+      if (long) order.sort((a, b) => r.w[b] - r.w[a]).splice(4);
+      for (const m of order) {
+        if (long && r.w[m] < 0.02) continue;
+        d[bucketOf(r.w[m])].push(`M${x1} ${f1(y(i))}L${x2} ${f1(y(r.k[m]))}`);
+      }
+    });
     for (let b = 1; b <= BUCKETS; b++) {
       if (!d[b].length) continue;
       out.push(el("path", {

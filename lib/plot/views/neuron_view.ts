@@ -8,11 +8,10 @@
  */
 
 import { divergingScale } from "../color_scale.ts";
-import { _labels } from "../_matrix.ts";
 import { formatShape } from "../../tensor/shape.ts";
 import { _DISPLAY_BUDGET } from "../jupyter_display.ts";
 import { AttentionView } from "./attention_view.ts";
-import { _index } from "./_encode.ts";
+import { _index, _viewLabels } from "./_encode.ts";
 import { _float32Json, _neuronColumns, type NeuronColumns } from "./_neuron_math.ts";
 import type { AttentionTraceRecord, TracedAttention } from "./trace_attention.ts";
 import {
@@ -145,8 +144,8 @@ export function neuronView(
     const index = (n: number) => Array.from({ length: n }, (_, i) => String(i));
     roles.push({
       name,
-      queryLabels: _labels(tokens[qs], tq, fn, labelArg(qs), "query") ?? index(tq),
-      keyLabels: _labels(tokens[ks], tk, fn, labelArg(ks), "key") ?? index(tk),
+      queryLabels: _viewLabels(tokens[qs], tq, fn, labelArg(qs), "query") ?? index(tq),
+      keyLabels: _viewLabels(tokens[ks], tk, fn, labelArg(ks), "key") ?? index(tk),
       bias: [...layers.values()].some((r) => r.bias !== undefined),
       layers: Array.from({ length: count }, (_, l) => {
         const r = layers.get(l);

@@ -8,7 +8,6 @@
 
 import { sequentialScale } from "../color_scale.ts";
 import {
-  _labels,
   type _Matrix,
   _toHeads,
   _toMatrix,
@@ -17,7 +16,7 @@ import {
 } from "../_matrix.ts";
 import { formatShape } from "../../tensor/shape.ts";
 import { AttentionView } from "./attention_view.ts";
-import { _checkWeights, _index, _milli } from "./_encode.ts";
+import { _checkWeights, _index, _milli, _viewLabels } from "./_encode.ts";
 import { type ScrubberSpec, type SnapshotSpec, VIEW_SPEC_VERSION } from "./view_spec.ts";
 
 /**
@@ -188,14 +187,14 @@ export function trainingScrubber(
   });
   const m = first!;
   const index = (n: number) => Array.from({ length: n }, (_, i) => String(i));
-  const queryLabels = _labels(
+  const queryLabels = _viewLabels(
     options.queryLabels ?? options.labels,
     m.rows,
     fn,
     options.queryLabels ? "options.queryLabels" : "options.labels",
     "query",
   ) ?? index(m.rows);
-  const keyLabels = _labels(
+  const keyLabels = _viewLabels(
     options.keyLabels ?? options.labels,
     m.cols,
     fn,

@@ -23,6 +23,8 @@ import { causalMask, paddingMask } from "../lib/attention/masks.ts";
 import { randn, type Tensor } from "../lib/tensor/tensor.ts";
 import { Rng } from "../lib/tensor/rng.ts";
 import { checkXml } from "./_xml.ts";
+import { reverseTask } from "../train/tasks.ts";
+import { trainTask } from "../train/trainer.ts";
 
 // ---------------------------------------------------------------------------------------- helpers
 
@@ -565,6 +567,31 @@ Deno.test("trainingScrubber() stores each snapshot's map", async (t) => {
     checkXml(svg);
     assert.equal((svg.match(/data-al="snapshot"/g) ?? []).length, 6);
     assert.ok(svg.includes('data-step="0"') && svg.includes('data-step="80"'));
+  });
+  await t.step("the trainer's TrainingSnapshot maps onto the scrubber's plain shape", () => {
+    const example = { input: "a b", target: "b a", group: "3" };
+    const { snapshots } = trainTask(reverseTask, {
+      steps: 4,
+      batchSize: 4,
+      validationSize: 2,
+      model: { dModel: 8, numHeads: 2, dFF: 16, numEncoderLayers: 1, numDecoderLayers: 2 },
+      snapshots: { every: 2, example },
+    });
+    const s0 = snapshots[0];
+    const view = trainingScrubber(
+      snapshots.map((s) => ({ step: s.step, loss: s.loss, weights: s.cross })),
+      { layer: 1, head: 1, queryLabels: s0.target, keyLabels: s0.source },
+    );
+    const spec = view.spec as ScrubberSpec;
+    assert.deepEqual(spec.snapshots.map((s) => s.step), [0, 2, 4]);
+    assert.deepEqual(spec.keyLabels, ["a", " ", "b", "<eos>"]);
+    snapshots.forEach((s, k) =>
+      assert.deepEqual(
+        spec.snapshots[k].cells,
+        s.cross[1][1].map((r) => r.map((w) => Math.round(w * 1000))),
+      )
+    );
+    assert.equal(spec.snapshots[2].loss, snapshots[2].loss);
   });
   await t.step("errors name the snapshot and the shapes", () => {
     assert.throws(

@@ -122,7 +122,11 @@ function blockLabels(labels: string[], b: number): string[] {
  * snapshots, drawn as a heatmap (queries down, keys across) with a slider,
  * a play button and the loss curve with a marker at the shown step. The
  * input is a plain list (`{ step, loss?, weights }`), so any training loop
- * can record it; snapshots are shown in step order.
+ * can record it; snapshots are shown in step order. The trainer's snapshots
+ * (`TrainingSnapshot` of train/trainer.ts) map onto it in one line:
+ * `snapshots.map((s) => ({ step: s.step, loss: s.loss, weights: s.cross }))`
+ * with `queryLabels: s.target, keyLabels: s.source` (or `encoderSelf` /
+ * `decoderSelf` with `labels: s.source` / `s.target`).
  *
  * @param snapshots At least one snapshot; all of one shape.
  * @param options Layer and head, labels, title, the first snapshot shown, the cell budget.

@@ -80,8 +80,17 @@ const MAX_COLORBAR_COLUMN_PX = 150;
 
 /** Widest tick label of a colour bar over [zmin, zmax] (or of its explicit tick texts). */
 function colorbarTickWidth(zmin: number, zmax: number, ticktext?: readonly string[]): number {
-  const texts = ticktext ?? _niceTicks(zmin, zmax, 5).map(_formatTick);
+  const texts = ticktext ?? _niceTicks(zmin, zmax, 6).map(_formatTick);
   return Math.max(0, ...texts.map((t) => textWidth(t)));
+}
+
+/**
+ * A colour bar's ticks, written out: plotly's own labels use SI prefixes
+ * ("100µ" for 1e-4), and `figureToSvg()` then draws the very same ticks.
+ */
+function colorbarTicks(zmin: number, zmax: number): { tickvals: number[]; ticktext: string[] } {
+  const tickvals = _niceTicks(zmin, zmax, 6);
+  return { tickvals, ticktext: tickvals.map(_formatTick) };
 }
 
 /** Plotly's text for fitted lines: escaped, joined with `<br>`. */
@@ -183,21 +192,20 @@ export function _heatmapFigure(spec: _HeatmapSpec): Figure {
       cbTitleFit = _fitText(cbTitle, { width: panelH - 4, size: TICK_FONT_PX, minSize: 9 });
     }
   } else {
+    // Bar, ticks and tick labels, then the title turned to run along the bar: a title on top
+    // of the bar collides with the label of a tick at its top end (plotly puts it there).
     const tickW = colorbarTickWidth(spec.zmin, spec.zmax, spec.colorbar?.ticktext);
-    colorbarW = 60 + Math.max(28, tickW);
     if (cbTitle) {
-      // Widen the column for a title on one line, within bounds; beyond, wrap onto 2 lines.
-      colorbarW = Math.max(
-        colorbarW,
-        Math.min(MAX_COLORBAR_COLUMN_PX, 16 + 8 + textWidth(cbTitle, FONT_PX)),
-      );
+      // Along the bar (at least the panels' height): one line, else two, else cut.
       cbTitleFit = _fitText(cbTitle, {
-        width: colorbarW - 16 - 6,
+        width: gridRows * panelH - 8,
         size: FONT_PX,
         minSize: 10,
         maxLines: 2,
       });
     }
+    const titleW = cbTitleFit ? 8 + cbTitleFit.lines.length * _lineHeight(cbTitleFit.size) : 0;
+    colorbarW = 24 + BAR_PX + 6 + Math.max(20, tickW) + titleW + 10;
   }
 
   // 4) margins and gaps
@@ -324,6 +332,7 @@ export function _heatmapFigure(spec: _HeatmapSpec): Figure {
         ypad: 0,
         len: r4(y1 - y0),
         lenmode: "fraction",
+        ...colorbarTicks(trace.zmin, trace.zmax),
         ...spec.colorbar,
       };
       if (cbTitleFit) {
@@ -334,9 +343,17 @@ export function _heatmapFigure(spec: _HeatmapSpec): Figure {
         };
       }
     } else if (k === 0) {
-      trace.colorbar = { thickness: BAR_PX, ...spec.colorbar };
+      trace.colorbar = {
+        thickness: BAR_PX,
+        ...colorbarTicks(trace.zmin, trace.zmax),
+        ...spec.colorbar,
+      };
       if (cbTitleFit) {
-        trace.colorbar.title = { text: joinLines(cbTitleFit), font: { size: cbTitleFit.size } };
+        trace.colorbar.title = {
+          text: joinLines(cbTitleFit),
+          font: { size: cbTitleFit.size },
+          side: "right",
+        };
       }
     }
     const xl = xLabels(p.matrix);

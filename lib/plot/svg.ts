@@ -311,14 +311,20 @@ function colorbar(parts: string[], tr: HeatmapTrace, layout: PlotlyLayout) {
     label(parts, tickText(v, i), x + w + 6, y + 4, { size: TICK_FONT });
   });
   if (title.length && cb.title?.side === "right") {
-    // Turned to run down the bar, right of its tick labels.
-    const plain = title.join(" ");
-    const f = fitLine(plain, h, titleSize, 9);
-    label(parts, escapeHtml(f.text), x + w + 6 + tickW + 6, top + h / 2, {
+    // Turned to run down the bar, right of its tick labels. Turned by 90°, each next line
+    // sits one line height further left, and the glyphs hang 0.25 em left of the baseline:
+    // the first baseline goes where the last line's glyphs clear the labels by 6 px.
+    const lines = title.map((line) => fitLine(line, h, titleSize, 9));
+    const size = Math.min(...lines.map((f) => f.size));
+    const lh = _lineHeight(size);
+    const x0 = x + w + 6 + tickW + 6 + 0.25 * size + (lines.length - 1) * lh;
+    const cut = lines.some((f) => f.cut);
+    label(parts, lines.map((f) => escapeHtml(f.text)), x0, top + h / 2, {
       anchor: "middle",
-      size: f.size,
+      size,
       rotate: 90,
-      tooltip: f.cut ? escapeHtml(plain) : undefined,
+      lineHeight: lh,
+      tooltip: cut ? escapeHtml(title.join(" ")) : undefined,
     });
   }
 }

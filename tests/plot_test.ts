@@ -625,13 +625,40 @@ Deno.test("long text fits: titles wrap, legends size to their names", async (t) 
     checkXml(svg);
     assert.ok(svg.includes(`<title>${b.hovertext}</title>`));
   });
-  await t.step("a long colour bar title widens its column, then wraps", () => {
+  await t.step("the colour bar title runs along the bar, clear of its tick labels", () => {
     const short = heatmapGrid([[[1, -1]]], { colorbarTitle: "v" });
-    const long = heatmapGrid([[[1, -1]]], { colorbarTitle: "activation after normalisation" });
-    assert.ok(long.layout.margin.r > short.layout.margin.r);
-    assert.ok(long.layout.margin.r <= 150);
-    const text = heat(long).colorbar!.title!.text;
-    assert.equal(lines(text).join(" "), "activation after normalisation");
+    const long = heatmapGrid([[[1, -1]]], {
+      colorbarTitle: "activation after layer normalisation, per token",
+    });
+    const bar = heat(long).colorbar!;
+    assert.equal(bar.title?.side, "right");
+    assert.equal(heat(short).colorbar?.title?.side, "right");
+    // Longer than the bar: two lines, and the column one line wider.
+    assert.deepEqual(lines(bar.title!.text), [
+      "activation after layer",
+      "normalisation, per token",
+    ]);
+    assert.equal(long.layout.margin.r - short.layout.margin.r, 16);
+    assert.deepEqual(bar.ticktext, ["-1", "-0.5", "0", "0.5", "1"]);
+    for (const fig of [short, long]) {
+      // In the SVG: right of the widest tick label, and inside the figure.
+      const svg = figureToSvg(fig);
+      const text = heat(fig).colorbar!.ticktext!;
+      const ticks = [
+        ...svg.matchAll(/<text x="([\d.]+)" y="[\d.]+" font-size="11">([^<]+)<\/text>/g),
+      ]
+        .filter((m) => text.includes(m[2]));
+      assert.equal(ticks.length, 5);
+      const tickRight = Math.max(...ticks.map((m) => Number(m[1]) + _textWidth(m[2], 11)));
+      const title = /<text x="([\d.]+)"[^>]*rotate\(90[^>]*>(.*?)<\/text>/.exec(svg);
+      assert.ok(title, "the title is drawn turned");
+      const x = Number(title[1]);
+      const n = (title[2].match(/<tspan/g) ?? [""]).length;
+      // Turned by 90°, each next line sits 16 px further left, its glyphs 3 px left of it.
+      const left = x - (n - 1) * 16 - 3;
+      assert.ok(left >= tickRight + 5, `title from ${left}, tick labels end at ${tickRight}`);
+      assert.ok(x + 10 <= fig.layout.width, "inside the figure");
+    }
   });
   await t.step("the legend column fits the longest name", () => {
     const s = (name: string) => ({ name, x: [1, 2], y: [1, 2] });
@@ -990,6 +1017,48 @@ Deno.test("Figure displays in Jupyter as one MIME bundle", async (t) => {
     assert.throws(() => usePlotly("" as string), TypeError);
     assert.throws(() => usePlotly(undefined as never), /usePlotly: source must be/);
   });
+});
+
+Deno.test("usePlotly()'s output says what a viewer without scripts shows", () => {
+  const html = usePlotly("window.Plotly = {};")[jupyterDisplay]()["text/html"];
+  _forgetPlotly();
+  // What remains without scripts (sanitised, untrusted): the text of the status line.
+  const bare = html.replace(/<script[\s\S]*?<\/script>/g, "").replace(/<[^>]+>/g, "");
+  assert.match(bare, /plotly\.js is not running here .*: the figures below are static images/);
+  assert.ok(!bare.includes("interactive"));
+  // With scripts, the status line is replaced.
+  const id = /<div id="([^"]+)"/.exec(html)![1];
+  assert.ok(
+    html.includes(
+      `document.getElementById("${id}").textContent = "plotly.js registered: figures below are interactive, offline"`,
+    ),
+  );
+});
+
+Deno.test("headGrid() puts heads on their own scales with sharedScale: false", () => {
+  const slopes = [1 / 2, 1 / 4, 1 / 8];
+  const bias = slopes.map((m) =>
+    [0, 1, 2, 3].map((i) => [0, 1, 2, 3].map((j) => -m * Math.abs(i - j)))
+  );
+  const own = headGrid(bias, { sharedScale: false, colorbarTitle: "bias" });
+  assert.deepEqual(own.data.map((t) => t.type === "heatmap" && [t.zmin, t.zmax]), [
+    [-1.5, 0],
+    [-0.75, 0],
+    [-0.375, 0],
+  ]);
+  assert.ok(own.data.every((t) => t.type === "heatmap" && t.showscale));
+  const shared = headGrid(bias, { colorbarTitle: "bias" });
+  assert.deepEqual(shared.data.map((t) => t.type === "heatmap" && t.showscale), [
+    true,
+    false,
+    false,
+  ]);
+  assert.ok(shared.data.every((t) => t.type === "heatmap" && t.zmin === -1.5 && t.zmax === 0));
+  checkXml(figureToSvg(own));
+  assert.throws(
+    () => headGrid(bias, { sharedScale: "no" as never }),
+    /headGrid: options.sharedScale must be a boolean, got string/,
+  );
 });
 
 Deno.test("toHtml() writes one offline page", async (t) => {

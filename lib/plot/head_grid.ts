@@ -43,6 +43,14 @@ export interface HeadGridOptions {
    * symmetric about 0 when they have both signs, else sequential.
    */
   colorscale?: "sequential" | "diverging" | ColorScale;
+  /**
+   * One colour range and colour bar for all heads (default `true`), so equal
+   * colours mean equal values across heads. With `false` each head gets the
+   * range of its own values and its own colour bar (unless `zmin` and `zmax`
+   * are both given): for per-head quantities on very different scales, such
+   * as ALiBi's bias, whose slope differs by a factor of 2 from head to head.
+   */
+  sharedScale?: boolean;
   /** Colour bar title. Default `"weight"` for attention weights, else `"value"`. */
   colorbarTitle?: string;
   /** X axis title. Default `"key"`. */
@@ -112,17 +120,35 @@ export function _titles(
  * assert.deepEqual([trace.zmin, trace.zmax], [-4, 4]);
  * assert.equal(trace.colorbar?.title?.text, "score");
  * ```
+ *
+ * @example ALiBi's bias, each head on its own scale
+ * ```ts
+ * import { headGrid } from "./head_grid.ts";
+ * import assert from "node:assert/strict";
+ * // -m_h·|i - j| for two heads with slopes 1/2 and 1/16, three positions
+ * const bias = [1 / 2, 1 / 16].map((m) => [0, 1, 2].map((i) => [0, 1, 2].map((j) => -m * Math.abs(i - j))));
+ * const fig = headGrid(bias, { sharedScale: false, colorbarTitle: "bias" });
+ * const [h0, h1] = fig.data;
+ * assert.ok(h0.type === "heatmap" && h1.type === "heatmap");
+ * assert.deepEqual([h0.zmin, h0.zmax, h1.zmin, h1.zmax], [-1, 0, -0.125, 0]);
+ * assert.ok(h0.showscale && h1.showscale, "a colour bar per head");
+ * ```
  */
 export function headGrid(weights: HeadsInput, options: HeadGridOptions = {}): Figure {
   const fn = "headGrid";
   const heads = _toHeads(weights, fn, "weights");
   const titles = _titles(options.headLabels, heads.length, fn, "options.headLabels", "head");
+  const sharedScale = options.sharedScale ?? true;
+  if (typeof sharedScale !== "boolean") {
+    throw new TypeError(`${fn}: options.sharedScale must be a boolean, got ${typeof sharedScale}`);
+  }
   return _grid(fn, heads.map((matrix, h) => ({ matrix, title: titles[h] })), {
     ..._attentionAxes(options),
     title: options.title,
     columns: options.columns ?? Math.min(4, heads.length),
     color: options,
     weights: true,
+    sharedScale,
     colorbarTitle: options.colorbarTitle,
     description: (what) =>
       `${heads.length} heads of ${heads[0]?.rows ?? 0}×${heads[0]?.cols ?? 0} ${what}`,

@@ -13,6 +13,8 @@
 import { gzipSync } from "node:zlib";
 import { _DISPLAY_BUDGET, jupyterDisplay } from "./jupyter_display.ts";
 
+let statusCounter = 0;
+
 /** Session state of the notebook display: the registered source and whether a display carried it. */
 const registry: { source?: string; loader?: string; included: boolean } = { included: false };
 
@@ -124,9 +126,17 @@ export class PlotlyDisplay {
   [jupyterDisplay](): PlotlyMimeBundle {
     const html = _plotlyLoaderHtml();
     registry.included = true;
+    // Where scripts do not run (an untrusted notebook, GitHub), the status says so; a
+    // script that runs replaces it.
+    const id = `alp${(++statusCounter).toString(36)}${
+      Math.floor(Math.random() * 36 ** 5).toString(36)
+    }`;
     return {
-      "text/html": `<div style="font:12px sans-serif;color:#666">plotly.js registered: ` +
-        `figures below are interactive, offline</div>\n${html}`,
+      "text/html": `<div id="${id}" style="font:12px sans-serif;color:#666">plotly.js is not ` +
+        `running here (an untrusted notebook, or a viewer without scripts): the figures below ` +
+        `are static images</div>\n<script type="text/javascript">document.getElementById(` +
+        `"${id}").textContent = "plotly.js registered: figures below are interactive, offline";` +
+        `</script>\n${html}`,
       "text/plain":
         `plotly.js registered (${this.length} characters): figures are interactive offline`,
     };

@@ -5,15 +5,22 @@
  *
  * 1. registers the Deno kernel (`deno jupyter --install`);
  * 2. checks that Jupyter's nbconvert is installed (and says how to install it);
- * 3. runs each notebook (`jupyter nbconvert --to notebook --execute`), then
- *    exports it to HTML with a template that loads nothing from a CDN
+ * 3. runs each notebook (`scripts/execute_notebook.py`, nbclient), stopping it
+ *    when it runs past its limit (`--limit`, default 300 s: CI runs each
+ *    notebook within 5 minutes);
+ * 4. gives every figure a PNG (`scripts/png_fallback.ts`: the library's SVG
+ *    rasterised with resvg), also in place of the SVG inside its HTML, so that
+ *    the executed copy shows its figures as images where it is not trusted
+ *    (classic Notebook, GitHub) and stays interactive where it is;
+ * 5. exports it to HTML with a template that loads nothing from a CDN
  *    (`scripts/nbconvert/offline.html.j2`) and an inlined MathJax;
- * 4. prints one line per notebook with its time, and exits 1 when a cell
- *    failed, naming the notebook and the error.
+ * 6. prints one line per notebook with its time, and exits 1 when a cell
+ *    failed or a notebook ran too long, naming the notebook and the error.
  *
  * ```sh
  * deno task notebooks                 # all of notebooks/*.ipynb
  * deno task notebooks 05 06_positional_encoding.ipynb   # a prefix, a name or a path each
+ * deno task notebooks --limit 600 10  # a longer limit
  * ```
  *
  * @module
@@ -22,6 +29,7 @@
 import { parseArgs, stripVTControlCharacters } from "node:util";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { addPngFallbacks, loadRasterizer, type Rasterize } from "./png_fallback.ts";
 
 /** How to install what the notebooks need on Debian or Ubuntu. */
 export const JUPYTER_INSTALL =
@@ -29,6 +37,8 @@ export const JUPYTER_INSTALL =
 
 const TEMPLATE = fileURLToPath(new URL("./nbconvert/offline.html.j2", import.meta.url));
 const EXECUTOR = fileURLToPath(new URL("./execute_notebook.py", import.meta.url));
+/** Seconds a notebook may run, by default: CI runs each within 5 minutes. */
+export const NOTEBOOK_LIMIT_S = 300;
 /** Debian's Python, which has nbclient (a pyenv or venv `python3` may not). */
 const PYTHON = "/usr/bin/python3";
 const MATHJAX_MARKER = "<!-- attention-lab:mathjax -->";
@@ -39,8 +49,10 @@ export interface NotebookRun {
   name: string;
   /** Whether every cell ran and the HTML export was written. */
   ok: boolean;
-  /** Wall time of execution plus export, in seconds. */
+  /** Wall time of execution, PNG fallbacks and export, in seconds. */
   seconds: number;
+  /** Figures (plotly outputs) in the executed notebook. */
+  plots?: number;
   /** The executed notebook (when ok). */
   ipynb?: string;
   /** The HTML export (when ok). */
@@ -134,14 +146,17 @@ function mathJaxHtml(): Promise<string> {
  *
  * @param notebook Path of the `.ipynb` file.
  * @param outDir Where `NAME.ipynb` (executed) and `NAME.html` go.
- * @param options `timeout`: seconds a cell may run (default 600).
- * @returns The outcome; a failed cell gives `ok: false` and the error.
+ * @param options `timeout`: seconds a cell may run (default 600); `limit`:
+ *   seconds the whole notebook may run (default {@link NOTEBOOK_LIMIT_S});
+ *   `rasterize`: SVG to PNG for the figures' fallbacks (default: resvg, loaded once).
+ * @returns The outcome; a failed cell or a notebook over its limit gives `ok: false` and the error.
  */
 export async function runNotebook(
   notebook: string,
   outDir: string,
-  options: { timeout?: number } = {},
+  options: { timeout?: number; limit?: number; rasterize?: Rasterize } = {},
 ): Promise<NotebookRun> {
+  const limit = options.limit ?? NOTEBOOK_LIMIT_S;
   const name = basename(notebook);
   const stem = name.replace(/\.ipynb$/, "");
   const start = performance.now();
@@ -157,11 +172,24 @@ export async function runNotebook(
     ipynb,
     "--timeout",
     String(options.timeout ?? 600),
+    "--limit",
+    String(limit),
   ]);
+  if (exec.code === 3) {
+    const why = stripVTControlCharacters(exec.out).trim().split("\n").pop();
+    return {
+      name,
+      ok: false,
+      seconds: seconds(),
+      error:
+        `over the limit of ${limit} s a notebook may run (CI runs each within 5 minutes): ${why}`,
+    };
+  }
   if (exec.code !== 0) {
     return { name, ok: false, seconds: seconds(), error: errorExcerpt(exec.out) };
   }
-  const plots = countPlots(JSON.parse(await Deno.readTextFile(ipynb)));
+  const nb = JSON.parse(await Deno.readTextFile(ipynb));
+  const plots = countPlots(nb);
   if (plots === 0) {
     return {
       name,
@@ -170,6 +198,10 @@ export async function runNotebook(
       error: "it displayed no plot: every notebook must show one",
     };
   }
+  rasterizer ??= loadRasterizer();
+  addPngFallbacks(nb, options.rasterize ?? await rasterizer);
+  // nbformat's own layout (one-space indent), so the file diffs like one Jupyter wrote.
+  await Deno.writeTextFile(ipynb, JSON.stringify(nb, null, 1) + "\n");
   const exp = await run("jupyter", [
     "nbconvert",
     "--to",
@@ -188,8 +220,21 @@ export async function runNotebook(
   const page = await Deno.readTextFile(html);
   const mj = await mathJaxHtml();
   await Deno.writeTextFile(html, page.replace(MATHJAX_MARKER, () => mj));
-  return { name, ok: true, seconds: seconds(), ipynb, html };
+  const took = seconds();
+  if (took > limit) {
+    return {
+      name,
+      ok: false,
+      seconds: took,
+      plots,
+      error: `took ${took.toFixed(1)} s with its export, over the limit of ${limit} s ` +
+        `(CI runs each notebook within 5 minutes)`,
+    };
+  }
+  return { name, ok: true, seconds: took, plots, ipynb, html };
 }
+
+let rasterizer: Promise<Rasterize> | undefined;
 
 /**
  * The notebooks to run: all of `dir/*.ipynb` in name order, or those the
@@ -228,21 +273,33 @@ async function main(): Promise<number> {
     allowPositionals: true,
     options: {
       timeout: { type: "string", default: "600" },
+      limit: { type: "string", default: String(NOTEBOOK_LIMIT_S) },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) {
     console.log(
-      "Usage: deno task notebooks [--timeout SECONDS] [NOTEBOOK ...]\n" +
+      "Usage: deno task notebooks [--timeout SECONDS] [--limit SECONDS] [NOTEBOOK ...]\n" +
         "Executes notebooks/*.ipynb (or the ones named: a path, a file name or a prefix like 05)\n" +
-        "with the Deno kernel and writes executed notebooks and HTML exports to out/notebooks/.",
+        "with the Deno kernel and writes executed notebooks (figures with PNG fallbacks) and\n" +
+        "HTML exports to out/notebooks/. --timeout: seconds per cell (600); --limit: seconds\n" +
+        `per notebook (${NOTEBOOK_LIMIT_S}); a notebook over it fails.`,
     );
     return 0;
   }
   const timeout = Number(values.timeout);
-  if (!Number.isInteger(timeout) || timeout <= 0) {
-    console.error(`--timeout must be a positive whole number of seconds, got ${values.timeout}`);
-    return 2;
+  const limit = Number(values.limit);
+  for (
+    const [flag, v, raw] of [["--timeout", timeout, values.timeout], [
+      "--limit",
+      limit,
+      values.limit,
+    ]]
+  ) {
+    if (!Number.isInteger(v) || (v as number) <= 0) {
+      console.error(`${flag} must be a positive whole number of seconds, got ${raw}`);
+      return 2;
+    }
   }
   const notebooks = await selectNotebooks("notebooks", positionals);
   if (notebooks.length === 0) {
@@ -258,21 +315,26 @@ async function main(): Promise<number> {
     );
     return 1;
   }
-  console.log(`notebooks: ${notebooks.length} with the Deno kernel, nbconvert ${version}`);
+  console.log(
+    `notebooks: ${notebooks.length} with the Deno kernel, nbconvert ${version}, ` +
+      `limit ${limit} s each`,
+  );
   const outDir = join("out", "notebooks");
   const runs: NotebookRun[] = [];
   const start = performance.now();
   for (const nb of notebooks) {
-    const r = await runNotebook(nb, outDir, { timeout });
+    const r = await runNotebook(nb, outDir, { timeout, limit });
     runs.push(r);
     const time = `${r.seconds.toFixed(1)} s`.padStart(8);
-    if (r.ok) console.log(`ok      ${r.name.padEnd(36)} ${time}  -> ${r.html}`);
-    else console.log(`FAILED  ${r.name.padEnd(36)} ${time}\n${r.error}\n`);
+    if (r.ok) {
+      console.log(`ok      ${r.name.padEnd(36)} ${time}  ${String(r.plots).padStart(2)} figures`);
+    } else console.log(`FAILED  ${r.name.padEnd(36)} ${time}\n${r.error}\n`);
   }
   const failed = runs.filter((r) => !r.ok);
   const total = ((performance.now() - start) / 1000).toFixed(1);
   console.log(
-    `notebooks: ${runs.length - failed.length} passed, ${failed.length} failed (${total} s)` +
+    `notebooks: ${runs.length - failed.length} passed, ${failed.length} failed (${total} s), ` +
+      `executed copies and HTML in ${outDir}/` +
       (failed.length ? `; failed: ${failed.map((r) => r.name).join(", ")}` : ""),
   );
   return failed.length ? 1 : 0;

@@ -75,8 +75,6 @@ const textWidth = (s: string, px = TICK_FONT_PX) => _textWidth(s, px);
 // Colour bars: width of the shared bar and of a bar per subplot, in pixels.
 const BAR_PX = 14;
 const PANEL_BAR_PX = 10;
-// The shared bar's column grows to fit a long title on one line up to this width, then wraps.
-const MAX_COLORBAR_COLUMN_PX = 150;
 
 /** Widest tick label of a colour bar over [zmin, zmax] (or of its explicit tick texts). */
 function colorbarTickWidth(zmin: number, zmax: number, ticktext?: readonly string[]): number {

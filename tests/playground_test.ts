@@ -17,6 +17,7 @@ import * as engine from "../examples/playground/engine.ts";
 import { assertClose } from "../mod.ts";
 import { getTask } from "../train/tasks.ts";
 import { predictTexts } from "../train/trainer.ts";
+import { viewsRendererJs } from "../lib/plot/views/views_renderer.ts";
 
 type Engine = typeof engine;
 
@@ -56,16 +57,24 @@ function embedded(name: string): string {
 
 Deno.test("the playground page is one self-contained file", async () => {
   const html = build.html;
-  // nothing is loaded from anywhere: no src or href at all, no module imports, no fetch
-  assert.doesNotMatch(html, /\bsrc\s*=/i, "an element loads a source");
-  assert.doesNotMatch(html, /<link\b/i, "a <link> element");
-  assert.doesNotMatch(html, /\bhref\s*=/i, "an href");
-  assert.doesNotMatch(html, /\brequire\s*\(/, "require() in the page");
-  assert.doesNotMatch(html, /\bfetch\s*\(/, "fetch() in the page");
-  assert.doesNotMatch(html, /<script[^>]*type="module"/, "a module script");
+  // the markup (scripts' text left out) loads nothing: no src or href attribute, no <link>
+  const markup = html.replace(/(<script[^>]*>)[^]*?(<\/script>)/g, "$1$2");
+  assert.doesNotMatch(markup, /\b(src|href)\s*=/i, "an element loads a source");
+  assert.doesNotMatch(markup, /<link\b/i, "a <link> element");
+  assert.doesNotMatch(markup, /<script[^>]*type="module"/, "a module script");
+  // and no script asks the network for anything (the views' renderer sets an <a>'s href and
+  // an <img>'s src only to blob: and data: URLs of its own drawing, for "save as PNG / SVG")
+  for (
+    const re of [/\brequire\s*\(/, /\bfetch\s*\(/, /XMLHttpRequest/, /importScripts/, /WebSocket/]
+  ) {
+    assert.doesNotMatch(html, re);
+  }
   // the only URL is the SVG namespace given to createElementNS
   const urls = new Set(html.match(/https?:\/\/[^\s"'`)]+/g) ?? []);
   assert.deepEqual([...urls], ["http://www.w3.org/2000/svg"]);
+  // the views' renderer is in the page once, inside the bundle (which installs it)
+  assert.equal(html.split(viewsRendererJs()).length - 1, 1);
+  assert.ok(build.script.includes(viewsRendererJs()));
   // the shipped checkpoints are in it byte for byte
   assert.ok(Object.keys(build.models).length >= 1);
   for (const name of Object.keys(build.models)) {
@@ -79,7 +88,8 @@ Deno.test("the playground page is one self-contained file", async () => {
       .then(() => true, () => false);
     assert.equal(name in build.models, present, `${name}: embedded exactly when shipped`);
   }
-  // size: the base64 checkpoints (4/3 of their bytes), the script, and under 150 KB of the rest
+  // size: the base64 checkpoints (4/3 of their bytes), the script (the views' renderer
+  // included) and under 150 KB of the rest
   const checkpointChars = Object.values(build.models).reduce((s, n) => s + 4 * Math.ceil(n / 3), 0);
   const rest = html.length - checkpointChars - build.script.length;
   assert.ok(rest > 0 && rest < 150_000, `markup and style take ${rest} characters`);
@@ -148,6 +158,38 @@ Deno.test("the bundle decodes exactly as Deno runs the library", async (t) => {
       }
     });
   }
+  await t.step("the views follow the steps, in the bundle as in Deno", () => {
+    const name = Object.keys(build.models)[0];
+    const bytes = engine.fromBase64(embedded(name));
+    const [inBundle, inDeno] = [api.loadModel(name, bytes), engine.loadModel(name, bytes)];
+    const input = getTask(name).splits().test[0].input;
+    const a = api.decodeText(inBundle, input), b = engine.decodeText(inDeno, input);
+    const n = a.outputTokens.length;
+    for (const steps of [1, Math.ceil(n / 2), n]) {
+      const spec = api.headViewSpec(a, steps);
+      assert.deepEqual(spec, engine.headViewSpec(b, steps));
+      assert.deepEqual(spec.roles.map((r) => r.name), ["cross", "decoder", "encoder"]);
+      const [cross, decoder, encoder] = spec.roles;
+      assert.equal(cross.queryLabels.length, steps, "one query per step shown");
+      assert.equal(decoder.keyLabels.length, steps);
+      assert.equal(encoder.queryLabels.length, a.sourceTokens.length);
+      // every kept weight is the decode's own, in thousandths
+      const last = cross.layers.length - 1;
+      for (const [h, map] of cross.layers[last].entries()) {
+        for (const [i, row] of map.rows.entries()) {
+          for (let p = 0; p < row.length; p += 2) {
+            const w = a.cross[last][h][i][row[p]];
+            assert.ok(Math.abs(row[p + 1] - 1000 * w) <= 0.5, `head ${h} query ${i}`);
+          }
+        }
+      }
+      assert.deepEqual(api.modelViewSpec(a, steps).roles, spec.roles);
+    }
+    const neuron = api.neuronViewSpec(inBundle, a);
+    assert.deepEqual(neuron, engine.neuronViewSpec(inDeno, b));
+    assert.equal(neuron.view, "neuron");
+    assert.deepEqual(neuron.roles.map((r) => r.name).sort(), ["cross", "decoder", "encoder"]);
+  });
   if ("reverse" in build.models) {
     await t.step("reverse reverses", () => {
       const m = api.loadModel("reverse", engine.fromBase64(embedded("reverse")));

@@ -14,34 +14,48 @@ import {
   type DecodeView,
   fromBase64,
   type HeadMaps,
+  headViewSpec,
   inputProblem,
   kernelPlace,
   loadModel,
+  modelViewSpec,
+  neuronViewSpec,
   type PlaygroundModel,
   WALK_MAX_DK,
   type WalkView,
 } from "./engine.ts";
+import { viewsRendererJs } from "../../lib/plot/views/views_renderer.ts";
 
 /** Milliseconds between two revealed decoding steps. */
 const STEP_MS = 70;
 /** Milliseconds of quiet typing before decoding starts. */
 const DEBOUNCE_MS = 200;
 const SVG_NS = "http://www.w3.org/2000/svg";
-/** One colour per head (up to 8 heads; more reuse them). */
-const HEAD_COLOURS = [
-  "#1f77b4",
-  "#d62728",
-  "#2ca02c",
-  "#9467bd",
-  "#ff7f0e",
-  "#17becf",
-  "#8c564b",
-  "#e377c2",
-];
 
-/** A renderer of the views helper, when the page inlines one. */
-interface ViewsApi {
-  render(element: Element, spec: unknown): void;
+/** A view drawn by the renderer of lib/plot/views (`AttentionLabViews`, inlined in the page). */
+interface ViewHandle {
+  update(spec: unknown): ViewHandle;
+  destroy(): void;
+}
+
+/**
+ * `AttentionLabViews`, the views' renderer. Its source is in this bundle
+ * already (lib/plot/views holds it for `toHtml()`), so it is installed from
+ * there, as an inline script, rather than put into the page a second time.
+ */
+function viewsApi(): { render(element: Element, spec: unknown): ViewHandle } {
+  if (!("AttentionLabViews" in globalThis)) {
+    const script = document.createElement("script");
+    script.textContent = viewsRendererJs();
+    document.head.appendChild(script); // an inline script runs as it is inserted
+  }
+  const api = (globalThis as {
+    AttentionLabViews?: { render(element: Element, spec: unknown): ViewHandle };
+  }).AttentionLabViews;
+  if (!api) {
+    throw new Error("playground: the views renderer (AttentionLabViews) is not in the page");
+  }
+  return api;
 }
 
 function $(id: string): HTMLElement {
@@ -106,18 +120,6 @@ function model(name: string): PlaygroundModel {
     models.set(name, m);
   }
   return m;
-}
-
-/** The maps the head view and heatmap show, by kind. */
-function mapsOf(view: DecodeView, kind: string): HeadMaps[] {
-  return kind === "decoder" ? view.decoderSelf : kind === "encoder" ? view.encoderSelf : view.cross;
-}
-
-/** Row (query) and column (key) tokens of a kind of map. */
-function tokensOf(view: DecodeView, kind: string): [string[], string[]] {
-  if (kind === "encoder") return [view.sourceTokens, view.sourceTokens];
-  if (kind === "decoder") return [view.decoderInputs, view.decoderInputs];
-  return [view.decoderInputs, view.sourceTokens];
 }
 
 /** Mean over heads of `[head][row][col]`. */
@@ -190,110 +192,24 @@ function drawHeatmap(
   container.dataset.steps = String(steps);
 }
 
-/** Heads the head view shows (toggled by clicking the legend). */
-let visibleHeads = new Set<number>();
-
-/**
- * The head view: query tokens on the left, key tokens on the right, joined by
- * lines as opaque as the weight, one colour per head; hovering a token shows
- * only its lines. Rows beyond `steps` (not decoded yet) have no lines.
- */
-function drawHeadView(
-  container: HTMLElement,
-  view: DecodeView,
-  kind: string,
-  layer: number,
-  steps: number,
-): void {
-  const all = mapsOf(view, kind);
-  const maps = all[Math.min(layer, all.length - 1)];
-  const [qTokens, kTokens] = tokensOf(view, kind);
-  const shownRows = kind === "encoder" ? qTokens.length : steps;
-  const rowH = 20, width = 300, top = 24;
-  const height = top + Math.max(qTokens.length, kTokens.length) * rowH + 8;
-  const wrap = document.createElement("div");
-  const legend = document.createElement("div");
-  legend.className = "legend";
-  legend.id = "head-legend";
-  if (visibleHeads.size === 0) maps.forEach((_, h) => visibleHeads.add(h));
-  maps.forEach((_, h) => {
-    const chip = document.createElement("button");
-    chip.type = "button";
-    chip.className = "chip";
-    chip.dataset.head = String(h);
-    chip.textContent = `head ${h + 1}`;
-    chip.style.borderColor = HEAD_COLOURS[h % HEAD_COLOURS.length];
-    chip.style.background = visibleHeads.has(h) ? HEAD_COLOURS[h % HEAD_COLOURS.length] : "#fff";
-    chip.style.color = visibleHeads.has(h) ? "#fff" : "#333";
-    chip.title = "click: show or hide this head; double-click: only this head";
-    chip.addEventListener("click", () => {
-      if (visibleHeads.has(h)) visibleHeads.delete(h);
-      else visibleHeads.add(h);
-      if (visibleHeads.size === 0) visibleHeads.add(h);
-      redraw();
-    });
-    chip.addEventListener("dblclick", () => {
-      visibleHeads = new Set([h]);
-      redraw();
-    });
-    legend.appendChild(chip);
-  });
-  const root = svg("svg", { width, height, role: "img", "aria-label": `${kind} head view` });
-  const lines = svg("g", {}, root);
-  const xl = 70, xr = width - 70;
-  const y = (i: number) => top + i * rowH + rowH / 2;
-  const qLabels: SVGTextElement[] = [];
-  qTokens.forEach((tok, i) => {
-    const t = svg("text", { x: xl - 8, y: y(i) + 4, "text-anchor": "end", class: "tok" }, root);
-    t.textContent = i < shownRows ? label(tok) : "";
-    t.dataset.query = String(i);
-    qLabels.push(t);
-  });
-  kTokens.forEach((tok, j) => {
-    const t = svg("text", { x: xr + 8, y: y(j) + 4, class: "tok" }, root);
-    t.textContent = label(tok);
-  });
-  for (const h of visibleHeads) {
-    if (h >= maps.length) continue;
-    for (let i = 0; i < shownRows; i++) {
-      for (let j = 0; j < kTokens.length; j++) {
-        const w = maps[h][i][j];
-        if (w < 0.01) continue;
-        svg("line", {
-          x1: xl,
-          y1: y(i),
-          x2: xr,
-          y2: y(j),
-          stroke: HEAD_COLOURS[h % HEAD_COLOURS.length],
-          "stroke-width": 2,
-          "stroke-opacity": (w * 0.9).toFixed(3),
-          "data-query": i,
-          "data-head": h,
-        }, lines);
-      }
-    }
-  }
-  // hover a query token: only its lines
-  qLabels.forEach((t, i) => {
-    t.addEventListener("mouseenter", () => {
-      for (const l of lines.querySelectorAll("line")) {
-        l.style.display = l.dataset.query === String(i) ? "" : "none";
-      }
-    });
-    t.addEventListener("mouseleave", () => {
-      for (const l of lines.querySelectorAll("line")) l.style.display = "";
-    });
-  });
-  wrap.append(legend, root);
-  container.replaceChildren(wrap);
-  container.dataset.kind = kind;
-  container.dataset.layer = String(layer);
-}
-
 let current: DecodeView | null = null;
 let shownSteps = 0;
 let generation = 0;
 let timer: ReturnType<typeof setTimeout> | undefined;
+
+/** The views' handles, by element id (updated in place as steps appear). */
+const handles = new Map<string, ViewHandle>();
+
+function showView(id: string, spec: unknown): void {
+  const handle = handles.get(id);
+  if (handle) handle.update(spec);
+  else handles.set(id, viewsApi().render($(id), spec));
+}
+
+function dropViews(): void {
+  for (const h of handles.values()) h.destroy();
+  handles.clear();
+}
 
 function redraw(): void {
   const view = current;
@@ -302,20 +218,8 @@ function redraw(): void {
   const headValue = ($("head-select") as HTMLSelectElement).value;
   const head = headValue === "mean" ? "mean" : Number(headValue);
   drawHeatmap($("cross-heatmap"), view, Math.min(layer, view.cross.length - 1), head, shownSteps);
-  const kind = ($("head-view-kind") as HTMLSelectElement).value;
-  const views = (globalThis as { AttentionLabViews?: ViewsApi }).AttentionLabViews;
-  if (views) {
-    views.render($("head-view"), {
-      view: "head",
-      kind,
-      layer,
-      steps: shownSteps,
-      tokens: tokensOf(view, kind),
-      attention: mapsOf(view, kind),
-    });
-  } else {
-    drawHeadView($("head-view"), view, kind, layer, shownSteps);
-  }
+  showView("head-view", headViewSpec(view, shownSteps));
+  showView("model-view", modelViewSpec(view, shownSteps));
   const out = $("output");
   const tokens = view.outputTokens.slice(0, shownSteps);
   out.textContent = tokens.filter((t) => t !== "<eos>").join("");
@@ -339,17 +243,17 @@ function fillSelects(m: PlaygroundModel): void {
     m.checkpoint.config.numEncoderLayers ?? 1,
   );
   layerSel.replaceChildren(
-    ...Array.from({ length: layers }, (_, l) => new Option(`layer ${l + 1}`, String(l))),
+    ...Array.from({ length: layers }, (_, l) => new Option(`layer ${l}`, String(l))),
   );
   layerSel.value = String(layers - 1);
   headSel.replaceChildren(
     new Option("mean of heads", "mean"),
     ...Array.from(
       { length: m.checkpoint.config.numHeads },
-      (_, h) => new Option(`head ${h + 1}`, String(h)),
+      (_, h) => new Option(`head ${h}`, String(h)),
     ),
   );
-  visibleHeads = new Set();
+  dropViews(); // another model: other layer and head counts
 }
 
 function setState(state: string): void {
@@ -399,6 +303,8 @@ function decodeNow(): void {
     if (shownSteps < view.outputTokens.length) timer = setTimeout(tick, STEP_MS);
     else {
       $("output").dataset.text = view.text;
+      showView("neuron-view", neuronViewSpec(m, view));
+      $("neuron-view").dataset.input = text;
       setState("done");
     }
   };
@@ -559,12 +465,7 @@ function main(): void {
   select.value = names.includes("dates") ? "dates" : names[0];
   select.addEventListener("change", () => selectModel(select.value));
   $("input").addEventListener("input", scheduleDecode);
-  for (const id of ["layer-select", "head-select", "head-view-kind"]) {
-    $(id).addEventListener("change", () => {
-      if (id !== "head-select") visibleHeads = new Set();
-      redraw();
-    });
-  }
+  for (const id of ["layer-select", "head-select"]) $(id).addEventListener("change", redraw);
   for (const tab of document.querySelectorAll<HTMLElement>("[role=tab]")) {
     tab.addEventListener("click", () => showTab(tab.dataset.tab!));
   }
@@ -587,9 +488,12 @@ function main(): void {
   attentionWalk,
   decodeText,
   fromBase64,
+  headViewSpec,
   inputProblem,
   kernelPlace,
   loadModel,
+  modelViewSpec,
+  neuronViewSpec,
 };
 
 if (typeof document !== "undefined") {

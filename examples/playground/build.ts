@@ -5,8 +5,9 @@
  * How: `deno bundle --platform browser --format iife --minify` (esbuild inside
  * Deno) bundles `app.ts`, which imports the library's own modules; the
  * checkpoints go in as base64 and are parsed in the page by the library's
- * safetensors and `loadModule` code. The page loads nothing: no `src`, no
- * CDN, no `fetch`.
+ * safetensors and `loadModule` code. The renderer of lib/plot/views (for
+ * the head, model and neuron views) comes inside the bundle, which installs it.
+ * The page loads nothing: no `src`, no CDN, no `fetch`.
  *
  * Permissions: `--allow-read` (sources, checkpoints), `--allow-run=deno` (the
  * bundler), `--allow-write=out` (the page).

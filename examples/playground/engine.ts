@@ -13,6 +13,7 @@ import {
   causalMask,
   maskToBias,
   matmul,
+  noGrad,
   randn,
   Rng,
   scale,
@@ -24,6 +25,12 @@ import {
 } from "../../mod.ts";
 import { type Checkpoint, parseCheckpoint } from "../../train/checkpoint.ts";
 import { getTask, type TaskSpec } from "../../train/tasks.ts";
+import { headView } from "../../lib/plot/views/head_view.ts";
+import { modelView } from "../../lib/plot/views/model_view.ts";
+import { neuronView } from "../../lib/plot/views/neuron_view.ts";
+import { traceAttention } from "../../lib/plot/views/trace_attention.ts";
+import type { AttentionRole } from "../../lib/plot/views/attention_roles.ts";
+import type { HeadViewSpec, NeuronViewSpec } from "../../lib/plot/views/view_spec.ts";
 import { traceKernels } from "../../lib/kernels/registry.ts";
 import { threadsAvailable, wasmReady } from "../../lib/kernels/simd.ts";
 import { poolSize } from "../../lib/kernels/threads.ts";
@@ -151,6 +158,74 @@ export function decodeText(model: PlaygroundModel, text: string): DecodeView {
     decoderInputs: ["<bos>", ...outputTokens.slice(0, -1)],
     kernels,
   };
+}
+
+/** Token labels for the views: a space shown as `␣`. */
+function shown(tokens: readonly string[]): string[] {
+  return tokens.map((t) => t === " " ? "␣" : t);
+}
+
+/**
+ * The decode's attention after its first `steps` steps, as the views' roles:
+ * `cross` (steps × source), `decoder` (steps × steps) and `encoder` (source ×
+ * source, complete from the start).
+ */
+export function rolesAt(view: DecodeView, steps: number): AttentionRole[] {
+  const n = Math.max(1, Math.min(steps, view.outputTokens.length));
+  const queries = shown(view.decoderInputs.slice(0, n));
+  const source = shown(view.sourceTokens);
+  const rows = (maps: HeadMaps[], cols?: number) =>
+    maps.map((heads) => heads.map((m) => m.slice(0, n).map((r) => r.slice(0, cols))));
+  return [
+    {
+      name: "cross",
+      layers: rows(view.cross),
+      queryLabels: queries,
+      keyLabels: source,
+    },
+    {
+      name: "decoder",
+      layers: rows(view.decoderSelf, n),
+      queryLabels: queries,
+      keyLabels: queries,
+    },
+    {
+      name: "encoder",
+      layers: view.encoderSelf,
+      queryLabels: source,
+      keyLabels: source,
+    },
+  ];
+}
+
+/** The head view (lib/plot/views) of the decode after `steps` steps, cross-attention first. */
+export function headViewSpec(view: DecodeView, steps: number): HeadViewSpec {
+  const roles = rolesAt(view, steps);
+  return headView(roles, { layer: roles[0].layers.length - 1 }).spec as HeadViewSpec;
+}
+
+/** The model view (every layer × head) of the decode after `steps` steps. */
+export function modelViewSpec(view: DecodeView, steps: number): HeadViewSpec {
+  return modelView(rolesAt(view, steps)).spec as HeadViewSpec;
+}
+
+/**
+ * The neuron view of a finished decode: one teacher-forced forward pass of
+ * the model over the input and the decoder inputs the greedy steps fed
+ * (`<bos>` and each produced token but the last), traced.
+ */
+export function neuronViewSpec(model: PlaygroundModel, view: DecodeView): NeuronViewSpec {
+  const { charVocab: vocab, model: seq } = model.checkpoint;
+  const src = view.sourceTokens.map((t) => vocab.tokens.indexOf(t));
+  const tgt = view.decoderInputs.map((t) => vocab.tokens.indexOf(t));
+  const traced = noGrad(() => traceAttention(seq, () => seq.forward([src], [tgt])));
+  const layers = seq.transformer.decoder.layers.length;
+  return neuronView(traced, {
+    sourceTokens: shown(view.sourceTokens),
+    targetTokens: shown(view.decoderInputs),
+    role: "cross",
+    layer: layers - 1,
+  }).spec as NeuronViewSpec;
 }
 
 /** Where the kernels run here: WebAssembly SIMD or JavaScript, and on how many threads. */

@@ -20,10 +20,13 @@
  *   revealed rows with `data-weight`; the container has `data-input`,
  *   `data-layer`, `data-head`, `data-steps`); `#layer-select`, `#head-select`
  *   (`mean` or a head index).
- * - Head view: `#head-view` (`data-kind`, `data-layer`; `line[data-query][data-head]`,
- *   query labels `text[data-query]` focus their lines on hover), `#head-legend`
- *   (`button.chip[data-head]`: click toggles a head, double-click keeps only it),
- *   `#head-view-kind` (`cross`, `decoder`, `encoder`).
+ * - The views of lib/plot/views (their renderer, `AttentionLabViews`, comes
+ *   in the bundle, which installs it at start; inside each container its own `data-al` hooks, documented in
+ *   lib/plot/views/_renderer.ts): `#head-view` (cross, decoder and encoder
+ *   attention of the steps shown so far; role and layer selectors, heads toggled
+ *   by click), `#model-view` (every layer × head), `#neuron-view` (q, k, q∘k,
+ *   q·k, scaled, masked, softmax of a teacher-forced pass over the finished
+ *   decode; `data-input` is the input it shows). Each gets `data-al-rendered="true"`.
  * - Tab 2, one attention computation: `#dk-slider` (1-16), `#temperature-slider`
  *   (0.1-4), `#mask-toggle` (checkbox: causal mask), their values in
  *   `#dk-value`, `#temperature-value`, `#scale-value`; `#walk` (`data-dk`,
@@ -41,8 +44,6 @@ export interface PageParts {
   script: string;
   /** Checkpoint bytes as base64, by task name. */
   checkpoints: Record<string, string>;
-  /** Extra inline scripts run before the page's own (the views renderer, when there is one). */
-  preludes?: string[];
 }
 
 const STYLE = `
@@ -104,18 +105,17 @@ browser: no server, no network. <span id="kernels"></span></p>
   <div class="row">
     <label>Layer <select id="layer-select"></select></label>
     <label>Heatmap <select id="head-select"></select></label>
-    <label>Head view <select id="head-view-kind">
-      <option value="cross">cross-attention</option>
-      <option value="decoder">decoder self-attention</option>
-      <option value="encoder">encoder self-attention</option>
-    </select></label>
   </div>
   <div class="views">
     <section><h2>Cross-attention: each output step (row) over the input (columns)</h2>
       <div id="cross-heatmap"></div></section>
-    <section><h2>Head view: hover a token on the left; click a head to toggle it</h2>
+    <section><h2>Head view: hover a token; click a head to toggle it, double-click to keep it alone</h2>
       <div id="head-view"></div></section>
   </div>
+  <section><h2>Model view: every layer and head (click one to enlarge it)</h2>
+    <div id="model-view"></div></section>
+  <section><h2>Neuron view: how one query's weights come about, once the decoding is done</h2>
+    <div id="neuron-view"></div></section>
 </section>
 <section id="panel-attention" role="tabpanel" aria-labelledby="tab-attention" hidden>
   <p class="small">Scaled dot-product attention of six tokens with fixed random Q, K, V
@@ -158,7 +158,6 @@ export function playgroundHtml(parts: PageParts): string {
     }
     return `<script type="application/octet-stream" data-checkpoint="${name}">${b64}</script>`;
   });
-  const preludes = (parts.preludes ?? []).map((p) => `<script>${inlineScript(p)}</script>`);
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -170,7 +169,6 @@ export function playgroundHtml(parts: PageParts): string {
 <body>
 ${BODY}
 ${models.join("\n")}
-${preludes.join("\n")}
 <script>${inlineScript(parts.script)}</script>
 </body>
 </html>

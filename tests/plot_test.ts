@@ -24,8 +24,8 @@ import {
   usePlotly,
 } from "../lib/plot/mod.ts";
 import { _forgetPlotly, _readPlotlyJsFile } from "../lib/plot/plotly_js.ts";
-import { _fitText, _textWidth, _TITLE_TOP } from "../lib/plot/_text.ts";
-import { _logTicks, _plainNumber } from "../lib/plot/_ticks.ts";
+import { _fitText, _markup, _textWidth, _TITLE_TOP } from "../lib/plot/_text.ts";
+import { _logTicks, _niceTicks, _plainNumber } from "../lib/plot/_ticks.ts";
 import { _dashArray } from "../lib/plot/svg.ts";
 import { tensor } from "../lib/tensor/tensor.ts";
 import { mask } from "../lib/tensor/mask.ts";
@@ -867,12 +867,74 @@ Deno.test("log axes get plain tick labels, in plotly and in the SVG", async (t) 
       ["10⁻⁷", "2.5×10⁻⁶", "0.001", "0.5", "1", "1235", "10⁵", "10⁵", "3×10¹²", "-2×10⁻⁹", "0"],
     );
   });
+  await t.step("round ticks through 0 hit 0 exactly", () => {
+    assert.deepEqual(_niceTicks(-0.875, 0, 5), [-0.8, -0.6, -0.4, -0.2, 0]);
+    assert.deepEqual(_niceTicks(-0.3, 0.35, 6), [-0.2, 0, 0.2]);
+  });
   await t.step("ticks inside a range of less than one tick step", () => {
     const { tickvals } = _logTicks(130, 180);
     assert.ok(
       tickvals.length >= 2 && tickvals.every((v) => v >= 130 && v <= 180),
       String(tickvals),
     );
+  });
+});
+
+Deno.test("W^Q and d_k in titles and names are typeset, not shown with carets", async (t) => {
+  await t.step("_markup() turns the notation into <sup> and <sub>, escaping the rest", () => {
+    const cases: [string, string][] = [
+      ["Q = X·W^Q", "Q = X·W<sup>Q</sup>"],
+      ["Q·Kᵀ / √d_k", "Q·Kᵀ / √d<sub>k</sub>"],
+      [
+        "d^−0.5 · min(step^−0.5, warmup^-1.5)",
+        "d<sup>−0.5</sup> · min(step<sup>−0.5</sup>, warmup<sup>-1.5</sup>)",
+      ],
+      ["x^{2k} + h_{i,j} and x_(l−1)", "x<sup>2k</sup> + h<sub>i,j</sub> and x<sub>(l−1)</sub>"],
+      ["d_model = 512", "d<sub>model</sub> = 512"],
+      ["key_padding_mask, a ^ b, 2^", "key_padding_mask, a ^ b, 2^"],
+      ["<b>^</b> & W^<i>", "&lt;b&gt;^&lt;/b&gt; &amp; W^&lt;i&gt;"],
+    ];
+    for (const [plain, markup] of cases) assert.equal(_markup(plain), markup, plain);
+  });
+  const fig = heatmap([[1, 2], [3, 4]], {
+    title: "Q = X·W^Q",
+    xTitle: "d_k",
+    colorbarTitle: "‖∇W^K‖",
+    xLabels: ["a^b", "c_d"],
+  });
+  const line = linePlot([{ name: "W^V", x: [1, 2], y: [1, 2] }, {
+    name: "b",
+    x: [1, 2],
+    y: [2, 1],
+  }], {
+    yTitle: "d^−0.5",
+  });
+  await t.step("plotly gets <sup>/<sub>; token labels stay literal", () => {
+    assert.equal(fig.layout.title?.text, "Q = X·W<sup>Q</sup>");
+    assert.equal(fig.layout.xaxis?.title?.text, "d<sub>k</sub>");
+    assert.equal(heat(fig).colorbar?.title?.text, "‖∇W<sup>K</sup>‖");
+    assert.deepEqual(fig.layout.xaxis?.ticktext, ["a^b", "c_d"]);
+    assert.equal((line.data[0] as ScatterTrace).name, "W<sup>V</sup>");
+    assert.equal(line.layout.yaxis?.title?.text, "d<sup>−0.5</sup>");
+  });
+  await t.step("figureToSvg() raises and lowers them too", () => {
+    for (const f of [fig, line]) {
+      const svg = figureToSvg(f);
+      checkXml(svg);
+      assert.ok(!/W\^|d_k|d\^/.test(svg), "no caret notation left in the drawing");
+      assert.ok(!svg.includes("&lt;sup&gt;") && !svg.includes("<sup>"));
+    }
+    const svg = figureToSvg(fig);
+    assert.ok(svg.includes('W<tspan baseline-shift="super" font-size="11">Q</tspan>'), "title");
+    assert.ok(svg.includes('d<tspan baseline-shift="sub" font-size="8">k</tspan>'), "axis title");
+    assert.ok(
+      svg.includes('∇W<tspan baseline-shift="super" font-size="8">K</tspan>‖'),
+      "bar title",
+    );
+    assert.ok(svg.includes(">a^b</text>"), "token labels literal");
+    const lsvg = figureToSvg(line);
+    assert.ok(lsvg.includes('W<tspan baseline-shift="super" font-size="8">V</tspan>'), "legend");
+    assert.ok(lsvg.includes('d<tspan baseline-shift="super" font-size="8">−0.5</tspan>'));
   });
 });
 

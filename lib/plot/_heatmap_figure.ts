@@ -18,7 +18,7 @@ import {
 } from "./figure.ts";
 import { _formatTick, _niceTicks } from "./svg.ts";
 import { _labels, type _Matrix, _rows } from "./_matrix.ts";
-import { _figureTitle, type _Fitted, _fitText, _lineHeight, _textWidth } from "./_text.ts";
+import { _figureTitle, type _Fitted, _fitText, _lineHeight, _markup, _textWidth } from "./_text.ts";
 
 /** One heatmap of a grid. */
 export interface _Panel {
@@ -92,7 +92,7 @@ function colorbarTicks(zmin: number, zmax: number): { tickvals: number[]; tickte
 }
 
 /** Plotly's text for fitted lines: escaped, joined with `<br>`. */
-const joinLines = (f: _Fitted) => f.lines.map(escapeHtml).join("<br>");
+const joinLines = (f: _Fitted) => f.lines.map(_markup).join("<br>");
 
 /** Evenly strided tick indices, at most `maxTicks`, with a 1-2-5 stride. */
 function tickIndices(n: number, maxTicks: number): number[] {
@@ -266,7 +266,7 @@ export function _heatmapFigure(spec: _HeatmapSpec): Figure {
     };
     if (xt[k].ticktext) xa.ticktext = xt[k].ticktext;
     if (xt[k].angle) xa.tickangle = xt[k].angle;
-    if (spec.xTitle && bottom) xa.title = { text: escapeHtml(spec.xTitle) };
+    if (spec.xTitle && bottom) xa.title = { text: _markup(spec.xTitle) };
     const ya: PlotlyAxis = {
       domain: [r4(y0), r4(y1)],
       anchor: `x${id}`,
@@ -279,7 +279,7 @@ export function _heatmapFigure(spec: _HeatmapSpec): Figure {
       tickfont: { size: TICK_FONT_PX },
     };
     if (yt[k].ticktext) ya.ticktext = yt[k].ticktext;
-    if (spec.yTitle && left) ya.title = { text: escapeHtml(spec.yTitle) };
+    if (spec.yTitle && left) ya.title = { text: _markup(spec.yTitle) };
     layout[`xaxis${id}`] = xa;
     layout[`yaxis${id}`] = ya;
     const fitted = panelTitles[k];

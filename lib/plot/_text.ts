@@ -50,6 +50,31 @@ export function _textWidth(text: string, sizePx: number): number {
   return em * sizePx;
 }
 
+// `^Q`, `^{2k}`, `^−0.5` after a character; `_k`, `_model`, `_{i,j}`, `_(l−1)` after a one-letter word.
+const SCRIPT =
+  /(?<=\S)\^(?:\{([^{}]+)\}|([−-]?[\p{L}\p{N}]+(?:\.\p{N}+)?))|(?<![\p{L}\p{N}_])(\p{L})_(?:\{([^{}]+)\}|(\([^()]+\))|([\p{L}\p{N}]+))/gu;
+
+/**
+ * Plain text as plotly's pseudo-HTML, escaped, with the caret and underscore
+ * notation of formulas typeset instead of shown literally: `W^Q`, `d^−0.5`,
+ * `x^{2k}` become superscripts, `d_k`, `d_model`, `h_{i,j}`, `x_(l−1)`
+ * subscripts. An underscore counts only after a one-letter word, so
+ * `key_padding_mask` stays as it is. The builders use it for titles, axis and
+ * colour-bar titles and series names; token labels are only escaped.
+ */
+export function _markup(text: string): string {
+  let out = "";
+  let at = 0;
+  for (const m of text.matchAll(SCRIPT)) {
+    out += escapeHtml(text.slice(at, m.index));
+    if (m[1] !== undefined || m[2] !== undefined) {
+      out += `<sup>${escapeHtml(m[1] ?? m[2])}</sup>`;
+    } else out += `${escapeHtml(m[3])}<sub>${escapeHtml(m[4] ?? m[5] ?? m[6])}</sub>`;
+    at = m.index + m[0].length;
+  }
+  return out + escapeHtml(text.slice(at));
+}
+
 /** How {@link _fitText} should fit a text. */
 export interface _FitOptions {
   /** Room for each line, in pixels. */
@@ -179,7 +204,7 @@ export function _figureTitle(
   gap = 12,
 ): { title: PlotlyTitle; height: number; truncated: boolean } {
   const fit = _fitText(title, { width, size: TITLE_PX, minSize: TITLE_MIN_PX, maxLines: 3 });
-  const text = fit.lines.map(escapeHtml).join("<br>");
+  const text = fit.lines.map(_markup).join("<br>");
   return {
     title: _titleLayout({ text, font: { size: fit.size } }, fit.lines.length),
     height: _TITLE_TOP + fit.lines.length * _lineHeight(fit.size) + gap,

@@ -36,8 +36,9 @@ export function _niceTicks(lo: number, hi: number, n: number): number[] {
   const p = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw) ?? 10 * p;
   const out: number[] = [];
-  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) {
-    out.push(Number(v.toPrecision(12)));
+  // Multiples of the step (k * step, not a running sum) and 0 as 0, not -5.55e-17.
+  for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9; k++) {
+    out.push(k === 0 ? 0 : Number((k * step).toPrecision(12)));
   }
   return out;
 }

@@ -4,10 +4,9 @@
  * @module
  */
 
-import { escapeHtml } from "./escape.ts";
 import { Figure, type PlotlyAxis, type ScatterTrace } from "./figure.ts";
 import { _round } from "./_matrix.ts";
-import { _figureTitle, _fitText, _textWidth } from "./_text.ts";
+import { _figureTitle, _fitText, _markup, _textWidth } from "./_text.ts";
 import { _logTicks } from "./_ticks.ts";
 
 /** A line's dash pattern, by plotly's names. */
@@ -218,7 +217,7 @@ export function linePlot(series: readonly LineSeries[], options: LinePlotOptions
     const trace: ScatterTrace = {
       type: "scatter",
       mode: symbol === "none" ? "lines" : "lines+markers",
-      name: escapeHtml(String(s.name ?? `series ${k}`)),
+      name: _markup(String(s.name ?? `series ${k}`)),
       x,
       y,
       line: { color, width: 2, dash: s.dash ?? LINE_DASHES[k % LINE_DASHES.length] },
@@ -232,7 +231,7 @@ export function linePlot(series: readonly LineSeries[], options: LinePlotOptions
     values: (number | null)[],
   ): PlotlyAxis => {
     const a: PlotlyAxis = { type: log ? "log" : "linear", showgrid: true, zeroline: false };
-    if (title) a.title = { text: escapeHtml(title) };
+    if (title) a.title = { text: _markup(title) };
     if (log) {
       // plotly labels log ticks with SI prefixes (1T, 100µ): give it plain labels instead.
       const pos = values.filter((v): v is number => v !== null && v > 0);
@@ -258,8 +257,8 @@ export function linePlot(series: readonly LineSeries[], options: LinePlotOptions
       const full = String(series[k].name ?? `series ${k}`);
       const fit = _fitText(full, { width: room, size: LEGEND_PX, minSize: LEGEND_PX, maxLines: 2 });
       if (fit.lines.length === 1 && !fit.truncated) return;
-      trace.name = fit.lines.map(escapeHtml).join("<br>");
-      trace.meta = { name: escapeHtml(full) };
+      trace.name = fit.lines.map(_markup).join("<br>");
+      trace.meta = { name: _markup(full) };
       trace.hovertemplate = "(%{x}, %{y})<extra>%{meta.name}</extra>";
     });
   }

@@ -33,12 +33,59 @@ const xmlText = (s: string, max = Infinity) => {
   const plain = _unescapeHtml(s);
   return escapeHtml(plain.length > max ? `${plain.slice(0, max - 1)}…` : plain);
 };
+/** One line of a figure's text: as stored (`raw`), and plain. */
+interface TextLine {
+  /** The line's pseudo-HTML, escaped, maybe with `<sup>`/`<sub>`. */
+  raw: string;
+  /** The plain text: tags dropped, unescaped. */
+  text: string;
+  /** The whole line is a `<sup>` note (drawn smaller). */
+  sup: boolean;
+}
+
 /** The lines of a figure's text: split at `<br>`, other pseudo-HTML tags dropped, unescaped. */
-const plainLines = (s: string): { text: string; sup: boolean }[] =>
-  s.split(/<br\s*\/?>/i).map((line) => ({
-    text: _unescapeHtml(line.replace(/<[^>]*>/g, "")),
-    sup: /^\s*<sup>/i.test(line),
+const plainLines = (s: string): TextLine[] =>
+  s.split(/<br\s*\/?>/i).map((raw) => ({
+    raw,
+    text: _unescapeHtml(raw.replace(/<[^>]*>/g, "")),
+    sup: /^\s*<sup>/i.test(raw),
   }));
+
+/** Several lines as one (an axis title runs on one line). */
+const joinTextLines = (lines: TextLine[]): TextLine => ({
+  raw: lines.map((l) => l.raw).join(" "),
+  text: lines.map((l) => l.text).join(" "),
+  sup: false,
+});
+
+/**
+ * XML for a line drawn as `shown` (plain, as fitted) at `size`: when nothing
+ * was cut, with its `<sup>`/`<sub>` as raised or lowered `<tspan>`s (the
+ * builders typeset `W^Q` and `d_k` that way), else the plain text.
+ */
+function rich(line: TextLine | undefined, shown: string, size: number): string {
+  if (!line || line.sup || line.text !== shown || !/<su[pb]>/i.test(line.raw)) {
+    return escapeHtml(shown);
+  }
+  const parts = line.raw.split(/(<\/?su[pb]>)/i);
+  let depth = 0;
+  let out = "";
+  for (const part of parts) {
+    const tag = /^<(\/?)(su[pb])>$/i.exec(part);
+    if (!tag) {
+      out += escapeHtml(_unescapeHtml(part.replace(/<[^>]*>/g, "")));
+    } else if (tag[1]) {
+      if (depth === 0) return escapeHtml(shown); // unbalanced: a hand-made text
+      depth--;
+      out += "</tspan>";
+    } else {
+      depth++;
+      const shift = tag[2].toLowerCase() === "sup" ? "super" : "sub";
+      out += `<tspan baseline-shift="${shift}" font-size="${Math.round(size * 0.7)}">`;
+    }
+  }
+  return depth === 0 ? out : escapeHtml(shown);
+}
 
 /**
  * One line of plain text that must fit `width` pixels: at `size`, else smaller
@@ -151,15 +198,17 @@ function heatmapAxis(
   }
   if (axis.title?.text) {
     // An axis title spans its panel (and a little of the gap), shrinking or cut beyond.
-    const plain = plainLines(axis.title.text).map((l) => l.text).join(" ");
+    const line = joinTextLines(plainLines(axis.title.text));
+    const plain = line.text;
     const span = letter === "x" ? box.x1 - box.x0 + 12 : box.y1 - box.y0 + 12;
     const f = fitLine(plain, span, axis.title.font?.size ?? FONT, 9);
     const o = { anchor: "middle", size: f.size, tooltip: f.cut ? escapeHtml(plain) : undefined };
+    const text = rich(line, f.text, f.size);
     if (letter === "x") {
-      label(parts, escapeHtml(f.text), (box.x0 + box.x1) / 2, box.y1 + extent + 16, o);
+      label(parts, text, (box.x0 + box.x1) / 2, box.y1 + extent + 16, o);
     } else {
       const x = box.x0 - extent - 8;
-      label(parts, escapeHtml(f.text), x, (box.y0 + box.y1) / 2, { ...o, rotate: -90 });
+      label(parts, text, x, (box.y0 + box.y1) / 2, { ...o, rotate: -90 });
     }
   }
 }
@@ -267,7 +316,8 @@ function colorbar(parts: string[], tr: HeatmapTrace, layout: PlotlyLayout) {
       )
     ),
   );
-  const title = cb.title?.text ? plainLines(cb.title.text).map((line) => line.text) : [];
+  const titleLines = cb.title?.text ? plainLines(cb.title.text) : [];
+  const title = titleLines.map((line) => line.text);
   const titleSize = cb.title?.font?.size ?? TICK_FONT;
   if (title.length && cb.title?.side !== "right") {
     // Lines above the bar, left-aligned with it; each cut to the column if it must be.
@@ -275,8 +325,9 @@ function colorbar(parts: string[], tr: HeatmapTrace, layout: PlotlyLayout) {
     const lines = title.map((line) => fitLine(line, room, titleSize, 9));
     const lh = _lineHeight(titleSize);
     const cut = lines.some((f) => f.cut);
-    label(parts, lines.map((f) => escapeHtml(f.text)), x, top + titleSize, {
-      size: Math.min(...lines.map((f) => f.size)),
+    const size = Math.min(...lines.map((f) => f.size));
+    label(parts, lines.map((f, i) => rich(titleLines[i], f.text, size)), x, top + titleSize, {
+      size,
       lineHeight: lh,
       tooltip: cut ? escapeHtml(title.join(" ")) : undefined,
     });
@@ -319,7 +370,7 @@ function colorbar(parts: string[], tr: HeatmapTrace, layout: PlotlyLayout) {
     const lh = _lineHeight(size);
     const x0 = x + w + 6 + tickW + 6 + 0.25 * size + (lines.length - 1) * lh;
     const cut = lines.some((f) => f.cut);
-    label(parts, lines.map((f) => escapeHtml(f.text)), x0, top + h / 2, {
+    label(parts, lines.map((f, i) => rich(titleLines[i], f.text, size)), x0, top + h / 2, {
       anchor: "middle",
       size,
       rotate: 90,
@@ -462,11 +513,15 @@ function linePanel(parts: string[], traces: ScatterTrace[], layout: PlotlyLayout
       r2(box.y1 - box.y0)
     }" fill="none" stroke="#888888"/>`,
   );
+  const axisTitle = (a: PlotlyAxis) => {
+    const line = joinTextLines(plainLines(a.title!.text));
+    return rich(line, line.text, FONT);
+  };
   if (xa.title?.text) {
-    label(parts, xmlText(xa.title.text), (box.x0 + box.x1) / 2, box.y1 + 36, { anchor: "middle" });
+    label(parts, axisTitle(xa), (box.x0 + box.x1) / 2, box.y1 + 36, { anchor: "middle" });
   }
   if (ya.title?.text) {
-    label(parts, xmlText(ya.title.text), box.x0 - 52, (box.y0 + box.y1) / 2, {
+    label(parts, axisTitle(ya), box.x0 - 52, (box.y0 + box.y1) / 2, {
       anchor: "middle",
       rotate: -90,
     });
@@ -497,14 +552,14 @@ function linePanel(parts: string[], traces: ScatterTrace[], layout: PlotlyLayout
     if (d) parts.push(`<path d="${d}" fill="none" ${strokeAttrs(tr)}/>`);
     parts.push(...dots);
     if (layout.showlegend) {
-      const { x: lx, y: ly, fit } = legend[k];
+      const { x: lx, y: ly, fit, given } = legend[k];
       parts.push(
         `<line x1="${r2(lx)}" x2="${r2(lx + 20)}" y1="${r2(ly)}" y2="${r2(ly)}" ${
           strokeAttrs(tr)
         }/>`,
       );
       if (marker) parts.push(_markerSvg(marker.symbol, lx + 10, ly, marker.size, markerColor));
-      label(parts, fit.lines.map(escapeHtml), lx + 26, ly + 4, {
+      label(parts, fit.lines.map((line, i) => rich(given[i], line, fit.size)), lx + 26, ly + 4, {
         size: fit.size,
         lineHeight: _lineHeight(fit.size),
         tooltip: fit.truncated
@@ -525,7 +580,8 @@ function legendLayout(traces: ScatterTrace[], layout: PlotlyLayout, box: Box) {
   const room = layout.width - (lx + 26) - 6;
   let y = box.y0 + 10;
   return traces.map((tr) => {
-    const given = plainLines(tr.name).map((line) => line.text);
+    const givenLines = plainLines(tr.name);
+    const given = givenLines.map((line) => line.text);
     // linePlot() wraps long names itself; a name on one line (or a hand-made figure's) is fitted here.
     const shown = given.slice(0, 2).map((line) => _ellipsize(line, room, TICK_FONT));
     const fit = given.length > 1
@@ -537,7 +593,7 @@ function legendLayout(traces: ScatterTrace[], layout: PlotlyLayout, box: Box) {
           shown[shown.length - 1].endsWith("…"),
       }
       : _fitText(given[0] ?? "", { width: room, size: TICK_FONT, minSize: 10, maxLines: 2 });
-    const entry = { x: lx, y, fit };
+    const entry = { x: lx, y, fit, given: givenLines };
     y += Math.max(18, fit.lines.length * _lineHeight(fit.size) + 5);
     return entry;
   });
@@ -554,7 +610,8 @@ function drawTitle(parts: string[], figure: Figure) {
   const title = layout.title!;
   const W = layout.width;
   const size = title.font?.size ?? 16;
-  const lines = plainLines(title.text).map((line) => {
+  const given = plainLines(title.text);
+  const lines = given.map((line) => {
     const s = line.sup ? Math.round(size * 0.75) : size;
     return fitLine(line.text, W - 16, s, Math.min(s, 10));
   });
@@ -571,7 +628,7 @@ function drawTitle(parts: string[], figure: Figure) {
   const tspans = lines.map((f, i) =>
     `<tspan x="${r2(x)}"${i ? ` dy="${lh}"` : ""}${
       f.size !== size ? ` font-size="${f.size}"` : ""
-    }>${escapeHtml(f.text)}</tspan>`
+    }>${rich(given[i], f.text, f.size)}</tspan>`
   );
   parts.push(
     `<text x="${r2(x)}" y="${r2(baseline)}" text-anchor="middle" font-size="${size}">${
@@ -661,13 +718,19 @@ export function figureToSvg(figure: Figure, options: FigureToSvgOptions = {}): s
     const size = a.font?.size ?? FONT;
     const lh = _lineHeight(size);
     // The builders wrap subplot titles (`<br>`); a line wider than the figure is cut here.
-    const lines = plainLines(a.text).map((line) => _ellipsize(line.text, W - 8, size));
-    const cut = lines.some((line, i) => line !== plainLines(a.text)[i].text);
+    const given = plainLines(a.text);
+    const lines = given.map((line) => _ellipsize(line.text, W - 8, size));
+    const cut = lines.some((line, i) => line !== given[i].text);
     const n = lines.length;
     const dy = a.yanchor === "bottom" ? -5 - (n - 1) * lh : a.yanchor === "top" ? 12 : 4;
     const anchor = a.xanchor === "center" ? "middle" : a.xanchor === "right" ? "end" : "start";
     const tooltip = a.hovertext ? xmlText(a.hovertext) : cut ? xmlText(a.text) : undefined;
-    label(parts, lines.map(escapeHtml), x, y + dy, { anchor, size, lineHeight: lh, tooltip });
+    label(parts, lines.map((line, i) => rich(given[i], line, size)), x, y + dy, {
+      anchor,
+      size,
+      lineHeight: lh,
+      tooltip,
+    });
   }
   parts.push("</svg>");
   return parts.join("\n");

@@ -36,6 +36,10 @@ const SVG_NS = "http://www.w3.org/2000/svg";
 interface ViewHandle {
   update(spec: unknown): ViewHandle;
   destroy(): void;
+  /** Head view: highlight the lines of one query (null clears). */
+  focus(side: "query" | "key", index: number | null): void;
+  /** Head view: the role (index into the spec's roles), layer and heads shown. */
+  state: { role: number };
 }
 
 /**
@@ -186,10 +190,32 @@ function drawHeatmap(
       }
     }
   }
+  if (focusStep !== null && focusStep < steps) {
+    svg("rect", {
+      x: left - 1,
+      y: top + focusStep * cell - 1,
+      width: cols * cell + 1,
+      height: cell + 1,
+      fill: "none",
+      stroke: "#e6550d",
+      "stroke-width": 2,
+      "data-focus-row": focusStep,
+    }, root);
+  }
   container.replaceChildren(root);
   container.dataset.layer = String(layer);
   container.dataset.head = String(head);
   container.dataset.steps = String(steps);
+}
+
+/** The step clicked in `#steps` (0-based), outlined in the heatmap and focused in the head view. */
+let focusStep: number | null = null;
+
+/** Focuses the head view on `focusStep`'s query where its role has steps as queries. */
+function applyFocus(): void {
+  const head = handles.get("head-view");
+  // roles 0 and 1 (cross, decoder) have one query per step; the encoder's are source tokens
+  if (head && head.state.role <= 1) head.focus("query", focusStep);
 }
 
 let current: DecodeView | null = null;
@@ -219,6 +245,7 @@ function redraw(): void {
   const head = headValue === "mean" ? "mean" : Number(headValue);
   drawHeatmap($("cross-heatmap"), view, Math.min(layer, view.cross.length - 1), head, shownSteps);
   showView("head-view", headViewSpec(view, shownSteps));
+  applyFocus();
   showView("model-view", modelViewSpec(view, shownSteps));
   const out = $("output");
   const tokens = view.outputTokens.slice(0, shownSteps);
@@ -229,7 +256,13 @@ function redraw(): void {
       const li = document.createElement("li");
       li.dataset.step = String(i + 1);
       li.textContent = label(t);
-      li.title = `step ${i + 1}: p = ${Math.exp(view.scores[i]).toFixed(3)}`;
+      li.title = `step ${i + 1}: p = ${Math.exp(view.scores[i]).toFixed(3)}; click to focus it`;
+      li.tabIndex = 0;
+      if (i === focusStep) li.setAttribute("aria-current", "step");
+      li.addEventListener("click", () => {
+        focusStep = focusStep === i ? null : i;
+        redraw();
+      });
       return li;
     }),
   );
@@ -290,6 +323,7 @@ function decodeNow(): void {
   const ms = performance.now() - start;
   current = view;
   shownSteps = 0;
+  focusStep = null;
   $("cross-heatmap").dataset.input = text;
   $("output").dataset.input = text;
   const kernels = Object.entries(view.kernels).map(([k, n]) => `${k} ×${n}`).join(", ");

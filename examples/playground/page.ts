@@ -15,7 +15,9 @@
  *   `#output` (the output text so far; `data-state` is `pending`, `decoding`,
  *   `done`, `invalid` or `error`; `data-input` is the input decoded and
  *   `data-text` the whole output once `done`), `#steps` (one `li[data-step]`
- *   per revealed step), `#timing`, `#vocab`, `#kernels`.
+ *   per revealed step; clicking one focuses it: `aria-current="step"`, an outline
+ *   `rect[data-focus-row]` in the heatmap, its query's lines in the head view;
+ *   clicking it again clears), `#timing`, `#vocab`, `#kernels`.
  * - Cross-attention heatmap: `#cross-heatmap` (an `svg` of `rect[data-row][data-col]`,
  *   revealed rows with `data-weight`; the container has `data-input`,
  *   `data-layer`, `data-head`, `data-steps`); `#layer-select`, `#head-select`
@@ -64,7 +66,8 @@ h1 { font-size: 1.4rem; margin: 8px 0 2px; }
 #output[data-state=invalid] { opacity: .4; }
 #steps { list-style: none; display: flex; flex-wrap: wrap; gap: 3px; padding: 0; margin: 6px 0; }
 #steps li { font: .9rem ui-monospace, monospace; border: 1px solid #bbb; border-radius: 3px;
-  padding: 1px 5px; background: #fff; }
+  padding: 1px 5px; background: #fff; cursor: pointer; }
+#steps li[aria-current=step] { border-color: #e6550d; background: #fff1e6; }
 .views { display: flex; gap: 24px; flex-wrap: wrap; align-items: flex-start; }
 .views section { min-width: 300px; }
 h2 { font-size: 1rem; margin: 14px 0 4px; }

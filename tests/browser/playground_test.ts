@@ -4,7 +4,7 @@
  * headless Chromium, opened from file:// with every web request aborted (and
  * counted as a failure): typing into the decode tab gives the model's answer
  * (for `dates` the ISO date, for `reverse` the letters reversed), the
- * cross-attention heatmap and the head view follow the input, and the second
+ * cross-attention heatmap and the views (head, model, neuron) follow it, and the second
  * tab's sliders recompute one attention, whose weights match a float64
  * softmax of the page's own Q and K. Hooks: examples/playground/page.ts.
  *
@@ -124,9 +124,9 @@ browserTest(
       const ready = await page.getAttribute("body", "data-ready");
       assert.equal(ready, "true", `the page failed to start: ${await page.textContent("#status")}`);
 
+      assert.deepEqual(models.filter((m) => !CASES[m]), [], "an embedded model with no case here");
       for (const name of models) {
         const c = CASES[name];
-        if (!c) continue;
         await t.step(`${name}: typing "${c.input}" shows "${c.expected}"`, async () => {
           await page.selectOption("#model-select", name);
           const first = await page.inputValue("#input");
@@ -154,44 +154,67 @@ browserTest(
             assert.ok(Math.abs(sum - 1) < 5e-3, `heatmap row ${r} sums to ${sum}`);
           }
 
-          // the head view follows too: its lines come and go with the legend's chips
-          const lines = page.locator("#head-view line[data-query]");
-          assert.ok((await lines.count()) > 0, "no head-view lines");
-          assert.equal(
-            await page.getAttribute("#head-view", "data-kind"),
-            await page.inputValue("#head-view-kind"),
-            "head view kind",
+          // the views follow too (lib/plot/views' renderer, its data-al hooks): the head view's
+          // cross-attention joins the output so far (queries) to the typed input (keys)
+          const hv = page.locator("#head-view[data-al-rendered=true]");
+          const labels = (side: string) =>
+            hv.locator(`g[data-al=token][data-side=${side}] text`).allTextContents();
+          const shown = (s: string) => [...s].map((ch) => (ch === " " ? "\u2423" : ch));
+          assert.equal(await hv.locator("select[data-al=role]").inputValue(), "0", "cross first");
+          assert.deepEqual(await labels("key"), [...shown(c.input), "<eos>"], "head view keys");
+          assert.deepEqual(
+            await labels("query"),
+            ["<bos>", ...shown(c.expected)],
+            "head view queries",
           );
-          const heads = () =>
-            page.evaluate(() =>
+          const pressed = () =>
+            hv.evaluate((el) =>
+              [...el.querySelectorAll("g[data-al=head-toggle][aria-pressed=true]")]
+                .map((g) => Number(g.getAttribute("data-head")))
+            );
+          const drawn = () =>
+            hv.evaluate((el) =>
               [
                 ...new Set(
-                  [...document.querySelectorAll<SVGLineElement>("#head-view line[data-head]")]
-                    .map((l) => Number(l.dataset.head)),
+                  [...el.querySelectorAll("path[data-al=lines]")].map((p) =>
+                    Number(p.getAttribute("data-head"))
+                  ),
                 ),
-              ].sort()
+              ]
+                .sort((a, b) => a - b)
             );
-          const all = await heads();
-          assert.ok(all.length > 1, `head view shows heads ${all}`);
-          await page.click('#head-legend button.chip[data-head="0"]');
-          assert.deepEqual(await heads(), all.filter((h) => h !== 0), "click hides head 0");
-          await page.click('#head-legend button.chip[data-head="0"]');
-          assert.deepEqual(await heads(), all, "a second click shows head 0 again");
-          await page.dblclick(`#head-legend button.chip[data-head="${all[1]}"]`);
-          assert.deepEqual(await heads(), [all[1]], "double-click keeps only that head");
-          await page.dblclick('#head-legend button.chip[data-head="0"]');
-          for (const h of all.slice(1)) {
-            await page.click(`#head-legend button.chip[data-head="${h}"]`);
+          const all = await pressed();
+          assert.ok(all.length > 1, `head view heads ${all}`);
+          assert.deepEqual(await drawn(), all, "every head drawn");
+          await hv.locator('g[data-al=head-toggle][data-head="0"]').click();
+          assert.deepEqual(await drawn(), all.slice(1), "click hides head 0");
+          await hv.locator('g[data-al=head-toggle][data-head="0"]').click();
+          assert.deepEqual(await drawn(), all, "a second click shows it again");
+          await hv.locator('g[data-al=head-toggle][data-head="1"]').dblclick();
+          assert.deepEqual(await drawn(), [1], "double-click keeps only head 1");
+          for (const h of all) {
+            if (h !== 1) await hv.locator(`g[data-al=head-toggle][data-head="${h}"]`).click();
           }
-          assert.deepEqual(await heads(), all, "every head back");
-          // hovering a query token keeps only its lines
-          await page.hover('#head-view text[data-query="0"]');
-          const shown = await page.evaluate(() =>
-            [...document.querySelectorAll<SVGLineElement>("#head-view line[data-query]")]
-              .filter((l) => l.style.display !== "none").map((l) => l.dataset.query)
+          assert.deepEqual(await pressed(), all, "every head back");
+          // hovering a query token draws only its lines
+          await hv.locator('g[data-al=token][data-side=query][data-index="1"]').hover();
+          const focus = await hv.locator("line[data-al=focus-line]").evaluateAll((ls) =>
+            ls.map((l) => l.getAttribute("data-query"))
           );
-          assert.ok(shown.length > 0, "hovering query 0 hid every line");
-          assert.deepEqual([...new Set(shown)], ["0"], "hovering query 0 shows only its lines");
+          assert.ok(focus.length > 0, "hovering query 1 drew no line");
+          assert.deepEqual([...new Set(focus)], ["1"], "hovering query 1 draws only its lines");
+          // the model view has each layer x head once; the neuron view shows this input
+          const thumbs = await page.locator("#model-view g[data-al=thumb]").evaluateAll((gs) =>
+            gs.map((g) => `${g.getAttribute("data-layer")},${g.getAttribute("data-head")}`)
+          );
+          assert.ok(thumbs.length >= all.length, `model view thumbnails ${thumbs}`);
+          assert.equal(new Set(thumbs).size, thumbs.length, "a thumbnail twice");
+          await page.waitForSelector(
+            `#neuron-view[data-input="${c.input}"] g[data-al=neuron-row]`,
+            {
+              timeout: 30_000,
+            },
+          );
           await page.mouse.move(0, 0);
           await screenshot(page, `playground/${name}`);
         });

@@ -84,11 +84,11 @@ async function waitClosed(ports: number[], ms: number): Promise<number[]> {
 }
 
 /**
- * Starts `jupyter notebook` serving copies of `notebooks` (paths to
- * `.ipynb` files; each is copied to `out/browser-<tag>-<its name>`). Resolves
- * once the REST API answers and lists the Deno kernel.
+ * Starts `jupyter notebook` serving copies of `notebooks` (name -> path of an
+ * `.ipynb` file; each is copied to `out/browser-<tag>-<name>`). Resolves once
+ * the REST API answers and lists the Deno kernel.
  */
-export async function startJupyter(notebooks: string[]): Promise<JupyterServer> {
+export async function startJupyter(notebooks: Record<string, string>): Promise<JupyterServer> {
   await Deno.mkdir("out/browser", { recursive: true });
   const tmp = resolve(await Deno.makeTempDir({ dir: "out/browser", prefix: "jupyter-" }));
   const root = resolve("out"), data = join(tmp, "data"), runtime = join(tmp, "runtime");
@@ -98,10 +98,10 @@ export async function startJupyter(notebooks: string[]): Promise<JupyterServer> 
   // The copies sit directly in out/, one level below the repository like notebooks/.
   const tag = basename(tmp).replace(/^jupyter-/, "");
   const names = new Map<string, string>();
-  for (const nb of notebooks) {
-    const name = `browser-${tag}-${basename(nb)}`;
-    await Deno.copyFile(nb, join(root, name));
-    names.set(basename(nb), name);
+  for (const [as, from] of Object.entries(notebooks)) {
+    const name = `browser-${tag}-${as}`;
+    await Deno.copyFile(from, join(root, name));
+    names.set(as, name);
   }
   await Deno.writeTextFile(
     join(data, "kernels", "deno", "kernel.json"),

@@ -1,15 +1,18 @@
 /// <reference lib="dom" />
 /**
- * Notebooks in headless Chromium, each executed once with nbconvert
- * (`scripts/run_notebooks.ts`, the Deno kernel), then:
+ * Notebooks in headless Chromium. Each is executed once with nbconvert
+ * (`scripts/run_notebooks.ts`: the Deno kernel, PNG fallbacks), then:
  *
  * 1. its nbconvert HTML export, opened from file:// offline, draws every plot
- *    with plotly.js and typesets its math;
+ *    with plotly.js and every attention view with the views' renderer;
  * 2. in a live classic Notebook (Debian's `jupyter-notebook`, Notebook 6)
  *    started by the test on 127.0.0.1, "run all" on the unexecuted notebook
- *    gives the same figures as nbconvert did, each drawn by plotly.js in the
- *    page (trusted: the outputs were made in this session), no cell errs, and
- *    nothing but the server is requested.
+ *    gives the same figures and views per cell as nbconvert did, each drawn
+ *    in the page (trusted: the outputs were made in this session), no cell
+ *    errs, and nothing but the server is requested;
+ * 3. the executed copy, opened in that Notebook without being trusted, shows
+ *    each figure and view as a PNG `<img>` (Notebook 6 strips scripts and
+ *    `<svg>` from untrusted HTML) and runs none of them.
  *
  * Screenshots: `out/screenshots/nbconvert/*.png`, `out/screenshots/notebook/*.png`.
  *
@@ -31,8 +34,15 @@ import {
 import { type JupyterServer, startJupyter } from "./_jupyter.ts";
 
 const OUT = "out/browser/notebooks";
-/** The notebooks checked here (the views notebook once it exists). */
-const NOTEBOOKS = ["notebooks/05_masks.ipynb"];
+
+/** The notebooks checked here: the views notebook when it exists, and 05_masks (plotly figures). */
+const NOTEBOOKS = ["notebooks/12_attention_views.ipynb", "notebooks/05_masks.ipynb"].filter((p) => {
+  try {
+    return Deno.statSync(p).isFile;
+  } catch {
+    return false;
+  }
+});
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
@@ -47,35 +57,52 @@ const NOTEBOOK_OWN_ERRORS = [
   /^console\.error: Failed to load resource: net::ERR_FAILED$/,
 ];
 
-/** Plotly figures and their heatmap traces in each code cell's outputs, by cell index. */
-function plotsByCell(nb: Json): { figures: number; heatmaps: number }[] {
+/** What a cell displays: plotly figures, their heatmap traces, attention views. */
+interface Shown {
+  figures: number;
+  heatmaps: number;
+  views: number;
+}
+
+/** {@link Shown} for each cell of a notebook (markdown cells: zeros). */
+function shownByCell(nb: Json): Shown[] {
   return nb.cells.map((cell: Json) => {
-    let figures = 0, heatmaps = 0;
+    const s = { figures: 0, heatmaps: 0, views: 0 };
     for (const out of cell.outputs ?? []) {
       const fig = out.data?.["application/vnd.plotly.v1+json"];
-      if (!fig) continue;
-      figures++;
-      heatmaps += (fig.data ?? []).filter((t: Json) => t.type === "heatmap").length;
+      if (fig) {
+        s.figures++;
+        s.heatmaps += (fig.data ?? []).filter((t: Json) => t.type === "heatmap").length;
+      }
+      const html = [out.data?.["text/html"] ?? ""].flat().join("");
+      if (html.includes('class="attention-lab-view"')) s.views++;
     }
-    return { figures, heatmaps };
+    return s;
   });
 }
 
-const total = (counts: { figures: number; heatmaps: number }[]) =>
-  counts.reduce((a, c) => ({ figures: a.figures + c.figures, heatmaps: a.heatmaps + c.heatmaps }), {
-    figures: 0,
-    heatmaps: 0,
-  });
+const sum = (xs: Shown[]) =>
+  xs.reduce((a, c) => ({
+    figures: a.figures + c.figures,
+    heatmaps: a.heatmaps + c.heatmaps,
+    views: a.views + c.views,
+  }), { figures: 0, heatmaps: 0, views: 0 });
 
-/** What plotly drew in the page, per notebook cell (cell elements in order). */
-function drawnByCell(page: Page): Promise<{ plotted: number; svgs: number; heatmaps: number }[]> {
+/** What the page drew in each notebook cell (cell elements in order). */
+function drawnByCell(page: Page): Promise<(Shown & { svgs: number; images: number })[]> {
   return page.evaluate(() =>
     [...document.querySelectorAll("#notebook-container > .cell")].map((cell) => {
       const plots = [...cell.querySelectorAll(".attention-lab-figure.js-plotly-plot")];
       return {
-        plotted: plots.length,
+        figures: plots.length,
         svgs: plots.filter((p) => p.querySelector("svg.main-svg path")).length,
         heatmaps: cell.querySelectorAll("g.hm").length,
+        views: cell.querySelectorAll(
+          ".attention-lab-view[data-al-rendered=true] svg[data-al=canvas]",
+        ).length,
+        images: [...cell.querySelectorAll<HTMLImageElement>(".output_area img")]
+          .filter((i) => i.src.startsWith("data:image/png") && i.complete && i.naturalWidth > 0)
+          .length,
       };
     })
   );
@@ -142,17 +169,25 @@ async function notebookScreenshot(page: Page, name: string): Promise<void> {
   await screenshot(page, name);
 }
 
+const trusted = (page: Page) =>
+  // deno-lint-ignore no-explicit-any
+  page.evaluate(() => (globalThis as any).Jupyter.notebook.trusted as boolean);
+
 browserTest(
-  "notebooks: nbconvert HTML offline and a live classic Notebook (run all) draw every figure",
+  "notebooks: nbconvert HTML offline, a live classic Notebook (run all), and untrusted images",
   ["nbconvert", "jupyter-notebook"],
   async (t) => {
+    assert.ok(NOTEBOOKS.length > 0, "no notebook to check");
     assert.ok(await nbconvertVersion(), "jupyter nbconvert --version failed");
     await installDenoKernel();
-    const executed = new Map<string, { ipynb: string; html: string }>();
+    const executed = new Map<string, { ipynb: string; html: string; byCell: Shown[] }>();
     for (const nb of NOTEBOOKS) {
       const run = await runNotebook(nb, OUT, { timeout: 300 });
       assert.ok(run.ok, `${nb} failed to execute with nbconvert:\n${run.error}`);
-      executed.set(nb, { ipynb: run.ipynb!, html: run.html! });
+      const byCell = shownByCell(JSON.parse(await Deno.readTextFile(run.ipynb!)));
+      const all = sum(byCell);
+      assert.ok(all.figures + all.views > 0, `${nb} displayed no figure or view under nbconvert`);
+      executed.set(nb, { ipynb: run.ipynb!, html: run.html!, byCell });
     }
 
     const browser = await launchChromium();
@@ -160,21 +195,21 @@ browserTest(
     try {
       for (const nb of NOTEBOOKS) {
         const name = basename(nb, ".ipynb");
-        const { ipynb, html } = executed.get(nb)!;
-        const expected = total(plotsByCell(JSON.parse(await Deno.readTextFile(ipynb))));
-        assert.ok(expected.figures > 0, `${nb} displayed no figure under nbconvert`);
-
+        const { html, byCell } = executed.get(nb)!;
+        const want = sum(byCell);
         await t.step(
-          `${name}: nbconvert HTML draws ${expected.figures} figures offline`,
+          `${name}: nbconvert HTML draws ${want.figures} figures, ${want.views} views offline`,
           async () => {
             const { page, context, watch } = await openPage(browser);
             try {
               await page.goto(fileUrl(html));
               await page.waitForFunction(
-                ([f, h]) =>
+                ([f, h, v]) =>
                   document.querySelectorAll(".attention-lab-figure.js-plotly-plot").length === f &&
-                  document.querySelectorAll("g.hm").length >= h,
-                [expected.figures, expected.heatmaps],
+                  document.querySelectorAll("g.hm").length >= h &&
+                  document.querySelectorAll(".attention-lab-view[data-al-rendered=true]")
+                      .length === v,
+                [want.figures, want.heatmaps, want.views],
                 { timeout: 60_000, polling: 200 },
               ).catch(() => {}); // the counts below say what is missing
               await page.waitForTimeout(300); // late errors, MathJax
@@ -182,13 +217,19 @@ browserTest(
                 figures: document.querySelectorAll(".attention-lab-figure").length,
                 plotted: document.querySelectorAll(".attention-lab-figure.js-plotly-plot").length,
                 heatmaps: document.querySelectorAll("g.hm").length,
+                views: document.querySelectorAll(".attention-lab-view").length,
+                drawn: document.querySelectorAll(
+                  ".attention-lab-view[data-al-rendered=true] svg[data-al=canvas]",
+                ).length,
                 math: document.querySelectorAll("mjx-container").length,
               }));
               await screenshot(page, `nbconvert/${name}`);
               assertQuiet(watch, html);
-              assert.equal(seen.figures, expected.figures, `${html}: figure divs`);
-              assert.equal(seen.plotted, expected.figures, `${html}: figures plotly drew`);
-              assert.equal(seen.heatmaps, expected.heatmaps, `${html}: heatmap layers (g.hm)`);
+              assert.equal(seen.figures, want.figures, `${html}: figure divs`);
+              assert.equal(seen.plotted, want.figures, `${html}: figures plotly drew`);
+              assert.equal(seen.heatmaps, want.heatmaps, `${html}: heatmap layers (g.hm)`);
+              assert.equal(seen.views, want.views, `${html}: view divs`);
+              assert.equal(seen.drawn, want.views, `${html}: views the renderer drew`);
               assert.ok(seen.math > 0, `${html}: MathJax typeset no formula offline`);
             } finally {
               await context.close();
@@ -197,14 +238,17 @@ browserTest(
         );
       }
 
-      server = await startJupyter(NOTEBOOKS);
+      const copies: Record<string, string> = {};
+      for (const nb of NOTEBOOKS) {
+        copies[basename(nb)] = nb;
+        copies[`${basename(nb, ".ipynb")}.executed.ipynb`] = executed.get(nb)!.ipynb;
+      }
+      server = await startJupyter(copies);
       for (const nb of NOTEBOOKS) {
         const name = basename(nb, ".ipynb");
-        const expectedByCell = plotsByCell(
-          JSON.parse(await Deno.readTextFile(executed.get(nb)!.ipynb)),
-        );
-        const expected = total(expectedByCell);
-        await t.step(`${name}: live classic Notebook, run all, draws every figure`, async () => {
+        const want = executed.get(nb)!.byCell;
+        const total = sum(want);
+        await t.step(`${name}: live classic Notebook, run all, draws every output`, async () => {
           const { page, context, watch } = await openPage(browser, {
             allow: [server!.origin],
             viewport: { width: 1280, height: 1000 },
@@ -221,39 +265,62 @@ browserTest(
               c.cell_type === "code" && typeof c.execution_count !== "number"
             ).length;
             assert.equal(unrun, 0, `${nb}: code cells without an execution count`);
-            const liveByCell = plotsByCell(live);
+            const liveByCell = shownByCell(live);
             assert.deepEqual(
               liveByCell,
-              expectedByCell,
-              `${nb}: figures per cell, live Notebook vs nbconvert`,
+              want,
+              `${nb}: outputs per cell, live Notebook vs nbconvert`,
             );
             await page.waitForFunction(
-              (f) =>
-                document.querySelectorAll(".attention-lab-figure.js-plotly-plot").length >= f,
-              expected.figures,
+              ([f, v]) =>
+                document.querySelectorAll(".attention-lab-figure.js-plotly-plot").length >= f &&
+                document.querySelectorAll(".attention-lab-view[data-al-rendered=true]").length >= v,
+              [total.figures, total.views],
               { timeout: 60_000, polling: 250 },
             ).catch(() => {}); // compared cell by cell below
             const drawn = await drawnByCell(page);
             await notebookScreenshot(page, `notebook/${name}`);
             assert.deepEqual(
-              drawn.map((d) => ({ figures: d.plotted, heatmaps: d.heatmaps })),
+              drawn.map(({ figures, heatmaps, views }) => ({ figures, heatmaps, views })),
               liveByCell,
-              `${nb}: figures plotly drew in the live notebook, per cell`,
+              `${nb}: figures and views drawn in the live notebook, per cell`,
             );
             assert.deepEqual(
-              drawn.map((d) => d.svgs),
-              drawn.map((d) => d.plotted),
+              drawn.map((d) =>
+                d.svgs
+              ),
+              drawn.map((d) => d.figures),
               `${nb}: every plot has an SVG with paths`,
             );
-            assert.equal(
-              await page.evaluate(() =>
-                // deno-lint-ignore no-explicit-any
-                (globalThis as any).Jupyter.notebook.trusted
-              ),
-              true,
-              "outputs made in this session are trusted",
-            );
+            assert.equal(await trusted(page), true, "outputs made in this session are trusted");
             assertQuiet(watch, `${nb} in the live Notebook`, NOTEBOOK_OWN_ERRORS);
+          } finally {
+            await context.close();
+          }
+        });
+
+        await t.step(`${name}: the executed copy, untrusted, shows PNG images`, async () => {
+          const { page, context, watch } = await openPage(browser, {
+            allow: [server!.origin],
+            viewport: { width: 1280, height: 1000 },
+          });
+          try {
+            await openNotebook(page, server!, `${name}.executed.ipynb`);
+            assert.equal(await trusted(page), false, "the copy must open untrusted");
+            await page.waitForTimeout(500); // images decode
+            const drawn = await drawnByCell(page);
+            await notebookScreenshot(page, `notebook/${name}-untrusted`);
+            assert.deepEqual(
+              drawn.map((d) => d.images),
+              want.map((w) => w.figures + w.views),
+              `${nb}: PNG images per cell, untrusted`,
+            );
+            assert.deepEqual(
+              drawn.map((d) => d.figures + d.views),
+              want.map(() => 0),
+              `${nb}: untrusted outputs must run no script`,
+            );
+            assertQuiet(watch, `${nb} untrusted`, NOTEBOOK_OWN_ERRORS);
           } finally {
             await context.close();
           }

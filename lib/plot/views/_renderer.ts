@@ -55,7 +55,8 @@
  * most 8 per head), so the DOM holds a few dozen elements however many lines
  * there are; a hovered token's lines are drawn on demand. Thumbnails draw the
  * 4 strongest lines (weight ≥ 0.05) per query, as does the static SVG of a
- * head view beyond 64 tokens (weight ≥ 0.02). The neuron view lists at most
+ * head view beyond 64 tokens (weight ≥ 0.02; beyond 128 tokens that image is
+ * squeezed to about 1536 px tall, labelling every few tokens). The neuron view lists at most
  * `maxKeys` keys (those of largest weight); the scrubber's maps are block
  * means of at most 96 × 96 cells.
  *

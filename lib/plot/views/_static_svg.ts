@@ -78,7 +78,11 @@ function headPanel(
 ): { body: string; width: number; height: number } {
   const tq = role.queryLabels.length, tk = role.keyLabels.length;
   const n = Math.max(tq, tk);
-  const rowH = n > 64 ? 12 : 20, size = n > 64 ? 10 : 12, cap = 18;
+  // Beyond 128 tokens the static image is squeezed to about 1536 px tall and labels every
+  // `every`-th token (its PNG in a notebook stays small); the interactive view scrolls instead.
+  const rowH = n > 128 ? Math.max(2, 1536 / n) : n > 64 ? 12 : 20;
+  const size = n > 64 ? 10 : 12, cap = 18;
+  const every = Math.ceil(11 / rowH);
   const lw = maxWidth(role.queryLabels, size, cap) + 8;
   const rw = maxWidth(role.keyLabels, size, cap) + 8;
   const x1 = lw, x2 = lw + gap;
@@ -112,8 +116,8 @@ function headPanel(
       }));
     }
   }
-  const column = (labels: readonly string[], x: number, anchor: "end" | "start") =>
-    labels.forEach((t, i) =>
+  const column = (labels: readonly string[], x: number, anchor: "end" | "start") => {
+    for (let i = 0; i < labels.length; i += every) {
       out.push(el("text", {
         x: anchor === "end" ? x - 6 : x + 6,
         y: f1(y(i)),
@@ -122,8 +126,9 @@ function headPanel(
         "font-size": size,
         "font-family": MONO,
         fill: "#222",
-      }, { text: clip(t, cap) }))
-    );
+      }, { text: clip(labels[i], cap) }));
+    }
+  };
   column(role.queryLabels, x1, "end");
   column(role.keyLabels, x2, "start");
   return { body: out.join(""), width: x2 + rw, height: n * rowH + 8 };

@@ -272,6 +272,12 @@ Deno.test("views escape hostile labels in HTML, script JSON and SVG", async (t) 
       assert.ok(!svg.includes("<script") && !svg.includes(HOSTILE));
     });
   }
+  await t.step("a whitespace token is drawn as a visible mark, and kept exact in the spec", () => {
+    const view = headView([[[[1, 0], [0, 1]]]], { labels: [" ", "\n"] });
+    assert.deepEqual((view.spec as HeadViewSpec).roles[0].queryLabels, [" ", "\n"]);
+    const svg = view.toSvg();
+    assert.ok(svg.includes(">␣</text>") && svg.includes(">↵</text>"));
+  });
   await t.step("labels round-trip exactly through the embedded JSON", () => {
     const spec = embeddedSpec(views.head.toHtml()) as HeadViewSpec;
     assert.deepEqual(spec.roles[0].queryLabels, labels);

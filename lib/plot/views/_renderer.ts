@@ -90,8 +90,16 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
     if (parent) parent.appendChild(e);
     return e;
   }
-  function clip(s, n) {
+  // Whitespace-only tokens would draw nothing: show them as visible marks.
+  function visible(s) {
     s = String(s);
+    if (!/^\s+$/.test(s)) return s;
+    return s.replace(/\s/g, function (c) {
+      return c === " " ? "\u2423" : c === "\n" ? "\u21b5" : c === "\t" ? "\u21e5" : "\u00b7";
+    });
+  }
+  function clip(s, n) {
+    s = visible(s);
     return s.length > n ? s.slice(0, n - 1) + "\u2026" : s;
   }
   // Width of a label in pixels, estimated (0.62 em a character) so the layout needs no measuring.
@@ -420,7 +428,21 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
 
   function titleText(parent, text, x, y) {
     if (!text) return;
-    svg(parent, "text", { x: x, y: y, "font-size": 14, "font-weight": 600, fill: "#222" }, text);
+    svg(parent, "text", { x: x, y: y, "font-size": 14, "font-weight": 600, fill: "#222", "data-al-fit": "" }, text);
+  }
+  // Widens an SVG (width, viewBox) so that its title and captions (data-al-fit) fit.
+  function fitText(s) {
+    if (!s) return;
+    var w = Number(s.getAttribute("width")), h = Number(s.getAttribute("height"));
+    var need = 0, texts = s.querySelectorAll("[data-al-fit]");
+    for (var i = 0; i < texts.length; i++) {
+      var t = texts[i];
+      need = Math.max(need, Number(t.getAttribute("x")) + 8 + textWidth(t.textContent, Number(t.getAttribute("font-size"))));
+    }
+    if (need > w) {
+      s.setAttribute("width", Math.ceil(need));
+      s.setAttribute("viewBox", "0 0 " + Math.ceil(need) + " " + h);
+    }
   }
 
   // ------------------------------------------------------------ head view
@@ -445,7 +467,7 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
     var s = svg(scroll, "svg", { "data-al": "canvas", "font-family": FONT });
     var top = spec.title ? 24 : 4;
     titleText(s, spec.title, 8, 16);
-    svg(s, "text", { x: 8, y: top + 12, "font-size": 12, fill: "#444" },
+    svg(s, "text", { x: 8, y: top + 12, "font-size": 12, fill: "#444", "data-al-fit": "" },
       role.name + " attention, layer " + state.layer + (role.layers.length > 1 ? " of " + role.layers.length : ""));
     var legendEnd = headLegend(s, heads, shown, spec.headColors, 8, top + 22, function (h) {
       var i = state.heads.indexOf(h);
@@ -511,7 +533,7 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
     var scroll = html(root, "div", { class: "al-scroll" });
     var s = svg(scroll, "svg", { width: W, height: Hh, viewBox: "0 0 " + W + " " + Hh, "data-al": "canvas", "font-family": FONT });
     titleText(s, spec.title, 8, 16);
-    svg(s, "text", { x: 8, y: top + 12, "font-size": 12, fill: "#444" }, role.name + " attention: layers \u00d7 heads (click one to enlarge)");
+    svg(s, "text", { x: 8, y: top + 12, "font-size": 12, fill: "#444", "data-al-fit": "" }, role.name + " attention: layers \u00d7 heads (click one to enlarge)");
     for (var h = 0; h < H; h++) {
       svg(s, "text", { x: left + h * (tw + pad) + tw / 2, y: top + head - 6, "text-anchor": "middle", "font-size": 11, fill: spec.headColors[h] }, "head " + h);
     }
@@ -613,7 +635,7 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
     var rowH = 16, size = 11, cap = 14;
     var top = spec.title ? 24 : 4;
     titleText(s, spec.title, 8, 16);
-    svg(s, "text", { x: 8, y: top + 12, "font-size": 12, fill: "#444" },
+    svg(s, "text", { x: 8, y: top + 12, "font-size": 12, fill: "#444", "data-al-fit": "" },
       role.name + " attention, layer " + state.layer + ", head " + state.head + ", query " + state.query +
       " \u201c" + clip(role.queryLabels[state.query], 24) + "\u201d" + (note ? " \u2014 " + note : ""));
     var lw = maxWidth(role.keyLabels, size, cap) + 10;
@@ -687,7 +709,7 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
     var s = svg(scroll, "svg", { width: W, height: H, viewBox: "0 0 " + W + " " + H, "data-al": "canvas", "font-family": FONT });
     handle.svgNode = s;
     titleText(s, spec.title, 8, 16);
-    var caption = svg(s, "text", { x: 8, y: top - 8, "font-size": 12, fill: "#444", "data-al": "caption" });
+    var caption = svg(s, "text", { x: 8, y: top - 8, "font-size": 12, fill: "#444", "data-al": "caption", "data-al-fit": "" });
     if (showLabels) {
       spec.queryLabels.forEach(function (t, i) {
         svg(s, "text", { x: x0 - 4, y: y0 + (i + 0.5) * cell, "text-anchor": "end", "dominant-baseline": "central", "font-size": size, "font-family": MONO }, clip(t, cap));
@@ -797,6 +819,7 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
         while (element.firstChild) element.removeChild(element.firstChild);
         var root = html(element, "div", { class: "al-root attention-lab-view-root", "data-al-view": handle.spec.view });
         VIEWS[handle.spec.view](root, handle.spec, handle.state, handle);
+        fitText(handle.svgNode);
         element.setAttribute("data-al-rendered", "true");
         return handle;
       },

@@ -34,7 +34,18 @@ function el(tag: string, attrs: Attrs, inner?: { text?: string; raw?: string }):
   return body === "" && inner === undefined ? `<${tag}${a}/>` : `<${tag}${a}>${body}</${tag}>`;
 }
 
-const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+/** Whitespace-only tokens would draw nothing: they are shown as visible marks (as the renderer does). */
+function visible(s: string): string {
+  if (!/^\s+$/.test(s)) return s;
+  return s.replace(/\s/g, (c) => (c === " " ? "␣" : c === "\n" ? "↵" : c === "\t" ? "⇥" : "·"));
+}
+const clip = (s: string, n: number) => {
+  const v = visible(String(s));
+  return v.length > n ? `${v.slice(0, n - 1)}…` : v;
+};
+/** `width`, widened so that each `[text, font size]` placed at x = 8 fits. */
+const fit = (width: number, ...texts: [string, number][]) =>
+  Math.max(width, ...texts.map(([t, size]) => 16 + textWidth(t, size)));
 const textWidth = (s: string, size: number) => s.length * size * 0.62;
 const maxWidth = (labels: readonly string[], size: number, cap: number) =>
   Math.ceil(Math.max(0, ...labels.map((l) => textWidth(clip(l, cap), size))));
@@ -144,13 +155,12 @@ function headSvg(spec: HeadViewSpec): string {
   const role = spec.roles[ri];
   const top = spec.title ? 24 : 4;
   const H = role.layers[layer].length;
+  const subtitle = `${role.name} attention, layer ${layer}${
+    role.layers.length > 1 ? ` of ${role.layers.length}` : ""
+  }`;
   const body = [
     title(spec.title),
-    el("text", { x: 8, y: top + 12, "font-size": 12, fill: "#444" }, {
-      text: `${role.name} attention, layer ${layer}${
-        role.layers.length > 1 ? ` of ${role.layers.length}` : ""
-      }`,
-    }),
+    el("text", { x: 8, y: top + 12, "font-size": 12, fill: "#444" }, { text: subtitle }),
     el("text", { x: 8, y: top + 31, "font-size": 12, fill: "#444" }, { text: "heads" }),
   ];
   for (let h = 0; h < H; h++) {
@@ -170,7 +180,8 @@ function headSvg(spec: HeadViewSpec): string {
   }
   const p = headPanel(role, role.layers[layer], heads, spec.headColors);
   body.push(el("g", { transform: `translate(8,${top + 48})` }, { raw: p.body }));
-  return svgDoc(Math.max(p.width + 16, 50 + H * 22 + 8, 260), p.height + top + 52, body);
+  const width = Math.max(p.width + 16, 50 + H * 22 + 8, 260);
+  return svgDoc(fit(width, [spec.title, 14], [subtitle, 12]), p.height + top + 52, body);
 }
 
 function modelSvg(spec: HeadViewSpec): string {
@@ -243,7 +254,14 @@ function modelSvg(spec: HeadViewSpec): string {
       }));
     }
   }
-  return svgDoc(left + H * (tw + pad) + 8, top + head + L * (th + pad) + 8, body);
+  return svgDoc(
+    fit(left + H * (tw + pad) + 8, [spec.title, 14], [
+      `${role.name} attention: layers × heads`,
+      12,
+    ]),
+    top + head + L * (th + pad) + 8,
+    body,
+  );
 }
 
 function neuronSvg(spec: NeuronViewSpec): string {
@@ -276,13 +294,12 @@ function neuronSvg(spec: NeuronViewSpec): string {
   X.scaled = X.dot + 62;
   X.masked = X.scaled + 62;
   X.softmax = X.masked + 62;
+  const subtitle = `${role.name} attention, layer ${layer}, head ${head}, query ${query} “${
+    clip(role.queryLabels[query], 24)
+  }”${note ? ` — ${note}` : ""}`;
   const body = [
     title(spec.title),
-    el("text", { x: 8, y: top + 12, "font-size": 12, fill: "#444" }, {
-      text: `${role.name} attention, layer ${layer}, head ${head}, query ${query} “${
-        clip(role.queryLabels[query], 24)
-      }”${note ? ` — ${note}` : ""}`,
-    }),
+    el("text", { x: 8, y: top + 12, "font-size": 12, fill: "#444" }, { text: subtitle }),
   ];
   const headings: [keyof typeof X, string][] = [
     ["k", "k"],
@@ -388,7 +405,11 @@ function neuronSvg(spec: NeuronViewSpec): string {
     );
     body.push(el("g", { "data-al": "neuron-row", "data-key": j }, { raw: parts.join("") }));
   });
-  return svgDoc(X.softmax + 130, y0 + order.length * rowH + 10, body);
+  return svgDoc(
+    fit(X.softmax + 130, [spec.title, 14], [subtitle, 12]),
+    y0 + order.length * rowH + 10,
+    body,
+  );
 }
 
 /** Block means of thousandth cells down to at most `max` per axis. */
@@ -485,7 +506,7 @@ function scrubberSvg(spec: ScrubberSpec): string {
     );
     body.push(el("g", { "data-al": "snapshot", "data-step": sn.step }, { raw: cells.join("") }));
   });
-  return svgDoc(x00 + maps.length * panelW + 8, y0 + rows * cell + 12, body);
+  return svgDoc(fit(x00 + maps.length * panelW + 8, [spec.title, 14]), y0 + rows * cell + 12, body);
 }
 
 /** The static SVG of a view spec. */

@@ -2,14 +2,17 @@
  * `deno task predict <task> [input ...]`: one output line per input argument,
  * or per line of stdin when none is given, from the shipped checkpoint
  * (greedy decoding with the KV cache). Input outside the vocabulary or too
- * long is reported by character or limit, with exit code 2.
+ * long is reported by character or limit, with exit code 2. For `induction`
+ * an input is token names separated by spaces, and its line the greedy
+ * continuation until the context is full (see `predictLM` below).
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
-import { loadCheckpoint, shippedCheckpoint } from "./checkpoint.ts";
-import { getTask } from "./tasks.ts";
+import { loadCheckpoint, loadGPTCheckpoint, shippedCheckpoint } from "./checkpoint.ts";
+import { continueTexts } from "./lm_trainer.ts";
+import { getLMTask, getTask, isLMTask, type LMTaskSpec } from "./tasks.ts";
 import { predictTexts } from "./trainer.ts";
 
 function fail(message: string): never {
@@ -32,7 +35,8 @@ if (parsed.positionals.length < 1) {
 }
 let task;
 try {
-  task = getTask(parsed.positionals[0]);
+  const name = parsed.positionals[0];
+  task = isLMTask(name) ? getLMTask(name) : getTask(name);
 } catch (e) {
   fail((e as Error).message);
 }
@@ -41,6 +45,10 @@ if (inputs.length === 0) {
   const text = await new Response(Deno.stdin.readable).text();
   inputs = text.split("\n").map((l) => l.replace(/\r$/, ""));
   if (inputs.at(-1) === "") inputs.pop();
+}
+if ("kind" in task) {
+  await predictLM(task, inputs);
+  Deno.exit(0);
 }
 const path = parsed.values.checkpoint ?? shippedCheckpoint(task.name);
 let checkpoint;
@@ -68,4 +76,46 @@ for (const [i, input] of inputs.entries()) {
 }
 for (const line of predictTexts(checkpoint.model, vocab, inputs, task.maxOutputChars)) {
   console.log(line);
+}
+
+/**
+ * A decoder-only task: each input is a prompt of token names separated by
+ * spaces (`t0`..`t49` for `induction`; `<bos>` is put first by the CLI), and
+ * its line is the greedy continuation (KV cache) until the model's context
+ * (51 tokens for `induction`) is full: at most 49 input tokens, so at least
+ * one is generated.
+ */
+async function predictLM(task: LMTaskSpec, inputs: string[]): Promise<void> {
+  const path = parsed!.values.checkpoint ?? shippedCheckpoint(task.name);
+  let checkpoint;
+  try {
+    checkpoint = await loadGPTCheckpoint(path);
+  } catch (e) {
+    fail(`cannot load checkpoint ${path}: ${(e as Error).message}`);
+  }
+  const vocab = checkpoint.vocabulary;
+  const limit = checkpoint.model.config.blockSize - 2;
+  const names = `${vocab.tokens[1]}..${vocab.tokens.at(-1)}`;
+  const prompts = inputs.map((input, i) => {
+    const where = `input ${i + 1} (${JSON.stringify(input)})`;
+    const tokens = input.trim().split(/\s+/).filter((t) => t !== "");
+    if (tokens.length === 0) fail(`${where} is empty; give tokens ${names} separated by spaces`);
+    if (tokens.length > limit) {
+      fail(
+        `${where} has ${tokens.length} tokens; the limit is ${limit} (the context is ` +
+          `${limit + 2} tokens: <bos>, the input and at least one new token)`,
+      );
+    }
+    for (const [j, t] of tokens.entries()) {
+      const id = vocab.tokens.indexOf(t);
+      if (id < 1) {
+        fail(
+          `${where}: token ${JSON.stringify(t)} at position ${j} is not in the vocabulary ` +
+            `(${names}, separated by spaces; <bos> is added first)`,
+        );
+      }
+    }
+    return tokens.join(" ");
+  });
+  for (const line of continueTexts(checkpoint.model, vocab, prompts)) console.log(line);
 }

@@ -7,7 +7,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { getTask } from "./tasks.ts";
+import { trainLMTask } from "./lm_trainer.ts";
+import { getLMTask, getTask, isLMTask } from "./tasks.ts";
 import { type StepProgress, trainTask } from "./trainer.ts";
 
 function fail(message: string): never {
@@ -37,7 +38,8 @@ if (parsed.positionals.length !== 1) {
 }
 let task;
 try {
-  task = getTask(parsed.positionals[0]);
+  const name = parsed.positionals[0];
+  task = isLMTask(name) ? getLMTask(name) : getTask(name);
 } catch (e) {
   fail((e as Error).message);
 }
@@ -58,15 +60,15 @@ function bar(p: StepProgress): string {
     `${p.step}/${p.steps} loss ${p.loss.toFixed(4)} acc ${(100 * p.accuracy).toFixed(1)}% ` +
     `${Math.round(tokensSeen / seconds)} tok/s ${seconds.toFixed(1)}s`;
 }
-const { bytes, info } = trainTask(task, {
-  steps,
-  seed,
-  onProgress(p) {
-    tokensSeen += p.tokens;
-    line = bar(p);
-    Deno.stderr.writeSync(encoder.encode(`\r${line}\x1b[K`));
-  },
-});
+function onProgress(p: StepProgress) {
+  tokensSeen += p.tokens;
+  line = bar(p);
+  Deno.stderr.writeSync(encoder.encode(`\r${line}\x1b[K`));
+}
+// For `induction` the accuracy is on the repeat after its first token (the predictable targets).
+const { bytes, info } = "kind" in task
+  ? trainLMTask(task, { steps, seed, onProgress })
+  : trainTask(task, { steps, seed, onProgress });
 Deno.stderr.writeSync(encoder.encode(`\r${line}\x1b[K\n`));
 const seconds = (performance.now() - start) / 1000;
 await Deno.mkdir(out.replace(/[^/]*$/, "") || ".", { recursive: true });

@@ -326,6 +326,7 @@ export function trainLMTask(task: LMTaskSpec, options: LMTrainOptions = {}): LMT
     options.onProgress?.({
       step,
       steps,
+      lr: opt.lr,
       loss: value,
       accuracy: right / scored,
       tokens: targets.length,

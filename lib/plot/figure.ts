@@ -257,7 +257,11 @@ export interface FigureMimeBundle {
   "application/vnd.plotly.v1+json": PlotlyFigureJson;
   /** A static SVG fallback plus, once plotly.js is registered, an interactive plot (offline). */
   "text/html": string;
-  /** A static drawing for viewers that strip scripts (GitHub, nbviewer of untrusted outputs). */
+  /**
+   * The static drawing (`figureToSvg()`), also inside `text/html`. Untrusted, classic
+   * Notebook sanitises the HTML (no `<svg>` survives) and skips this type; the executed copies
+   * `deno task notebooks` writes add an `image/png` of it and put that PNG in the HTML instead.
+   */
   "image/svg+xml": string;
   /** A one-line description. */
   "text/plain": string;

@@ -9,8 +9,11 @@
  * - `text/html` that works offline: a static SVG, swapped for an interactive
  *   plot once plotly.js is registered with {@link usePlotly} (inlined once per
  *   session, never fetched from a CDN);
- * - `image/svg+xml`, a static drawing made by this module ({@link figureToSvg}),
- *   which is what GitHub and other script-free viewers show;
+ * - `image/svg+xml`, a static drawing made by this module ({@link figureToSvg}).
+ *   Untrusted, classic Notebook sanitises the HTML (dropping `<svg>` and
+ *   scripts) and skips SVG outputs, so the executed copies that
+ *   `deno task notebooks` writes also carry a PNG of this drawing, in the
+ *   HTML and as `image/png`, which every viewer shows (GitHub too);
  * - `text/plain`, a one-line description.
  *
  * Conventions: keys run along x and queries down y with query 0 on top (the y

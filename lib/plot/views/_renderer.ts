@@ -215,6 +215,12 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
   // ------------------------------------------------------------ saving
   function serialize(svgNode) {
     var clone = svgNode.cloneNode(true);
+    var under = svgNode.__alUnder;
+    if (under) {
+      var first = clone.firstChild;
+      for (var c = under.firstChild; c; c = c.nextSibling) clone.insertBefore(c.cloneNode(true), first);
+    }
+    clone.removeAttribute("style");
     clone.setAttribute("xmlns", NS);
     clone.setAttribute("version", "1.1");
     var hits = clone.querySelectorAll("[data-al-hit]");
@@ -317,7 +323,8 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
     var yq = function (i) { return 4 + (i + 0.5) * rowH; };
     var rows = heads.map(function (h) { return decodeRows(layerMaps[h]); });
     var cols = null;
-    var lines = svg(parent, "g", { "data-al": "line-layer" });
+    // Thousands of segments: skip anti-aliasing, which costs more than the segments themselves.
+    var lines = svg(o.under || parent, "g", { "data-al": "line-layer", "shape-rendering": n > 64 ? "optimizeSpeed" : undefined });
     heads.forEach(function (h, n) {
       var d = [];
       for (var b = 0; b <= BUCKETS; b++) d.push([]);
@@ -357,20 +364,28 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
     }
     tokens.query = column(role.queryLabels, "query", x1, "end");
     tokens.key = column(role.keyLabels, "key", x2, "start");
+    // Only the tokens lit by the last focus are reset, and the line layer's opacity is set
+    // only when it changes: a focus costs the hovered token's lines, not the whole drawing.
+    var lit = [], dimmed = false;
+    function light(t) {
+      t.lastChild.setAttribute("font-weight", "bold");
+      lit.push(t);
+    }
     function setFocus(side, index) {
       while (focus.firstChild) focus.removeChild(focus.firstChild);
-      ["query", "key"].forEach(function (s) {
-        tokens[s].forEach(function (t) { t.removeAttribute("data-focused"); t.lastChild.setAttribute("font-weight", "normal"); });
-      });
+      lit.forEach(function (t) { t.removeAttribute("data-focused"); t.lastChild.setAttribute("font-weight", "normal"); });
+      lit = [];
       if (side === null) {
-        lines.setAttribute("opacity", "1");
+        if (dimmed) lines.setAttribute("opacity", "1");
+        dimmed = false;
         return;
       }
-      lines.setAttribute("opacity", "0.12");
+      if (!dimmed) lines.setAttribute("opacity", "0.12");
+      dimmed = true;
       var tok = tokens[side][index];
       if (tok) {
         tok.setAttribute("data-focused", "true");
-        tok.lastChild.setAttribute("font-weight", "bold");
+        light(tok);
       }
       heads.forEach(function (h, n) {
         var pairs;
@@ -389,7 +404,7 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
             "stroke-linecap": "round",
           });
           var other = side === "query" ? tokens.key[p[1]] : tokens.query[p[0]];
-          if (other) other.lastChild.setAttribute("font-weight", "bold");
+          if (other) light(other);
         });
       });
     }
@@ -397,7 +412,13 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
       ["query", "key"].forEach(function (s) {
         tokens[s].forEach(function (t, i) {
           t.addEventListener("mouseenter", function () { setFocus(s, i); });
-          t.addEventListener("mouseleave", function () { setFocus(null); });
+          t.addEventListener("mouseleave", function (ev) {
+            // Sliding onto the next token: its mouseenter refocuses; clearing first would
+            // flip the line layer's opacity twice and repaint every line for nothing.
+            var to = ev.relatedTarget;
+            if (to && to.closest && to.closest('[data-al="token"]') && parent.contains(to)) return;
+            setFocus(null);
+          });
         });
       });
     }
@@ -430,6 +451,32 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
     if (!text) return;
     svg(parent, "text", { x: x, y: y, "font-size": 14, "font-weight": 600, fill: "#222", "data-al-fit": "" }, text);
   }
+  /**
+   * Two stacked SVGs of one size: the lines go into the one underneath (its own compositing
+   * layer), tokens, legend and focus lines into the one on top, so that hovering repaints only
+   * the top one, not thousands of line segments. Saving merges them (serialize()).
+   */
+  function layered(container, attrs) {
+    var box = html(container, "div", { style: "position:relative;display:inline-block;vertical-align:top" });
+    var bg = svg(box, "svg", {
+      "data-al": "under", "aria-hidden": "true",
+      style: "position:absolute;left:0;top:0;will-change:transform;pointer-events:none",
+    });
+    var fg = svg(box, "svg", attrs);
+    fg.style.position = "relative";
+    fg.__alUnder = bg;
+    return {
+      fg: fg, bg: bg,
+      size: function (w, h) {
+        [fg, bg].forEach(function (e) {
+          e.setAttribute("width", w);
+          e.setAttribute("height", h);
+          e.setAttribute("viewBox", "0 0 " + w + " " + h);
+        });
+      },
+    };
+  }
+
   // Widens an SVG (width, viewBox) so that its title and captions (data-al-fit) fit.
   function fitText(s) {
     if (!s) return;
@@ -440,8 +487,11 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
       need = Math.max(need, Number(t.getAttribute("x")) + 8 + textWidth(t.textContent, Number(t.getAttribute("font-size"))));
     }
     if (need > w) {
-      s.setAttribute("width", Math.ceil(need));
-      s.setAttribute("viewBox", "0 0 " + Math.ceil(need) + " " + h);
+      [s, s.__alUnder].forEach(function (e) {
+        if (!e) return;
+        e.setAttribute("width", Math.ceil(need));
+        e.setAttribute("viewBox", "0 0 " + Math.ceil(need) + " " + h);
+      });
     }
   }
 
@@ -464,7 +514,8 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
     var heads = role.layers[state.layer].length;
     var shown = state.heads.filter(function (h) { return h < heads; });
     var scroll = html(root, "div", { class: "al-scroll" });
-    var s = svg(scroll, "svg", { "data-al": "canvas", "font-family": FONT });
+    var layers = layered(scroll, { "data-al": "canvas", "font-family": FONT });
+    var s = layers.fg;
     var top = spec.title ? 24 : 4;
     titleText(s, spec.title, 8, 16);
     svg(s, "text", { x: 8, y: top + 12, "font-size": 12, fill: "#444", "data-al-fit": "" },
@@ -479,12 +530,11 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
       state.heads = [h];
       handle.redraw();
     });
-    var g0 = svg(s, "g", { transform: "translate(8," + (top + 48) + ")" });
-    var p = headPanel(g0, role, role.layers[state.layer], shown, spec.headColors, {});
-    var w = Math.max(p.width + 16, legendEnd + 8, 260), h = p.height + top + 52;
-    s.setAttribute("width", w);
-    s.setAttribute("height", h);
-    s.setAttribute("viewBox", "0 0 " + w + " " + h);
+    var shift = "translate(8," + (top + 48) + ")";
+    var g0 = svg(s, "g", { transform: shift });
+    var under = svg(layers.bg, "g", { transform: shift });
+    var p = headPanel(g0, role, role.layers[state.layer], shown, spec.headColors, { under: under });
+    layers.size(Math.max(p.width + 16, legendEnd + 8, 260), p.height + top + 52);
     handle.svgNode = s;
     handle.focus = p.focus;
   }
@@ -566,12 +616,11 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
         handle.redraw();
       });
       var sc = html(box, "div", { class: "al-scroll" });
-      var ds = svg(sc, "svg", { "data-al": "detail-canvas", "font-family": FONT });
-      var g0 = svg(ds, "g", { transform: "translate(8,8)" });
-      var p = headPanel(g0, role, role.layers[state.detail[0]], [state.detail[1]], spec.headColors, { gap: 240 });
-      ds.setAttribute("width", p.width + 16);
-      ds.setAttribute("height", p.height + 16);
-      ds.setAttribute("viewBox", "0 0 " + (p.width + 16) + " " + (p.height + 16));
+      var dl = layered(sc, { "data-al": "detail-canvas", "font-family": FONT });
+      var g0 = svg(dl.fg, "g", { transform: "translate(8,8)" });
+      var under = svg(dl.bg, "g", { transform: "translate(8,8)" });
+      var p = headPanel(g0, role, role.layers[state.detail[0]], [state.detail[1]], spec.headColors, { gap: 240, under: under });
+      dl.size(p.width + 16, p.height + 16);
       handle.focus = p.focus;
     }
   }

@@ -215,11 +215,8 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
   // ------------------------------------------------------------ saving
   function serialize(svgNode) {
     var clone = svgNode.cloneNode(true);
-    var under = svgNode.__alUnder;
-    if (under) {
-      var first = clone.firstChild;
-      for (var c = under.firstChild; c; c = c.nextSibling) clone.insertBefore(c.cloneNode(true), first);
-    }
+    var over = svgNode.__alOver;
+    if (over) for (var c = over.firstChild; c; c = c.nextSibling) clone.appendChild(c.cloneNode(true));
     clone.removeAttribute("style");
     clone.setAttribute("xmlns", NS);
     clone.setAttribute("version", "1.1");
@@ -348,7 +345,7 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
     function column(labels, side, x, anchor) {
       var list = [];
       for (var i = 0; i < labels.length; i++) {
-        var t = svg(parent, "g", { "data-al": "token", "data-side": side, "data-index": i });
+        var t = svg(parent, "g", { "data-al": "token", "data-side": side, "data-index": i, "pointer-events": "all" });
         svg(t, "rect", {
           "data-al-hit": "", x: anchor === "end" ? x - lw + 2 : x, y: yq(i) - rowH / 2,
           width: anchor === "end" ? lw - 2 : rw - 2, height: rowH, fill: "transparent",
@@ -452,19 +449,21 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
     svg(parent, "text", { x: x, y: y, "font-size": 14, "font-weight": 600, fill: "#222", "data-al-fit": "" }, text);
   }
   /**
-   * Two stacked SVGs of one size: the lines go into the one underneath (its own compositing
-   * layer), tokens, legend and focus lines into the one on top, so that hovering repaints only
-   * the top one, not thousands of line segments. Saving merges them (serialize()).
+   * Two stacked SVGs of one size: the drawing (attrs, e.g. data-al="canvas": title, legend and
+   * the lines, on its own compositing layer) and over it an overlay (data-al="overlay") with
+   * the tokens and the focus lines, so that hovering repaints only the overlay, never the
+   * thousands of line segments. Saving merges the two (serialize()).
    */
   function layered(container, attrs) {
     var box = html(container, "div", { style: "position:relative;display:inline-block;vertical-align:top" });
-    var bg = svg(box, "svg", {
-      "data-al": "under", "aria-hidden": "true",
-      style: "position:absolute;left:0;top:0;will-change:transform;pointer-events:none",
+    var bg = svg(box, "svg", attrs);
+    bg.style.willChange = "transform";
+    bg.style.display = "block";
+    var fg = svg(box, "svg", {
+      "data-al": "overlay", "font-family": FONT,
+      style: "position:absolute;left:0;top:0;pointer-events:none",
     });
-    var fg = svg(box, "svg", attrs);
-    fg.style.position = "relative";
-    fg.__alUnder = bg;
+    bg.__alOver = fg;
     return {
       fg: fg, bg: bg,
       size: function (w, h) {
@@ -487,7 +486,7 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
       need = Math.max(need, Number(t.getAttribute("x")) + 8 + textWidth(t.textContent, Number(t.getAttribute("font-size"))));
     }
     if (need > w) {
-      [s, s.__alUnder].forEach(function (e) {
+      [s, s.__alOver].forEach(function (e) {
         if (!e) return;
         e.setAttribute("width", Math.ceil(need));
         e.setAttribute("viewBox", "0 0 " + Math.ceil(need) + " " + h);
@@ -515,7 +514,7 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
     var shown = state.heads.filter(function (h) { return h < heads; });
     var scroll = html(root, "div", { class: "al-scroll" });
     var layers = layered(scroll, { "data-al": "canvas", "font-family": FONT });
-    var s = layers.fg;
+    var s = layers.bg;
     var top = spec.title ? 24 : 4;
     titleText(s, spec.title, 8, 16);
     svg(s, "text", { x: 8, y: top + 12, "font-size": 12, fill: "#444", "data-al-fit": "" },
@@ -531,8 +530,8 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
       handle.redraw();
     });
     var shift = "translate(8," + (top + 48) + ")";
-    var g0 = svg(s, "g", { transform: shift });
-    var under = svg(layers.bg, "g", { transform: shift });
+    var under = svg(s, "g", { transform: shift });
+    var g0 = svg(layers.fg, "g", { transform: shift });
     var p = headPanel(g0, role, role.layers[state.layer], shown, spec.headColors, { under: under });
     layers.size(Math.max(p.width + 16, legendEnd + 8, 260), p.height + top + 52);
     handle.svgNode = s;
@@ -617,8 +616,8 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
       });
       var sc = html(box, "div", { class: "al-scroll" });
       var dl = layered(sc, { "data-al": "detail-canvas", "font-family": FONT });
-      var g0 = svg(dl.fg, "g", { transform: "translate(8,8)" });
       var under = svg(dl.bg, "g", { transform: "translate(8,8)" });
+      var g0 = svg(dl.fg, "g", { transform: "translate(8,8)" });
       var p = headPanel(g0, role, role.layers[state.detail[0]], [state.detail[1]], spec.headColors, { gap: 240, under: under });
       dl.size(p.width + 16, p.height + 16);
       handle.focus = p.focus;

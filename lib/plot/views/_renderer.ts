@@ -99,8 +99,30 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
     });
   }
   function clip(s, n) {
-    s = visible(s);
+    s = String(s);
     return s.length > n ? s.slice(0, n - 1) + "\u2026" : s;
+  }
+  // For HTML text (selector options, captions): whitespace tokens as visible marks.
+  function clipShown(s, n) {
+    return clip(visible(s), n);
+  }
+  /**
+   * An SVG text element holds a token's exact text; a whitespace-only token would draw nothing,
+   * so a small bracket (like U+2423) is drawn under it (data-al-mark), the text left as it is.
+   */
+  function tokenLabel(parent, attrs, text) {
+    var t = svg(parent, "text", attrs, text);
+    if (/^\s+$/.test(String(text))) {
+      var size = Number(attrs["font-size"]) || 11, w = size * 0.6 * String(text).length;
+      var x = Number(attrs.x), y = Number(attrs.y);
+      var a = attrs["text-anchor"] || "start";
+      var x0 = a === "end" ? x - w : a === "middle" ? x - w / 2 : x;
+      svg(parent, "path", {
+        "data-al-mark": "", d: "M" + x0.toFixed(1) + " " + (y + 1).toFixed(1) + "v3h" + w.toFixed(1) + "v-3",
+        fill: "none", stroke: "#888", "stroke-width": 1, transform: attrs.transform,
+      });
+    }
+    return t;
   }
   // Width of a label in pixels, estimated (0.62 em a character) so the layout needs no measuring.
   function textWidth(s, size) {
@@ -350,10 +372,11 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
           "data-al-hit": "", x: anchor === "end" ? x - lw + 2 : x, y: yq(i) - rowH / 2,
           width: anchor === "end" ? lw - 2 : rw - 2, height: rowH, fill: "transparent",
         });
-        var txt = svg(t, "text", {
+        var txt = tokenLabel(t, {
           x: anchor === "end" ? x - 6 : x + 6, y: yq(i), "text-anchor": anchor,
           "dominant-baseline": "central", "font-size": size, "font-family": MONO, fill: "#222",
         }, clip(labels[i], cap));
+        t.__alText = txt;
         if (String(labels[i]).length > cap) svg(txt, "title", {}, String(labels[i]));
         list.push(t);
       }
@@ -365,12 +388,12 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
     // only when it changes: a focus costs the hovered token's lines, not the whole drawing.
     var lit = [], dimmed = false;
     function light(t) {
-      t.lastChild.setAttribute("font-weight", "bold");
+      t.__alText.setAttribute("font-weight", "bold");
       lit.push(t);
     }
     function setFocus(side, index) {
       while (focus.firstChild) focus.removeChild(focus.firstChild);
-      lit.forEach(function (t) { t.removeAttribute("data-focused"); t.lastChild.setAttribute("font-weight", "normal"); });
+      lit.forEach(function (t) { t.removeAttribute("data-focused"); t.__alText.setAttribute("font-weight", "normal"); });
       lit = [];
       if (side === null) {
         if (dimmed) lines.setAttribute("opacity", "1");
@@ -615,11 +638,13 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
         handle.redraw();
       });
       var sc = html(box, "div", { class: "al-scroll" });
-      var dl = layered(sc, { "data-al": "detail-canvas", "font-family": FONT });
-      var under = svg(dl.bg, "g", { transform: "translate(8,8)" });
-      var g0 = svg(dl.fg, "g", { transform: "translate(8,8)" });
-      var p = headPanel(g0, role, role.layers[state.detail[0]], [state.detail[1]], spec.headColors, { gap: 240, under: under });
-      dl.size(p.width + 16, p.height + 16);
+      // One head's lines: few enough to share one SVG with the tokens.
+      var ds = svg(sc, "svg", { "data-al": "detail-canvas", "font-family": FONT });
+      var g0 = svg(ds, "g", { transform: "translate(8,8)" });
+      var p = headPanel(g0, role, role.layers[state.detail[0]], [state.detail[1]], spec.headColors, { gap: 240 });
+      ds.setAttribute("width", p.width + 16);
+      ds.setAttribute("height", p.height + 16);
+      ds.setAttribute("viewBox", "0 0 " + (p.width + 16) + " " + (p.height + 16));
       handle.focus = p.focus;
     }
   }
@@ -647,7 +672,7 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
       state.head = v;
       handle.redraw();
     });
-    select(bar, "query", "query", role.queryLabels.map(function (t, i) { return i + ": " + clip(t, 16); }), state.query, function (v) {
+    select(bar, "query", "query", role.queryLabels.map(function (t, i) { return i + ": " + clipShown(t, 16); }), state.query, function (v) {
       state.query = v;
       handle.redraw();
     });
@@ -685,7 +710,7 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
     titleText(s, spec.title, 8, 16);
     svg(s, "text", { x: 8, y: top + 12, "font-size": 12, fill: "#444", "data-al-fit": "" },
       role.name + " attention, layer " + state.layer + ", head " + state.head + ", query " + state.query +
-      " \u201c" + clip(role.queryLabels[state.query], 24) + "\u201d" + (note ? " \u2014 " + note : ""));
+      " \u201c" + clipShown(role.queryLabels[state.query], 24) + "\u201d" + (note ? " \u2014 " + note : ""));
     var lw = maxWidth(role.keyLabels, size, cap) + 10;
     var x = 8 + lw, y0 = top + 56;
     var vecW = dh * cw;
@@ -716,7 +741,7 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
     order.forEach(function (j, r) {
       var y = y0 + r * rowH;
       var g = svg(s, "g", { "data-al": "neuron-row", "data-key": j });
-      svg(g, "text", { x: x - 6, y: y + rowH / 2, "text-anchor": "end", "dominant-baseline": "central", "font-size": size, "font-family": MONO }, clip(role.keyLabels[j], cap));
+      tokenLabel(g, { x: x - 6, y: y + rowH / 2, "text-anchor": "end", "dominant-baseline": "central", "font-size": size, "font-family": MONO }, clip(role.keyLabels[j], cap));
       for (var d = 0; d < dh; d++) {
         svg(g, "rect", { "data-al": "cell", "data-col": "k", x: colX.k + d * cw, y: y + 2, width: cw, height: rowH - 4, fill: colorAt(spec.colorscale, 0.5 + c.keys[j][d] / (2 * kMax)) });
         svg(g, "rect", { "data-al": "cell", "data-col": "qk", x: colX.qk + d * cw, y: y + 2, width: cw, height: rowH - 4, fill: colorAt(spec.colorscale, 0.5 + c.products[j][d] / (2 * pMax)) });
@@ -760,11 +785,11 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
     var caption = svg(s, "text", { x: 8, y: top - 8, "font-size": 12, fill: "#444", "data-al": "caption", "data-al-fit": "" });
     if (showLabels) {
       spec.queryLabels.forEach(function (t, i) {
-        svg(s, "text", { x: x0 - 4, y: y0 + (i + 0.5) * cell, "text-anchor": "end", "dominant-baseline": "central", "font-size": size, "font-family": MONO }, clip(t, cap));
+        tokenLabel(s, { x: x0 - 4, y: y0 + (i + 0.5) * cell, "text-anchor": "end", "dominant-baseline": "central", "font-size": size, "font-family": MONO }, clip(t, cap));
       });
       spec.keyLabels.forEach(function (t, j) {
         var xx = x0 + (j + 0.5) * cell;
-        svg(s, "text", { x: xx, y: y0 - 4, transform: "rotate(-90 " + xx + " " + (y0 - 4) + ")", "dominant-baseline": "central", "font-size": size, "font-family": MONO }, clip(t, cap));
+        tokenLabel(s, { x: xx, y: y0 - 4, transform: "rotate(-90 " + xx + " " + (y0 - 4) + ")", "dominant-baseline": "central", "font-size": size, "font-family": MONO }, clip(t, cap));
       });
     }
     var rects = [];

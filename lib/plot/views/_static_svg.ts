@@ -34,15 +34,30 @@ function el(tag: string, attrs: Attrs, inner?: { text?: string; raw?: string }):
   return body === "" && inner === undefined ? `<${tag}${a}/>` : `<${tag}${a}>${body}</${tag}>`;
 }
 
-/** Whitespace-only tokens would draw nothing: they are shown as visible marks (as the renderer does). */
-function visible(s: string): string {
-  if (!/^\s+$/.test(s)) return s;
-  return s.replace(/\s/g, (c) => (c === " " ? "␣" : c === "\n" ? "↵" : c === "\t" ? "⇥" : "·"));
-}
 const clip = (s: string, n: number) => {
-  const v = visible(String(s));
+  const v = String(s);
   return v.length > n ? `${v.slice(0, n - 1)}…` : v;
 };
+/**
+ * A token's text element, holding its exact text; a whitespace-only token would draw
+ * nothing, so a small bracket (like U+2423) is drawn under it, as the renderer does.
+ */
+function label(attrs: Attrs, text: string): string {
+  const t = el("text", attrs, { text });
+  if (!/^\s+$/.test(text)) return t;
+  const size = Number(attrs["font-size"] ?? 11), w = size * 0.6 * text.length;
+  const x = Number(attrs.x), y = Number(attrs.y);
+  const a = attrs["text-anchor"] ?? "start";
+  const x0 = a === "end" ? x - w : a === "middle" ? x - w / 2 : x;
+  return t + el("path", {
+    "data-al-mark": "",
+    d: `M${x0.toFixed(1)} ${(y + 1).toFixed(1)}v3h${w.toFixed(1)}v-3`,
+    fill: "none",
+    stroke: "#888",
+    "stroke-width": 1,
+    transform: attrs.transform,
+  });
+}
 /** `width`, widened so that each `[text, font size]` placed at x = 8 fits. */
 const fit = (width: number, ...texts: [string, number][]) =>
   Math.max(width, ...texts.map(([t, size]) => 16 + textWidth(t, size)));
@@ -129,7 +144,7 @@ function headPanel(
   }
   const column = (labels: readonly string[], x: number, anchor: "end" | "start") => {
     for (let i = 0; i < labels.length; i += every) {
-      out.push(el("text", {
+      out.push(label({
         x: anchor === "end" ? x - 6 : x + 6,
         y: f1(y(i)),
         "text-anchor": anchor,
@@ -137,7 +152,7 @@ function headPanel(
         "font-size": size,
         "font-family": MONO,
         fill: "#222",
-      }, { text: clip(labels[i], cap) }));
+      }, clip(labels[i], cap)));
     }
   };
   column(role.queryLabels, x1, "end");
@@ -342,14 +357,14 @@ function neuronSvg(spec: NeuronViewSpec): string {
   }
   order.forEach((j, r) => {
     const y = y0 + r * rowH;
-    const parts = [el("text", {
+    const parts = [label({
       x: x - 6,
       y: y + rowH / 2,
       "text-anchor": "end",
       "dominant-baseline": "central",
       "font-size": size,
       "font-family": MONO,
-    }, { text: clip(role.keyLabels[j], cap) })];
+    }, clip(role.keyLabels[j], cap))];
     for (let d = 0; d < dh; d++) {
       parts.push(
         el("rect", {
@@ -465,14 +480,14 @@ function scrubberSvg(spec: ScrubberSpec): string {
   const x00 = 8 + lw, y0 = top + lh + 16;
   if (labels) {
     spec.queryLabels.forEach((t, i) =>
-      body.push(el("text", {
+      body.push(label({
         x: x00 - 4,
         y: y0 + (i + 0.5) * cell,
         "text-anchor": "end",
         "dominant-baseline": "central",
         "font-size": size,
         "font-family": MONO,
-      }, { text: clip(t, cap) }))
+      }, clip(t, cap)))
     );
   }
   maps.forEach((m, p) => {
@@ -484,14 +499,14 @@ function scrubberSvg(spec: ScrubberSpec): string {
     if (labels) {
       spec.keyLabels.forEach((t, j) => {
         const xx = x0 + (j + 0.5) * cell;
-        body.push(el("text", {
+        body.push(label({
           x: f1(xx),
           y: y0 - 4,
           transform: `rotate(-90 ${f1(xx)} ${y0 - 4})`,
           "dominant-baseline": "central",
           "font-size": size,
           "font-family": MONO,
-        }, { text: clip(t, cap) }));
+        }, clip(t, cap)));
       });
     }
     const cells: string[] = [];

@@ -35,14 +35,18 @@ import { type JupyterServer, startJupyter } from "./_jupyter.ts";
 
 const OUT = "out/browser/notebooks";
 
-/** The notebooks checked here: the views notebook when it exists, and 05_masks (plotly figures). */
-const NOTEBOOKS = ["notebooks/12_attention_views.ipynb", "notebooks/05_masks.ipynb"].filter((p) => {
-  try {
-    return Deno.statSync(p).isFile;
-  } catch {
-    return false;
-  }
-});
+/**
+ * The notebooks checked here: the views notebook when it exists, and 05_masks (plotly figures);
+ * `BROWSER_NOTEBOOKS=a.ipynb,b.ipynb` checks others instead.
+ */
+const NOTEBOOKS = (Deno.env.get("BROWSER_NOTEBOOKS")?.split(",") ??
+  ["notebooks/12_attention_views.ipynb", "notebooks/05_masks.ipynb"]).filter((p) => {
+    try {
+      return Deno.statSync(p).isFile;
+    } catch {
+      return false;
+    }
+  });
 
 // deno-lint-ignore no-explicit-any
 type Json = any;

@@ -759,10 +759,24 @@ Deno.test("linePlot() tells lines apart by dash and marker, not by colour alone"
     const fig = linePlot(["a", "b", "c", "d", "e", "f"].map((n) => same(n)));
     const traces = fig.data as ScatterTrace[];
     assert.deepEqual(traces.map((tr) => tr.line.dash), [...LINE_DASHES]);
-    assert.deepEqual(traces.map((tr) => tr.marker?.symbol), MARKER_SYMBOLS.slice(0, 6));
+    // Every second one open (outline only): a marker drawn over another leaves it visible.
+    assert.deepEqual(traces.map((tr) => tr.marker?.symbol), [
+      "circle",
+      "square-open",
+      "diamond",
+      "triangle-up-open",
+      "x",
+      "triangle-down-open",
+    ]);
+    assert.deepEqual(
+      MARKER_SYMBOLS.slice(0, 6),
+      traces.map((tr) => tr.marker?.symbol.replace("-open", "")),
+    );
     assert.ok(traces.every((tr) => tr.mode === "lines+markers"));
-    // The marker takes the line's colour.
+    // The marker takes the line's colour; an open one's outline too.
     assert.ok(traces.every((tr) => tr.marker?.color === tr.line.color));
+    assert.deepEqual(traces[1].marker?.line, { color: traces[1].line.color, width: 1.5 });
+    assert.equal(traces[0].marker?.line, undefined);
   });
   await t.step("long series get dashes but no markers by default", () => {
     const long = { name: "long", x: [...Array(31).keys()], y: Array(31).fill(1) };
@@ -800,8 +814,10 @@ Deno.test("linePlot() tells lines apart by dash and marker, not by colour alone"
     assert.equal((svg.match(/stroke-dasharray="3,3"/g) ?? []).length, 2, "dot: line + legend");
     const circles = svg.match(/<circle [^>]*fill="#2f6db5"\/>/g) ?? [];
     assert.equal(circles.length, x.length + 1, "a circle per point and one in the legend");
-    const squares = svg.match(/<path d="M[^"]*Z" fill="#e4572e"\/>/g) ?? [];
-    assert.equal(squares.length, x.length + 1);
+    const squares =
+      svg.match(/<path d="M[^"]*Z" fill="none" stroke="#e4572e" stroke-width="1.5"\/>/g) ??
+        [];
+    assert.equal(squares.length, x.length + 1, "open squares: outlines only");
     const crosses =
       svg.match(/<path d="[^"]*" stroke="#29a36a" stroke-width="[\d.]+" fill="none"\/>/g) ??
         [];
@@ -810,6 +826,8 @@ Deno.test("linePlot() tells lines apart by dash and marker, not by colour alone"
     assert.equal(_dashArray("solid", 2), undefined);
   });
   await t.step("errors name the series and the allowed values", () => {
+    const open = linePlot([same("a", { marker: "circle-open" })]).data[0] as ScatterTrace;
+    assert.equal(open.marker?.symbol, "circle-open");
     assert.throws(
       () => linePlot([same("a", { dash: "dashed" })]),
       /linePlot: series\[0\] \("a"\)\.dash must be one of solid, dash, dot, dashdot, longdash, longdashdot, got "dashed"/,

@@ -162,8 +162,16 @@ export interface ScatterTrace {
   y: (number | null)[];
   /** Line style: colour, width in pixels and dash pattern (plotly's names; default solid). */
   line: { color: string; width: number; dash?: LineDash };
-  /** Markers, drawn when `mode` is `"lines+markers"`: shape, diameter in pixels, colour. */
-  marker?: { symbol: MarkerSymbol; size: number; color: string };
+  /**
+   * Markers, drawn when `mode` is `"lines+markers"`: shape, diameter in pixels, colour, and
+   * for the `"-open"` shapes the outline's colour and width.
+   */
+  marker?: {
+    symbol: MarkerSymbol;
+    size: number;
+    color: string;
+    line?: { color: string; width: number };
+  };
   /** The x axis id. */
   xaxis?: string;
   /** The y axis id. */

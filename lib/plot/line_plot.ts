@@ -13,7 +13,7 @@ import { _logTicks } from "./_ticks.ts";
 export type LineDash = "solid" | "dash" | "dot" | "dashdot" | "longdash" | "longdashdot";
 
 /** A marker shape, by plotly's names. */
-export type MarkerSymbol =
+export type MarkerShape =
   | "circle"
   | "square"
   | "diamond"
@@ -21,6 +21,9 @@ export type MarkerSymbol =
   | "triangle-down"
   | "x"
   | "cross";
+
+/** A marker: a shape, filled, or only its outline (`"-open"`), by plotly's names. */
+export type MarkerSymbol = MarkerShape | `${MarkerShape}-open`;
 
 /** One line of a {@link linePlot}. */
 export interface LineSeries {
@@ -34,7 +37,9 @@ export interface LineSeries {
   dash?: LineDash;
   /**
    * Marker at each point, or `"none"`. Default: the k-th of {@link MARKER_SYMBOLS}
-   * on series of at most 30 points, none on longer ones (the dash tells them apart).
+   * on series of at most 30 points, filled for even k and open (outline only) for
+   * odd k, so that a marker drawn over another one leaves it visible; none on
+   * longer series (the dash tells them apart).
    */
   marker?: MarkerSymbol | "none";
   /** Line (and marker) colour, a CSS colour such as `"#2f6db5"`. Default: the k-th of a colour-blind-safe cycle. */
@@ -86,7 +91,8 @@ export const LINE_DASHES: readonly LineDash[] = Object.freeze([
 ]);
 
 /**
- * The default marker shapes, in series order (on series of at most 30 points).
+ * The default marker shapes, in series order (on series of at most 30 points;
+ * every second series gets the `"-open"` variant).
  *
  * @example Markers on a short series, none on a long one
  * ```ts
@@ -94,13 +100,14 @@ export const LINE_DASHES: readonly LineDash[] = Object.freeze([
  * import assert from "node:assert/strict";
  * const short = { name: "short", x: [0, 1, 2], y: [1, 0, 1] };
  * const long = { name: "long", x: [...Array(100).keys()], y: Array(100).fill(1) };
- * const [a, b] = linePlot([short, long]).data;
+ * const [a, b, c] = linePlot([short, long, { ...short, name: "again" }]).data;
  * assert.ok(a.type === "scatter" && a.mode === "lines+markers");
  * assert.equal(a.type === "scatter" && a.marker?.symbol, MARKER_SYMBOLS[0]);
  * assert.ok(b.type === "scatter" && b.mode === "lines" && b.marker === undefined);
+ * assert.equal(c.type === "scatter" && c.marker?.symbol, MARKER_SYMBOLS[2]);
  * ```
  */
-export const MARKER_SYMBOLS: readonly MarkerSymbol[] = Object.freeze([
+export const MARKER_SYMBOLS: readonly MarkerShape[] = Object.freeze([
   "circle",
   "square",
   "diamond",
@@ -113,6 +120,7 @@ export const MARKER_SYMBOLS: readonly MarkerSymbol[] = Object.freeze([
 /** Series longer than this get no markers by default. */
 const MARKER_MAX_POINTS = 30;
 const MARKER_PX = 7;
+const OPEN_MARKER_LINE_PX = 1.5;
 const CSS_COLOR = /^(#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,30}|(rgb|rgba|hsl|hsla)\([0-9.,%\s]+\))$/;
 
 /** Line colours, in order; chosen to stay apart for colour-blind readers. */
@@ -195,11 +203,14 @@ export function linePlot(series: readonly LineSeries[], options: LinePlotOptions
         `${where}.dash must be one of ${LINE_DASHES.join(", ")}, got ${JSON.stringify(s.dash)}`,
       );
     }
-    if (s.marker !== undefined && s.marker !== "none" && !MARKER_SYMBOLS.includes(s.marker)) {
+    if (
+      s.marker !== undefined && s.marker !== "none" &&
+      !MARKER_SYMBOLS.includes(String(s.marker).replace(/-open$/, "") as MarkerShape)
+    ) {
       throw new TypeError(
-        `${where}.marker must be "none" or one of ${MARKER_SYMBOLS.join(", ")}, got ${
-          JSON.stringify(s.marker)
-        }`,
+        `${where}.marker must be "none" or one of ${
+          MARKER_SYMBOLS.join(", ")
+        } (each also with "-open"), got ${JSON.stringify(s.marker)}`,
       );
     }
     if (s.color !== undefined && (typeof s.color !== "string" || !CSS_COLOR.test(s.color))) {
@@ -212,8 +223,9 @@ export function linePlot(series: readonly LineSeries[], options: LinePlotOptions
     const x: (number | null)[] = Array.from(s.x, (v) => _round(Number(v)));
     const y: (number | null)[] = Array.from(s.y, (v) => _round(Number(v)));
     const color = s.color ?? _LINE_COLORS[k % _LINE_COLORS.length];
-    const symbol = s.marker ??
-      (s.x.length <= MARKER_MAX_POINTS ? MARKER_SYMBOLS[k % MARKER_SYMBOLS.length] : "none");
+    const shape = MARKER_SYMBOLS[k % MARKER_SYMBOLS.length];
+    const symbol: MarkerSymbol | "none" = s.marker ??
+      (s.x.length <= MARKER_MAX_POINTS ? (k % 2 ? `${shape}-open` : shape) : "none");
     const trace: ScatterTrace = {
       type: "scatter",
       mode: symbol === "none" ? "lines" : "lines+markers",
@@ -222,7 +234,11 @@ export function linePlot(series: readonly LineSeries[], options: LinePlotOptions
       y,
       line: { color, width: 2, dash: s.dash ?? LINE_DASHES[k % LINE_DASHES.length] },
     };
-    if (symbol !== "none") trace.marker = { symbol, size: MARKER_PX, color };
+    if (symbol !== "none") {
+      trace.marker = symbol.endsWith("-open")
+        ? { symbol, size: MARKER_PX + 1, color, line: { color, width: OPEN_MARKER_LINE_PX } }
+        : { symbol, size: MARKER_PX, color };
+    }
     return trace;
   });
   const axis = (

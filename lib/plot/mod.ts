@@ -91,7 +91,13 @@ export type { HtmlSection, ToHtmlOptions } from "./html.ts";
 export { layerHeadGrid } from "./layer_head_grid.ts";
 export type { LayerHeadGridOptions } from "./layer_head_grid.ts";
 export { LINE_DASHES, linePlot, MARKER_SYMBOLS } from "./line_plot.ts";
-export type { LineDash, LinePlotOptions, LineSeries, MarkerSymbol } from "./line_plot.ts";
+export type {
+  LineDash,
+  LinePlotOptions,
+  LineSeries,
+  MarkerShape,
+  MarkerSymbol,
+} from "./line_plot.ts";
 export { maskHeatmap } from "./mask_heatmap.ts";
 export type { MaskHeatmapOptions } from "./mask_heatmap.ts";
 export { loadPlotlyJs, PlotlyDisplay, usePlotly } from "./plotly_js.ts";

@@ -434,18 +434,27 @@ export function _dashArray(dash: LineDash | undefined, width: number): string | 
   return p.length ? p.map((m) => m * w).join(",") : undefined;
 }
 
-/** A marker of `size` pixels (its diameter, as in plotly) centred at (x, y). */
+/**
+ * A marker of `size` pixels (its diameter, as in plotly) centred at (x, y):
+ * filled, or for the `"-open"` symbols only its outline, `lineWidth` wide.
+ */
 export function _markerSvg(
   symbol: MarkerSymbol,
   x: number,
   y: number,
   size: number,
   color: string,
+  lineWidth = 1.5,
 ): string {
+  const open = symbol.endsWith("-open");
+  const shape = symbol.replace(/-open$/, "");
+  const paint = open
+    ? `fill="none" stroke="${color}" stroke-width="${lineWidth}"`
+    : `fill="${color}"`;
   const r = size / 2;
   const pts = (p: [number, number][]) =>
-    `<path d="M${p.map(([dx, dy]) => `${r2(x + dx)} ${r2(y + dy)}`).join("L")}Z" fill="${color}"/>`;
-  switch (symbol) {
+    `<path d="M${p.map(([dx, dy]) => `${r2(x + dx)} ${r2(y + dy)}`).join("L")}Z" ${paint}/>`;
+  switch (shape) {
     case "square":
       return pts([[-r, -r], [r, -r], [r, r], [-r, r]]);
     case "diamond": {
@@ -454,24 +463,25 @@ export function _markerSvg(
     }
     case "triangle-up":
     case "triangle-down": {
-      const s = symbol === "triangle-up" ? 1 : -1;
+      const s = shape === "triangle-up" ? 1 : -1;
       const d = r * 1.2;
       return pts([[0, -s * d], [d * 0.87, s * d * 0.5], [-d * 0.87, s * d * 0.5]]);
     }
     case "x":
     case "cross": {
       const d = r * 1.1;
-      const arms = symbol === "x"
+      const arms = shape === "x"
         ? `M${r2(x - d)} ${r2(y - d)}L${r2(x + d)} ${r2(y + d)}M${r2(x - d)} ${r2(y + d)}L${
           r2(x + d)
         } ${r2(y - d)}`
         : `M${r2(x - d)} ${r2(y)}L${r2(x + d)} ${r2(y)}M${r2(x)} ${r2(y - d)}L${r2(x)} ${
           r2(y + d)
         }`;
-      return `<path d="${arms}" stroke="${color}" stroke-width="${r2(r * 0.7)}" fill="none"/>`;
+      const w = open ? lineWidth : r2(r * 0.7);
+      return `<path d="${arms}" stroke="${color}" stroke-width="${w}" fill="none"/>`;
     }
     default:
-      return `<circle cx="${r2(x)}" cy="${r2(y)}" r="${r2(r)}" fill="${color}"/>`;
+      return `<circle cx="${r2(x)}" cy="${r2(y)}" r="${r2(r)}" ${paint}/>`;
   }
 }
 
@@ -535,6 +545,7 @@ function linePanel(parts: string[], traces: ScatterTrace[], layout: PlotlyLayout
       ? tr.marker ?? { symbol: "circle" as const, size: 6, color: tr.line.color }
       : undefined;
     const markerColor = marker ? escapeHtml(marker.color) : "";
+    const markerLine = marker?.line?.width ?? 1.5;
     for (let i = 0; i < tr.x.length; i++) {
       const x = tr.x[i];
       const y = tr.y[i];
@@ -547,7 +558,7 @@ function linePanel(parts: string[], traces: ScatterTrace[], layout: PlotlyLayout
       const Y = r2(py(logY ? Math.log10(y) : y));
       d += `${pen ? "L" : "M"}${X} ${Y}`;
       pen = true;
-      if (marker) dots.push(_markerSvg(marker.symbol, X, Y, marker.size, markerColor));
+      if (marker) dots.push(_markerSvg(marker.symbol, X, Y, marker.size, markerColor, markerLine));
     }
     if (d) parts.push(`<path d="${d}" fill="none" ${strokeAttrs(tr)}/>`);
     parts.push(...dots);
@@ -558,7 +569,9 @@ function linePanel(parts: string[], traces: ScatterTrace[], layout: PlotlyLayout
           strokeAttrs(tr)
         }/>`,
       );
-      if (marker) parts.push(_markerSvg(marker.symbol, lx + 10, ly, marker.size, markerColor));
+      if (marker) {
+        parts.push(_markerSvg(marker.symbol, lx + 10, ly, marker.size, markerColor, markerLine));
+      }
       label(parts, fit.lines.map((line, i) => rich(given[i], line, fit.size)), lx + 26, ly + 4, {
         size: fit.size,
         lineHeight: _lineHeight(fit.size),

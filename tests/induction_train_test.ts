@@ -16,7 +16,13 @@ import {
   parseGPTCheckpoint,
   shippedCheckpoint,
 } from "../train/checkpoint.ts";
-import { continueTexts, lmExactMatch, scoreSequences, trainLMTask } from "../train/lm_trainer.ts";
+import {
+  continueTexts,
+  lmExactMatch,
+  lmTrainSteps,
+  scoreSequences,
+  trainLMTask,
+} from "../train/lm_trainer.ts";
 import {
   getLMTask,
   getTask,
@@ -83,6 +89,13 @@ Deno.test("trainLMTask: a tiny induction model's loss falls; two runs give ident
   const b = trainLMTask(tinyTask, { seed: 3 });
   assert.equal(b.bytes.length, a.bytes.length);
   assert.ok(b.bytes.every((x, i) => x === a.bytes[i]), "checkpoint bytes differ between runs");
+  // the step-by-step generator is the same run
+  const run = lmTrainSteps(tinyTask, { seed: 3 });
+  let yielded = 0;
+  let next = run.next();
+  for (; !next.done; next = run.next()) assert.equal(next.value.step, ++yielded);
+  assert.equal(yielded, 60);
+  assert.ok(next.value.bytes.every((x, i) => x === a.bytes[i]), "lmTrainSteps bytes differ");
   const c = trainLMTask(tinyTask, { seed: 4, steps: 2 });
   const d = trainLMTask(tinyTask, { seed: 3, steps: 2 });
   assert.ok(c.bytes.some((x, i) => x !== d.bytes[i]), "another seed gives other weights");

@@ -247,6 +247,21 @@ export function continueTexts(
 
 /** Trains `task`'s GPT and returns it with its checkpoint bytes. */
 export function trainLMTask(task: LMTaskSpec, options: LMTrainOptions = {}): LMTrainResult {
+  const run = lmTrainSteps(task, options);
+  let next = run.next();
+  while (!next.done) next = run.next();
+  return next.value;
+}
+
+/**
+ * {@link trainLMTask} one step per `next()`: it yields each step's progress and
+ * returns the result, so that a notebook can redraw between steps (awaiting,
+ * so its displays go out). The same seed gives the same bytes either way.
+ */
+export function* lmTrainSteps(
+  task: LMTaskSpec,
+  options: LMTrainOptions = {},
+): Generator<StepProgress, LMTrainResult, void> {
   const steps = options.steps ?? task.steps;
   const seed = options.seed ?? 0;
   const batchSize = options.batchSize ?? task.batchSize;
@@ -323,15 +338,17 @@ export function trainLMTask(task: LMTaskSpec, options: LMTrainOptions = {}): LMT
       sum = 0;
       count = 0;
     }
-    options.onProgress?.({
+    const progress = {
       step,
       steps,
       lr: opt.lr,
       loss: value,
       accuracy: right / scored,
       tokens: targets.length,
-    });
+    };
+    options.onProgress?.(progress);
     if (step % probeEvery === 0 || step === steps) record(step);
+    yield progress;
   }
   model.eval();
   const validation = splits.validation.slice(0, options.validationSize ?? splits.validation.length);

@@ -28,6 +28,9 @@
  * - the element passed to `render` gets `data-al-rendered="true"`; inside it
  *   `div[data-al-view="head" | "model" | "neuron" | "scrubber"]`;
  * - the drawing: `svg[data-al="canvas"]` (the model view's enlarged head: `svg[data-al="detail-canvas"]`);
+ *   in the head view the tokens and focus lines sit in `svg[data-al="overlay"]`, stacked on
+ *   the canvas (which keeps title, legend and lines), so that hover repaints only the overlay;
+ *   "Save SVG" merges the two;
  * - controls: `select[data-al="role" | "layer" | "head" | "query"]`,
  *   `button[data-al="save-svg"]`, `button[data-al="save-png"]`;
  * - head view: `g[data-al="head-toggle"][data-head=h][aria-pressed="true" | "false"]`
@@ -45,7 +48,8 @@
  *   (the number cells carry `data-value`); the query vector `g[data-al="query-vector"]`;
  * - scrubber: `input[data-al="slider"]`, `button[data-al="play"]`,
  *   `[data-al="step-label"]`, `rect[data-al="cell"][data-row][data-col][data-value]`,
- *   the root's `data-al-index`; `path[data-al="loss-curve"]`, `circle[data-al="loss-marker"]`.
+ *   the root's `data-al-index`; `path[data-al="loss-curve"]`, `circle[data-al="loss-marker"]`;
+ * - a whitespace-only token keeps its exact text; a `path[data-al-mark]` bracket under it shows it.
  *
  * ## Long inputs (512 tokens and more)
  *

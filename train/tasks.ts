@@ -9,6 +9,7 @@ import type { GPTConfig, Seq2SeqConfig } from "../mod.ts";
 import type { CharVocab } from "../tasks/_vocab.ts";
 import { inductionSplits, InductionVocab } from "../tasks/induction.ts";
 import { REVERSE_MAX_LENGTH, reverseSplits, reverseVocab } from "../tasks/reverse.ts";
+import { datesSplits, datesVocab } from "../tasks/dates.ts";
 
 /** One source/target pair of a sequence-to-sequence task. */
 export interface Pair {
@@ -81,8 +82,49 @@ export const reverseTask: TaskSpec = {
   labelSmoothing: 0,
 };
 
+// The longest date any form writes: the weekday form with the longest weekday and month names
+// and a two-digit day (27 September 2000 was a Wednesday).
+const datesInputChars = "Wednesday, 27 September 2000".length;
+// YYYY-MM-DD.
+const datesOutputChars = 10;
+
+/** The `dates` task: a date as people write it to ISO `YYYY-MM-DD`, scored per form. */
+export const datesTask: TaskSpec = {
+  name: "dates",
+  vocab: datesVocab,
+  maxInputChars: datesInputChars,
+  maxOutputChars: datesOutputChars,
+  splits() {
+    const s = datesSplits();
+    const pairs = (list: typeof s.train) =>
+      list.map((e) => ({ input: e.input, target: e.target, group: e.form }));
+    return { train: pairs(s.train), validation: pairs(s.validation), test: pairs(s.test) };
+  },
+  model: {
+    srcVocab: datesVocab.size,
+    tgtVocab: datesVocab.size,
+    dModel: 64,
+    numHeads: 4,
+    dFF: 128,
+    numEncoderLayers: 2,
+    numDecoderLayers: 2,
+    dropout: 0,
+    // Source: the characters and EOS (the target, BOS + 10 characters + EOS, is shorter).
+    maxLen: datesInputChars + 1,
+    padToken: datesVocab.pad,
+  },
+  steps: 1000,
+  batchSize: 32,
+  maxLr: 6e-3,
+  warmupSteps: 100,
+  labelSmoothing: 0,
+};
+
 /** The tasks by name. */
-export const TASKS: Readonly<Record<string, TaskSpec>> = { reverse: reverseTask };
+export const TASKS: Readonly<Record<string, TaskSpec>> = {
+  reverse: reverseTask,
+  dates: datesTask,
+};
 
 /** The task called `name`, or a RangeError listing the known ones. */
 export function getTask(name: string | undefined): TaskSpec {

@@ -32,7 +32,7 @@ const STEP_MS = 70;
 const DEBOUNCE_MS = 200;
 const SVG_NS = "http://www.w3.org/2000/svg";
 
-/** A view drawn by the renderer of lib/plot/views (`AttentionLabViews`, inlined in the page). */
+/** A view drawn by the renderer of lib/plot/views (`AttentionLabViews`). */
 interface ViewHandle {
   update(spec: unknown): ViewHandle;
   destroy(): void;

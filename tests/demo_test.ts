@@ -1,71 +1,128 @@
 import assert from "node:assert/strict";
-import { attentionDemo, SOURCE_VOCAB, TARGET_VOCAB } from "../examples/demo.ts";
+import { attentionDemo, datesAlignment, loadDemoModels } from "../examples/demo.ts";
 
-Deno.test("attentionDemo() builds the demo page", async (t) => {
-  const demo = attentionDemo();
+Deno.test("attentionDemo() shows the shipped trained models", async (t) => {
+  const models = await loadDemoModels();
+  const demo = attentionDemo(models);
 
-  await t.step("one section per mask, the positional encoding and each attention kind", () => {
+  await t.step("one section per trained model's attention, then the machinery", () => {
     assert.deepEqual(demo.sections.map((s) => s.heading), [
+      "dates: which input characters each output character reads",
+      "dates: another form, in the same batch",
+      "reverse: the anti-diagonal",
+      "induction: the previous-token head and the induction head",
       "Source padding mask",
       "Causal (look-ahead) mask",
-      "Cross-attention mask",
       "Sinusoidal positional encoding",
-      "Encoder self-attention, every layer and head",
-      "Decoder self-attention, every layer and head",
-      "Cross-attention, every layer and head",
     ]);
     for (const s of demo.sections) assert.ok(s.note && s.note.length > 80, `${s.heading}: note`);
-    // 3 masks + 1 positional table + 3 kinds × 2 layers × 4 heads
-    assert.equal(demo.heatmaps, 3 + 1 + 3 * 2 * 4);
+    // 2 dates and 1 reverse grid of 2 layers × 4 heads, the 2 induction heads, 2 masks, 1 table
+    assert.equal(demo.heatmaps, 3 * 2 * 4 + 2 + 2 + 1);
   });
 
-  await t.step("masks block the padding columns and the future", () => {
-    const z = (i: number) => {
-      const trace = demo.sections[i].figure.data[0];
-      assert.ok(trace.type === "heatmap", `section ${i} is not a heatmap`);
-      return trace.z as number[][];
-    };
-    const s = demo.source.length, pads = demo.source.filter((w) => w === "<pad>").length;
-    assert.equal(pads, 2);
-    assert.deepEqual(z(0)[0], [...Array(s - pads).fill(1), ...Array(pads).fill(0)]);
-    const causal = z(1);
-    causal.forEach((row, i) =>
-      row.forEach((v, j) => assert.equal(v, j <= i ? 1 : 0, `[${i}, ${j}]`))
-    );
-    assert.equal(z(2).length, demo.decoderInputs.length);
-  });
-
-  await t.step("attention rows sum to 1 and padding gets 0", () => {
-    for (const [i, row] of demo.crossAttentionMean.entries()) {
-      const sum = row.reduce((a, b) => a + b, 0);
-      assert.ok(Math.abs(sum - 1) < 1e-5, `row ${i} sums to ${sum}, expected 1`);
-      assert.deepEqual(row.slice(-2), [0, 0], `row ${i}: padding columns`);
+  await t.step("the models translate: ISO dates and the reversed letters", () => {
+    assert.deepEqual(demo.dates.map((d) => d.text), ["1998-05-03", "1998-05-03"]);
+    assert.equal(demo.reverse.text, "p o i u y t r e w q");
+    for (const d of [...demo.dates, demo.reverse]) {
+      assert.equal(d.output.at(-1), "<eos>");
+      assert.equal(d.output.length, [...d.text].length + 1);
     }
   });
 
-  await t.step("decoder rows are the start token then the outputs", () => {
-    assert.equal(demo.decoderInputs[0], "<s>");
-    assert.deepEqual(demo.decoderInputs.slice(1), demo.output.slice(0, -1));
-    for (const w of demo.output) assert.ok(TARGET_VOCAB.includes(w), w);
+  await t.step(
+    "cross-attention: output steps × input characters, rows sum to 1, <pad> gets 0",
+    () => {
+      const [long, short] = demo.dates;
+      assert.equal(long.source.length, short.source.length);
+      const pads = short.source.filter((x) => x === "<pad>").length;
+      assert.equal(pads, "Sunday, 3 May 1998".length - "03.05.1998".length);
+      assert.deepEqual(long.source.slice(0, 3), ["S", "u", "n"]);
+      for (const d of [long, short, demo.reverse]) {
+        for (const w of d.cross) {
+          const [h, tq, s] = w.shape;
+          assert.deepEqual([tq, s], [d.output.length, d.source.length]);
+          for (let i = 0; i < h * tq; i++) {
+            const row = w.data.subarray(i * s, (i + 1) * s);
+            const sum = row.reduce((a, b) => a + b, 0);
+            assert.ok(Math.abs(sum - 1) < 1e-5, `row ${i} sums to ${sum}`);
+            d.source.forEach((x, j) => {
+              if (x === "<pad>") assert.equal(row[j], 0, `row ${i}, pad column ${j}`);
+            });
+          }
+        }
+      }
+    },
+  );
+
+  await t.step("trained heads read what they copy: alignment far above uniform", () => {
+    // uniform attention over the 19 source tokens of the long date scores about 1/19 per target
+    assert.ok(demo.dates[0].best.score > 0.5, `dates best head ${demo.dates[0].best.score}`);
+    assert.ok(demo.dates[1].best.score > 0.5, `dates best head ${demo.dates[1].best.score}`);
+    // uniform over the 20 source tokens of reverse: 0.05
+    assert.ok(demo.reverse.best.score > 0.4, `reverse best head ${demo.reverse.best.score}`);
+    const { best, alignment } = demo.reverse;
+    assert.equal(alignment[best.layer][best.head], best.score);
+    assert.ok(alignment.flat().every((v) => v <= best.score));
   });
 
-  await t.step("the page says the model is untrained and escapes token text", () => {
-    assert.match(demo.html, /untrained/);
+  await t.step("induction: the heads found by their scores, in different layers", () => {
+    const ih = demo.induction;
+    assert.equal(ih.tokens.length, 1 + 2 * ih.period);
+    assert.deepEqual(ih.tokens.slice(1 + ih.period), ih.tokens.slice(1, 1 + ih.period));
+    assert.ok(ih.previousTokenHead.score > 0.9, `previous-token ${ih.previousTokenHead.score}`);
+    assert.ok(ih.inductionHead.score > 0.8, `prefix-matching ${ih.inductionHead.score}`);
+    assert.ok(ih.inductionHead.layer > ih.previousTokenHead.layer);
+    // the previous-token map's subdiagonal, and the induction map's shifted diagonal on the repeat
+    const p = ih.period;
+    for (let i = 1; i < ih.tokens.length; i++) {
+      assert.ok(ih.maps.previousToken[i][i - 1] > 0.5, `query ${i}`);
+    }
+    for (let i = 1 + p; i < ih.tokens.length; i++) {
+      assert.ok(ih.maps.induction[i][i - p + 1] > 0.5, `query ${i}`);
+    }
+  });
+
+  await t.step("titles name the trained checkpoints; no figure comes from random weights", () => {
+    const titles = demo.sections.slice(0, 4).map((s) => String(s.figure.layout.title?.text ?? ""));
+    for (const title of titles) assert.match(title, /\(trained, \d+ steps\)/);
+    assert.doesNotMatch(demo.html, /untrained|random weights/);
+  });
+
+  await t.step("the page escapes token text", () => {
     assert.ok(demo.html.includes("&lt;pad&gt;"));
     assert.ok(!demo.html.includes("<pad>"), "a raw <pad> tag in the page");
   });
 
   await t.step("plotly.js is inlined once and nothing comes from the network", () => {
-    const page = attentionDemo({ plotlyJs: "window.Plotly = { newPlot() {} }; /*plotly*/" }).html;
+    const page = attentionDemo(models, {
+      plotlyJs: "window.Plotly = { newPlot() {} }; /*plotly*/",
+    }).html;
     assert.equal(page.split("/*plotly*/").length - 1, 1);
     assert.ok(!/(src|href)="(https?:)?\/\//.test(page), "a script or link to the network");
   });
 
-  await t.step("a word outside the vocabulary is a RangeError naming it", () => {
+  await t.step("a character outside a vocabulary is a RangeError naming it", () => {
     assert.throws(
-      () => attentionDemo({ sentence: ["the", "dog"] }),
-      (e: unknown) => e instanceof RangeError && e.message.includes('"dog"'),
+      () => attentionDemo(models, { reverse: "a B c" }),
+      (e: unknown) => e instanceof RangeError && e.message.includes('"B"'),
     );
-    assert.ok(SOURCE_VOCAB.includes("cat"));
   });
+});
+
+Deno.test("datesAlignment: where each ISO character is read from, in every form", () => {
+  // "03.05.1998": day 0-1, month 3-4, year 6-9
+  const dotted = datesAlignment("03.05.1998");
+  assert.deepEqual([0, 1, 2, 3].map(dotted), [[6], [7], [8], [9]]);
+  assert.deepEqual([5, 6, 8, 9].map(dotted), [[3], [4], [0], [1]]);
+  assert.deepEqual([4, 7, 10].map(dotted), [[], [], []]);
+  // "1998/05/03": year first
+  const slashed = datesAlignment("1998/05/03");
+  assert.deepEqual([0, 5, 6, 8, 9].map(slashed), [[0], [5], [6], [8], [9]]);
+  // the weekday is not the month; a one-digit day is read for both places
+  const weekday = datesAlignment("SUNDAY, 3 MAY 1998");
+  assert.deepEqual([5, 6, 8, 9, 0].map(weekday), [[10, 11, 12], [10, 11, 12], [8], [8], [14]]);
+  const ordinal = datesAlignment("23rd SEPTEMBER 2041");
+  assert.deepEqual(ordinal(5), [5, 6, 7, 8, 9, 10, 11, 12, 13]);
+  assert.deepEqual([8, 9].map(ordinal), [[0], [1]]);
+  assert.throws(() => datesAlignment("3 May 98"), /no four-digit year/);
 });

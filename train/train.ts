@@ -46,6 +46,15 @@ try {
 const steps = integer(parsed.values.steps, "steps", task.steps, 1);
 const seed = integer(parsed.values.seed, "seed", 0, 0);
 const out = parsed.values.out ?? `checkpoints/${task.name}.safetensors`;
+// Asked before training, so a run is never lost to a write it may not make.
+const dir = out.replace(/[^/]*$/, "") || ".";
+if (Deno.permissions.querySync({ name: "write", path: out }).state !== "granted") {
+  fail(
+    `--out ${out}: this run may not write there (\`deno task train\` writes under checkpoints/ only); ` +
+      `pick a path under checkpoints/, or run \`deno run --allow-read --allow-env ` +
+      `--allow-write=${dir} train/train.ts ...\``,
+  );
+}
 
 const encoder = new TextEncoder();
 // Wall time for the tokens/s display only; it never reaches the checkpoint.
@@ -71,8 +80,12 @@ const { bytes, info } = "kind" in task
   : trainTask(task, { steps, seed, onProgress });
 Deno.stderr.writeSync(encoder.encode(`\r${line}\x1b[K\n`));
 const seconds = (performance.now() - start) / 1000;
-await Deno.mkdir(out.replace(/[^/]*$/, "") || ".", { recursive: true });
-await Deno.writeFile(out, bytes);
+try {
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeFile(out, bytes);
+} catch (e) {
+  fail(`could not write ${out}: ${(e as Error).message}`);
+}
 console.error(
   `train: wrote ${out} (${bytes.length} bytes) in ${
     seconds.toFixed(1)

@@ -107,13 +107,18 @@ function errorExcerpt(out: string): string {
   return lines.slice(0, 60).join("\n") + (lines.length > 60 ? "\n…" : "");
 }
 
-/** Number of plot outputs (plotly figures) in an executed notebook. */
+/** Number of plot outputs (plotly figures and lib/plot/views attention views) in an executed notebook. */
 export function countPlots(
   nb: { cells: { outputs?: { data?: Record<string, unknown> }[] }[] },
 ): number {
   let n = 0;
   for (const cell of nb.cells) {
-    for (const out of cell.outputs ?? []) if (out.data?.["application/vnd.plotly.v1+json"]) n++;
+    for (const out of cell.outputs ?? []) {
+      const html = out.data?.["text/html"];
+      const text = Array.isArray(html) ? html.join("") : typeof html === "string" ? html : "";
+      if (out.data?.["application/vnd.plotly.v1+json"]) n++;
+      else if (text.includes('class="attention-lab-view"')) n++;
+    }
   }
   return n;
 }
@@ -195,7 +200,7 @@ export async function runNotebook(
       name,
       ok: false,
       seconds: seconds(),
-      error: "it displayed no plot: every notebook must show one",
+      error: "it displayed no plot: every notebook must show a figure or an attention view",
     };
   }
   rasterizer ??= loadRasterizer();

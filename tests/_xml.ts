@@ -1,4 +1,4 @@
-/** A strict XML well-formedness check for tests (Deno has no DOMParser), as in plot_test.ts. */
+/** A strict XML well-formedness check for the tests of SVG output (plot_test.ts, views_test.ts). */
 
 /**
  * A strict XML well-formedness check (Deno has no DOMParser): one root element,

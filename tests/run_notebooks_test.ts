@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { join, resolve } from "node:path";
-import { runNotebook, selectNotebooks } from "../scripts/run_notebooks.ts";
+import { countPlots, runNotebook, selectNotebooks } from "../scripts/run_notebooks.ts";
 import { which } from "../scripts/which.ts";
 
 const CI = Deno.env.get("CI") === "true";
@@ -95,4 +95,18 @@ Deno.test({
       await assert.rejects(() => selectNotebooks(DIR, ["zz"]), /No notebook in .* matches "zz"/);
     });
   },
+});
+
+Deno.test("countPlots: plotly figures and attention views count, other HTML does not", () => {
+  const out = (data: Record<string, unknown>) => ({ data });
+  const nb = {
+    cells: [
+      { outputs: [out({ "application/vnd.plotly.v1+json": {}, "text/html": "<div></div>" })] },
+      { outputs: [out({ "text/html": ['<div id="v1" ', 'class="attention-lab-view">'] })] },
+      { outputs: [out({ "text/html": '<div class="attention-lab-view-root">' })] },
+      { outputs: [out({ "text/plain": "attention-lab-view" }), out({})] },
+      {},
+    ],
+  };
+  assert.equal(countPlots(nb), 2);
 });

@@ -688,3 +688,18 @@ Deno.test("paddingMask and causal masks are read with broadcasting in the neuron
   const first = neuronView(traced, { batch: 0 }).spec.roles[0].layers[0][1]!.allowed;
   assert.deepEqual(first, ["111", "111", "111"]);
 });
+
+Deno.test("captions name the role once: a plain list is 'attention', a role 'cross' is 'cross attention'", () => {
+  const w = [[[[0.5, 0.5], [0.2, 0.8]]]]; // one layer of [H=1, Tq=2, Tk=2]
+  const plain = headView(w, { queryLabels: ["a", "b"], keyLabels: ["a", "b"] }).toSvg();
+  assert.match(plain, />attention, layer 0</);
+  assert.doesNotMatch(plain, /attention attention/);
+  const cross = headView([{
+    name: "cross",
+    layers: w,
+    queryLabels: ["x", "y"],
+    keyLabels: ["a", "b"],
+  }])
+    .toSvg();
+  assert.match(cross, />cross attention, layer 0</);
+});

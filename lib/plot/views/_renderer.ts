@@ -102,6 +102,10 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
       return c === " " ? "\u2423" : c === "\n" ? "\u21b5" : c === "\t" ? "\u21e5" : "\u00b7";
     });
   }
+  // "encoder attention", but a role already called "attention" is not "attention attention".
+  function roleTitle(name) {
+    return /attention$/i.test(name) ? name : name + " attention";
+  }
   function clip(s, n) {
     s = String(s);
     return s.length > n ? s.slice(0, n - 1) + "\u2026" : s;
@@ -545,7 +549,7 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
     var top = spec.title ? 24 : 4;
     titleText(s, spec.title, 8, 16);
     svg(s, "text", { x: 8, y: top + 12, "font-size": 12, fill: "#444", "data-al-fit": "" },
-      role.name + " attention, layer " + state.layer + (role.layers.length > 1 ? " of " + role.layers.length : ""));
+      roleTitle(role.name) + ", layer " + state.layer + (role.layers.length > 1 ? " of " + role.layers.length : ""));
     var legendEnd = headLegend(s, heads, shown, spec.headColors, 8, top + 22, function (h) {
       var i = state.heads.indexOf(h);
       if (i >= 0) state.heads.splice(i, 1);
@@ -609,7 +613,7 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
     var scroll = html(root, "div", { class: "al-scroll" });
     var s = svg(scroll, "svg", { width: W, height: Hh, viewBox: "0 0 " + W + " " + Hh, "data-al": "canvas", "font-family": FONT });
     titleText(s, spec.title, 8, 16);
-    svg(s, "text", { x: 8, y: top + 12, "font-size": 12, fill: "#444", "data-al-fit": "" }, role.name + " attention: layers \u00d7 heads (click one to enlarge)");
+    svg(s, "text", { x: 8, y: top + 12, "font-size": 12, fill: "#444", "data-al-fit": "" }, roleTitle(role.name) + ": layers \u00d7 heads (click one to enlarge)");
     for (var h = 0; h < H; h++) {
       svg(s, "text", { x: left + h * (tw + pad) + tw / 2, y: top + head - 6, "text-anchor": "middle", "font-size": 11, fill: spec.headColors[h] }, "head " + h);
     }
@@ -635,7 +639,7 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
     if (state.detail) {
       var box = html(root, "div", { "data-al": "detail", "data-layer": state.detail[0], "data-head": state.detail[1] });
       var dbar = html(box, "div", { class: "al-bar" });
-      html(dbar, "span", { class: "al-title" }, role.name + " attention, layer " + state.detail[0] + ", head " + state.detail[1]);
+      html(dbar, "span", { class: "al-title" }, roleTitle(role.name) + ", layer " + state.detail[0] + ", head " + state.detail[1]);
       var close = html(dbar, "button", { type: "button", "data-al": "close" }, "Close");
       close.addEventListener("click", function () {
         state.detail = null;
@@ -713,7 +717,7 @@ export const _RENDERER_JS: string = String.raw`(function (g) {
     var top = spec.title ? 24 : 4;
     titleText(s, spec.title, 8, 16);
     svg(s, "text", { x: 8, y: top + 12, "font-size": 12, fill: "#444", "data-al-fit": "" },
-      role.name + " attention, layer " + state.layer + ", head " + state.head + ", query " + state.query +
+      roleTitle(role.name) + ", layer " + state.layer + ", head " + state.head + ", query " + state.query +
       " \u201c" + clipShown(role.queryLabels[state.query], 24) + "\u201d" + (note ? " \u2014 " + note : ""));
     var lw = maxWidth(role.keyLabels, size, cap) + 10;
     var x = 8 + lw, y0 = top + 56;

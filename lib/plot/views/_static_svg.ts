@@ -18,6 +18,11 @@ import type {
   ViewSpec,
 } from "./view_spec.ts";
 
+/** "encoder attention", but a role already called "attention" is not "attention attention". */
+function roleTitle(name: string): string {
+  return /attention$/i.test(name) ? name : `${name} attention`;
+}
+
 const FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
 const MONO = "ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace";
 const BUCKETS = 8;
@@ -170,7 +175,7 @@ function headSvg(spec: HeadViewSpec): string {
   const role = spec.roles[ri];
   const top = spec.title ? 24 : 4;
   const H = role.layers[layer].length;
-  const subtitle = `${role.name} attention, layer ${layer}${
+  const subtitle = `${roleTitle(role.name)}, layer ${layer}${
     role.layers.length > 1 ? ` of ${role.layers.length}` : ""
   }`;
   const body = [
@@ -208,7 +213,7 @@ function modelSvg(spec: HeadViewSpec): string {
   const body = [
     title(spec.title),
     el("text", { x: 8, y: top + 12, "font-size": 12, fill: "#444" }, {
-      text: `${role.name} attention: layers × heads`,
+      text: `${roleTitle(role.name)}: layers × heads`,
     }),
   ];
   for (let h = 0; h < H; h++) {
@@ -271,7 +276,7 @@ function modelSvg(spec: HeadViewSpec): string {
   }
   return svgDoc(
     fit(left + H * (tw + pad) + 8, [spec.title, 14], [
-      `${role.name} attention: layers × heads`,
+      `${roleTitle(role.name)}: layers × heads`,
       12,
     ]),
     top + head + L * (th + pad) + 8,
@@ -309,7 +314,7 @@ function neuronSvg(spec: NeuronViewSpec): string {
   X.scaled = X.dot + 62;
   X.masked = X.scaled + 62;
   X.softmax = X.masked + 62;
-  const subtitle = `${role.name} attention, layer ${layer}, head ${head}, query ${query} “${
+  const subtitle = `${roleTitle(role.name)}, layer ${layer}, head ${head}, query ${query} “${
     clip(role.queryLabels[query], 24)
   }”${note ? ` — ${note}` : ""}`;
   const body = [

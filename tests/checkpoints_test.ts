@@ -7,6 +7,7 @@ import { REVERSE_MAX_LENGTH, REVERSE_MIN_LENGTH } from "../tasks/reverse.ts";
 import { loadCheckpoint, shippedCheckpoint } from "../train/checkpoint.ts";
 import { datesTask, reverseTask, type TaskSpec } from "../train/tasks.ts";
 import { exactMatch } from "../train/trainer.ts";
+import { predict } from "./_cli.ts";
 
 /** Scores `task`'s shipped checkpoint on its test split; prints and returns the groups. */
 async function scoreShipped(
@@ -56,23 +57,6 @@ Deno.test("datesTask: the input limit covers every split, and the test split is 
   assert.deepEqual(pairs.map((p) => p.group), s.test.map((e) => e.form));
   assert.deepEqual(pairs.map((p) => p.target), s.test.map((e) => e.target));
 });
-
-async function predict(args: string[], stdin?: string) {
-  const child = new Deno.Command("deno", {
-    args: ["run", "--allow-read", "--allow-env", "train/predict.ts", ...args],
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const { code, stdout, stderr } = await child.output();
-  const dec = new TextDecoder();
-  return { code, out: dec.decode(stdout), err: dec.decode(stderr) };
-}
 
 Deno.test("predict dates: one ISO line per input or stdin line; bad input exits 2 naming it", async () => {
   const args = await predict(["dates", "3 May 1998", "Sunday, 3 May 1998", "SEP 3, 1998"]);

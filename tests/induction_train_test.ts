@@ -32,6 +32,7 @@ import {
   reverseTask,
 } from "../train/tasks.ts";
 import { trainTask } from "../train/trainer.ts";
+import { predict } from "./_cli.ts";
 
 // A tiny task: period 4 over 8 tokens, a 16-wide model.
 const tinyVocab = new InductionVocab(8);
@@ -197,23 +198,6 @@ Deno.test("the shipped induction checkpoint: a first-layer previous-token head, 
     assert.equal(tokens[0].join() === s.ids.slice(s.scoredFrom).join(), exact[i]);
   });
 });
-
-async function predict(args: string[], stdin?: string) {
-  const child = new Deno.Command("deno", {
-    args: ["run", "--allow-read", "--allow-env", "train/predict.ts", ...args],
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const { code, stdout, stderr } = await child.output();
-  const dec = new TextDecoder();
-  return { code, out: dec.decode(stdout), err: dec.decode(stderr) };
-}
 
 Deno.test("predict induction: the greedy continuation fills the context; bad input exits 2", async () => {
   const ok = await predict(["induction", "t1 t2 t3 t4 t5 t6 t7 t8 t9 t1", "t30 t20 t10"]);

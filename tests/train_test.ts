@@ -12,6 +12,7 @@ import {
 } from "../train/trainer.ts";
 import { crossEntropy, noGrad, warmupCosineLearningRate } from "../mod.ts";
 import { parseCheckpoint } from "../train/checkpoint.ts";
+import { predict, runDeno } from "./_cli.ts";
 
 const tiny = {
   steps: 30,
@@ -172,23 +173,6 @@ Deno.test("snapshots do not change training: same bytes with dropout; trainSteps
   assert.ok(!sameBytes(smooth.bytes, plain.bytes));
 });
 
-async function predict(args: string[], stdin?: string) {
-  const child = new Deno.Command("deno", {
-    args: ["run", "--allow-read", "--allow-env", "train/predict.ts", ...args],
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const { code, stdout, stderr } = await child.output();
-  const dec = new TextDecoder();
-  return { code, out: dec.decode(stdout), err: dec.decode(stderr) };
-}
-
 Deno.test("predict: one line per argument or stdin line; bad input exits 2 naming the problem", async () => {
   await Deno.mkdir("out", { recursive: true });
   const path = "out/train_test_tiny.safetensors";
@@ -220,14 +204,8 @@ Deno.test("predict: one line per argument or stdin line; bad input exits 2 namin
 });
 
 Deno.test("train: an --out it may not write, or a bad flag, exits 2 with a message before training", async () => {
-  const run = async (args: string[]) => {
-    const { code, stdout, stderr } = await new Deno.Command("deno", {
-      args: ["run", "--allow-read", "--allow-env", "--allow-write=out", "train/train.ts", ...args],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    return { code, out: new TextDecoder().decode(stdout), err: new TextDecoder().decode(stderr) };
-  };
+  const run = (args: string[]) =>
+    runDeno(["run", "--allow-read", "--allow-env", "--allow-write=out", "train/train.ts", ...args]);
   // The default --out is checkpoints/reverse.safetensors, outside --allow-write=out:
   // refused at once (a 800-step run would take a minute), and the shipped file untouched.
   const denied = await run(["reverse"]);

@@ -24,7 +24,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { which } from "./which.ts";
+import { isExecutable, which } from "./which.ts";
 
 /** Tools the browser and notebook tests start, by the name they are started with. */
 const BROWSER_TOOLS = ["/usr/bin/chromium", "jupyter"];
@@ -39,15 +39,6 @@ const { values, positionals } = parseArgs({
     "fail-fast": { type: "boolean" },
   },
 });
-
-async function isExecutable(path: string): Promise<boolean> {
-  try {
-    const info = await Deno.stat(path);
-    return info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0;
-  } catch {
-    return false;
-  }
-}
 
 const ci = Deno.env.get("CI") === "true";
 const present = [];

@@ -8,18 +8,25 @@
 import { join } from "node:path";
 
 /**
+ * Whether `path` is a regular file with an execute bit set (false when it is absent).
+ * Needs read access to `path`.
+ */
+export async function isExecutable(path: string): Promise<boolean> {
+  try {
+    const info = await Deno.stat(path);
+    return info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The absolute path of the executable `name` on `PATH`, or undefined.
  * Needs `--allow-env=PATH` and read access to the PATH directories.
  */
 export async function which(name: string): Promise<string | undefined> {
   for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    if (!dir) continue;
-    try {
-      const info = await Deno.stat(join(dir, name));
-      if (info.isFile && (info.mode ?? 0o111) & 0o111) return join(dir, name);
-    } catch {
-      // not in this directory
-    }
+    if (dir && await isExecutable(join(dir, name))) return join(dir, name);
   }
   return undefined;
 }

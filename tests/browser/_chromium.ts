@@ -9,6 +9,9 @@
  * - {@link openPage} gives a page whose web requests are recorded and aborted
  *   (only origins passed in `allow` get through), and whose console errors
  *   and uncaught exceptions are collected.
+ * - {@link onFilePage} opens a file offline in such a page, runs the test's
+ *   steps on it and then checks the page was quiet; {@link withFilePage} does
+ *   that in a browser of its own.
  * - {@link screenshot} writes `out/screenshots/<name>.png` for review.
  *
  * Permissions (`deno task test` grants them, see scripts/test.ts):
@@ -25,7 +28,7 @@
 import fs from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { which } from "../../scripts/which.ts";
+import { isExecutable, which } from "../../scripts/which.ts";
 
 /** Debian's Chromium; the only browser these tests use. */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -41,15 +44,6 @@ const ARGS = [
   "--disable-component-update",
   "--disable-sync",
 ];
-
-async function isExecutable(path: string): Promise<boolean> {
-  try {
-    const info = await Deno.stat(path);
-    return info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0;
-  } catch {
-    return false;
-  }
-}
 
 /** The tools a browser test can need, and how to install each on Debian. */
 const TOOLS = {
@@ -233,6 +227,44 @@ export function assertQuiet(watch: PageWatch, what: string, ignore: RegExp[] = [
   }
   const errors = watch.errors.filter((e) => !ignore.some((r) => r.test(e)));
   if (errors.length) throw new Error(`${what} logged errors:\n${errors.join("\n")}`);
+}
+
+/**
+ * Opens `path` (relative to the working directory) from file:// in a new
+ * {@link openPage} page of `browser`, runs `fn` on it, then fails with
+ * {@link assertQuiet} (naming `path`) if the page requested the network or
+ * logged an error; the page's context is closed either way. Returns what `fn`
+ * returned, for checks the test makes after the page's own.
+ */
+export async function onFilePage<T>(
+  browser: Browser,
+  path: string,
+  options: OpenPageOptions,
+  fn: (page: Page) => Promise<T>,
+): Promise<T> {
+  const { page, context, watch } = await openPage(browser, options);
+  try {
+    await page.goto(fileUrl(path));
+    const result = await fn(page);
+    assertQuiet(watch, path);
+    return result;
+  } finally {
+    await context.close();
+  }
+}
+
+/** {@link onFilePage} in a Chromium of its own ({@link launchChromium}), closed when done. */
+export async function withFilePage<T>(
+  path: string,
+  options: OpenPageOptions,
+  fn: (page: Page) => Promise<T>,
+): Promise<T> {
+  const browser = await launchChromium();
+  try {
+    return await onFilePage(browser, path, options, fn);
+  } finally {
+    await browser.close();
+  }
 }
 
 /** A full-page screenshot at `out/screenshots/<name>.png`; returns its path. */

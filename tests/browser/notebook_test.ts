@@ -27,8 +27,8 @@ import { installDenoKernel, nbconvertVersion, runNotebook } from "../../scripts/
 import {
   assertQuiet,
   browserTest,
-  fileUrl,
   launchChromium,
+  onFilePage,
   openPage,
   screenshot,
 } from "./_chromium.ts";
@@ -231,9 +231,7 @@ browserTest(
         await t.step(
           `${name}: nbconvert HTML draws ${want.figures} figures, ${want.views} views offline`,
           async () => {
-            const { page, context, watch } = await openPage(browser);
-            try {
-              await page.goto(fileUrl(html));
+            const seen = await onFilePage(browser, html, {}, async (page) => {
               await page.waitForFunction(
                 ([f, h, v]) =>
                   document.querySelectorAll(".attention-lab-figure.js-plotly-plot").length === f &&
@@ -255,16 +253,14 @@ browserTest(
                 math: document.querySelectorAll("mjx-container").length,
               }));
               await screenshot(page, `nbconvert/${name}`);
-              assertQuiet(watch, html);
-              assert.equal(seen.figures, want.figures, `${html}: figure divs`);
-              assert.equal(seen.plotted, want.figures, `${html}: figures plotly drew`);
-              assert.equal(seen.heatmaps, want.heatmaps, `${html}: heatmap layers (g.hm)`);
-              assert.equal(seen.views, want.views, `${html}: view divs`);
-              assert.equal(seen.drawn, want.views, `${html}: views the renderer drew`);
-              assert.ok(seen.math > 0, `${html}: MathJax typeset no formula offline`);
-            } finally {
-              await context.close();
-            }
+              return seen;
+            });
+            assert.equal(seen.figures, want.figures, `${html}: figure divs`);
+            assert.equal(seen.plotted, want.figures, `${html}: figures plotly drew`);
+            assert.equal(seen.heatmaps, want.heatmaps, `${html}: heatmap layers (g.hm)`);
+            assert.equal(seen.views, want.views, `${html}: view divs`);
+            assert.equal(seen.drawn, want.views, `${html}: views the renderer drew`);
+            assert.ok(seen.math > 0, `${html}: MathJax typeset no formula offline`);
           },
         );
       }

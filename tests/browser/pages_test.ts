@@ -12,14 +12,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { writeAttentionPage } from "../../examples/demo.ts";
-import {
-  assertQuiet,
-  browserTest,
-  fileUrl,
-  launchChromium,
-  openPage,
-  screenshot,
-} from "./_chromium.ts";
+import { browserTest, screenshot, withFilePage } from "./_chromium.ts";
 
 const OUT = "out/browser/pages";
 
@@ -67,15 +60,10 @@ function assertDrawn(seen: Drawn, figures: number, heatmaps: number, page: strin
 
 browserTest("demo page draws every mask and head offline in Chromium", [], async () => {
   const demo = await writeAttentionPage(join(OUT, "attention.html"));
-  const browser = await launchChromium();
-  try {
-    const { page, watch } = await openPage(browser);
-    await page.goto(fileUrl(demo.path));
+  const seen = await withFilePage(demo.path, {}, async (page) => {
     const seen = await waitForPlots(page, demo.sections.length, demo.heatmaps);
     await screenshot(page, "demo/attention");
-    assertQuiet(watch, demo.path);
-    assertDrawn(seen, demo.sections.length, demo.heatmaps, demo.path);
-  } finally {
-    await browser.close();
-  }
+    return seen;
+  });
+  assertDrawn(seen, demo.sections.length, demo.heatmaps, demo.path);
 });

@@ -16,14 +16,7 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { buildPlayground } from "../../examples/playground/build.ts";
-import {
-  assertQuiet,
-  browserTest,
-  fileUrl,
-  launchChromium,
-  openPage,
-  screenshot,
-} from "./_chromium.ts";
+import { browserTest, screenshot, withFilePage } from "./_chromium.ts";
 
 const PAGE = "out/browser/playground/playground.html";
 
@@ -116,10 +109,7 @@ browserTest(
     const models = Object.keys(build.models);
     assert.ok(models.length > 0, "the playground embeds no model");
 
-    const browser = await launchChromium();
-    try {
-      const { page, watch } = await openPage(browser);
-      await page.goto(fileUrl(PAGE));
+    await withFilePage(PAGE, {}, async (page) => {
       await page.waitForSelector("body[data-ready]", { timeout: 60_000 });
       const ready = await page.getAttribute("body", "data-ready");
       assert.equal(ready, "true", `the page failed to start: ${await page.textContent("#status")}`);
@@ -262,9 +252,6 @@ browserTest(
           await screenshot(page, "playground/attention-walk");
         },
       );
-      assertQuiet(watch, PAGE);
-    } finally {
-      await browser.close();
-    }
+    });
   },
 );

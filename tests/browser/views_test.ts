@@ -36,15 +36,7 @@ import {
 import type { NeuronView } from "../../lib/plot/mod.ts";
 import { loadCheckpoint, shippedCheckpoint } from "../../train/checkpoint.ts";
 import { noGrad } from "../../mod.ts";
-import {
-  assertQuiet,
-  browserTest,
-  fileUrl,
-  launchChromium,
-  openPage,
-  screenshot,
-  SCREENSHOTS,
-} from "./_chromium.ts";
+import { browserTest, screenshot, SCREENSHOTS, withFilePage } from "./_chromium.ts";
 
 const PAGE = "out/browser/views/views.html";
 const SAVED = join(SCREENSHOTS, "views");
@@ -215,10 +207,7 @@ browserTest("attention views: head, model, neuron, scrubber and saving, offline"
     `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>views</title></head>\n<body>\n${body}\n</body></html>\n`,
   );
 
-  const browser = await launchChromium();
-  try {
-    const { page, watch } = await openPage(browser, { viewport: { width: 1280, height: 1000 } });
-    await page.goto(fileUrl(PAGE));
+  await withFilePage(PAGE, { viewport: { width: 1280, height: 1000 } }, async (page) => {
     for (const id of Object.keys(views)) {
       await page.waitForSelector(`#${id} [data-al-rendered=true] svg[data-al=canvas]`, {
         timeout: 30_000,
@@ -467,8 +456,5 @@ browserTest("attention views: head, model, neuron, scrubber and saving, offline"
       },
     );
     await screenshot(page, "views/page");
-    assertQuiet(watch, PAGE);
-  } finally {
-    await browser.close();
-  }
+  });
 });

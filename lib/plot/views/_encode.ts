@@ -198,3 +198,22 @@ export function _index(v: unknown, n: number, fn: string, arg: string, what: str
   }
   return v as number;
 }
+
+/**
+ * The index of the role `options.role` names (a name, or an index checked by
+ * {@link _index}) among `roles`; the first when it is undefined.
+ */
+export function _roleIndex(
+  role: string | number | undefined,
+  roles: readonly { name: string }[],
+  fn: string,
+): number {
+  if (typeof role !== "string") return _index(role, roles.length, fn, "options.role", "a role");
+  const i = roles.findIndex((r) => r.name === role);
+  if (i < 0) {
+    throw new RangeError(
+      `${fn}: options.role "${role}" is not one of ${roles.map((r) => `"${r.name}"`).join(", ")}`,
+    );
+  }
+  return i;
+}

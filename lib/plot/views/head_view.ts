@@ -16,6 +16,7 @@ import {
   _index,
   _kept,
   type _Role,
+  _roleIndex,
   _roleSpec,
   type AttentionRole,
 } from "./_encode.ts";
@@ -90,17 +91,7 @@ export function _headSpec(
   fn: string,
 ): HeadViewSpec {
   const kept = _kept(options, Math.max(...roles.map((r) => r.tk)), fn);
-  let role = 0;
-  if (typeof options.role === "string") {
-    role = roles.findIndex((r) => r.name === options.role);
-    if (role < 0) {
-      throw new RangeError(
-        `${fn}: options.role "${options.role}" is not one of ${
-          roles.map((r) => `"${r.name}"`).join(", ")
-        }`,
-      );
-    }
-  } else role = _index(options.role, roles.length, fn, "options.role", "a role");
+  const role = _roleIndex(options.role, roles, fn);
   const layer = _index(options.layer, roles[role].maps.length, fn, "options.layer", "a layer");
   const H = roles[role].heads;
   const heads = options.heads === undefined

@@ -11,7 +11,7 @@ import { divergingScale } from "../color_scale.ts";
 import { formatShape } from "../../tensor/shape.ts";
 import { _DISPLAY_BUDGET } from "../jupyter_display.ts";
 import { AttentionView } from "./attention_view.ts";
-import { _index, _viewLabels } from "./_encode.ts";
+import { _index, _roleIndex, _viewLabels } from "./_encode.ts";
 import { _float32Json, _neuronColumns, type NeuronColumns } from "./_neuron_math.ts";
 import type { AttentionTraceRecord, TracedAttention } from "./trace_attention.ts";
 import {
@@ -154,17 +154,7 @@ export function neuronView(
       }),
     });
   }
-  let role = 0;
-  if (typeof options.role === "string") {
-    role = roles.findIndex((r) => r.name === options.role);
-    if (role < 0) {
-      throw new RangeError(
-        `${fn}: options.role "${options.role}" is not one of ${
-          roles.map((r) => `"${r.name}"`).join(", ")
-        }`,
-      );
-    }
-  } else role = _index(options.role, roles.length, fn, "options.role", "a role");
+  const role = _roleIndex(options.role, roles, fn);
   const r0 = roles[role];
   const layer = _index(options.layer, r0.layers.length, fn, "options.layer", "a layer");
   const head = _index(

@@ -20,12 +20,12 @@ import {
   Rng,
   saveModule,
   type Tensor,
-  warmupCosineLearningRate,
 } from "../mod.ts";
 import type { InductionVocab } from "../tasks/induction.ts";
 import { type GPTCheckpointInfo, gptCheckpointMetadata, type ProbeRecord } from "./checkpoint.ts";
 import type { LMSequence, LMTaskSpec } from "./tasks.ts";
-import type { StepProgress } from "./trainer.ts";
+import { type StepProgress, trainingLearningRate } from "./trainer.ts";
+import { LossCurve } from "./loss_curve.ts";
 
 /** One probe of the held-out batch (a column of {@link ProbeRecord}). */
 export interface ProbePoint {
@@ -285,8 +285,7 @@ export function* lmTrainSteps(
     .slice(0, task.probeSize);
   const opt = new Adam(model.parameters(), { lr: 0 });
   const rng = new Rng(seed + 1000);
-  const every = Math.max(1, Math.floor(steps / 50));
-  const losses: number[] = [];
+  const curve = new LossCurve(steps);
   const probes: ProbePoint[] = [];
   const record = (step: number) => {
     model.eval();
@@ -297,8 +296,6 @@ export function* lmTrainSteps(
   };
   record(0);
   model.train();
-  let sum = 0;
-  let count = 0;
   for (let step = 1; step <= steps; step++) {
     // The batch's group (period) is that of a random training sequence, so groups come up as
     // often as the split holds them; the batch is then drawn from that group.
@@ -306,12 +303,7 @@ export function* lmTrainSteps(
     const batch: LMSequence[] = [];
     for (let i = 0; i < batchSize; i++) batch.push(group[rng.int(group.length)]);
     const t = batch[0].ids.length;
-    opt.lr = warmupCosineLearningRate(step, {
-      maxLr,
-      warmupSteps: Math.min(task.warmupSteps, steps - 1),
-      totalSteps: steps,
-      minLr: maxLr / 10,
-    });
+    opt.lr = trainingLearningRate(step, steps, maxLr, task.warmupSteps);
     opt.zeroGrad();
     // GPT.lmLoss, written out to keep the logits for the accuracy
     const { output } = model.forward(batch.map((s) => s.ids.slice(0, -1)), { needWeights: false });
@@ -331,13 +323,7 @@ export function* lmTrainSteps(
       }
     });
     const value = loss.data[0];
-    sum += value;
-    count++;
-    if (count === every || step === steps) {
-      losses.push(Number((sum / count).toPrecision(6)));
-      sum = 0;
-      count = 0;
-    }
+    curve.add(step, value);
     const progress = {
       step,
       steps,
@@ -376,8 +362,8 @@ export function* lmTrainSteps(
       batchSize,
       maxLr,
       warmupSteps: task.warmupSteps,
-      every,
-      loss: losses,
+      every: curve.every,
+      loss: curve.values,
       probe: probeRecord,
       validationAccuracy: accuracy,
     },

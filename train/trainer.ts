@@ -21,6 +21,7 @@ import {
 import type { CharVocab } from "../tasks/_vocab.ts";
 import { type CheckpointInfo, checkpointMetadata } from "./checkpoint.ts";
 import type { Pair, TaskSpec } from "./tasks.ts";
+import { LossCurve } from "./loss_curve.ts";
 
 /** Progress of one training step, for a progress bar. */
 export interface StepProgress {
@@ -297,6 +298,33 @@ export function trainTask(task: TaskSpec, options: TrainOptions = {}): TrainResu
 }
 
 /**
+ * The learning rate of step `step` (1-based) of a `steps`-step run, for both
+ * trainers: linear warm-up to `maxLr` over `warmupSteps` (at most `steps - 1`,
+ * so that a short test run still decays), then cosine decay to `maxLr / 10`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { trainingLearningRate } from "./trainer.ts";
+ * assert.ok(Math.abs(trainingLearningRate(4, 100, 1e-3, 4) - 1e-3) < 1e-12); // warmed up
+ * assert.ok(Math.abs(trainingLearningRate(100, 100, 1e-3, 4) - 1e-4) < 1e-12); // decayed
+ * ```
+ */
+export function trainingLearningRate(
+  step: number,
+  steps: number,
+  maxLr: number,
+  warmupSteps: number,
+): number {
+  return warmupCosineLearningRate(step, {
+    maxLr,
+    warmupSteps: Math.min(warmupSteps, steps - 1),
+    totalSteps: steps,
+    minLr: maxLr / 10,
+  });
+}
+
+/**
  * {@link trainTask} one step at a time: a generator that yields each step's
  * progress and returns the {@link TrainResult}. Between steps the caller may
  * await (a notebook redraws its curves there: Deno's kernel sends a display
@@ -353,20 +381,12 @@ export function* trainSteps(
   if (snap) takeSnapshot(0);
   const opt = new Adam(model.parameters(), { lr: 0, betas: [0.9, 0.98], eps: 1e-9 });
   const rng = new Rng(seed + 1000);
-  const every = Math.max(1, Math.floor(steps / 50));
-  const losses: number[] = [];
-  let sum = 0;
-  let count = 0;
+  const curve = new LossCurve(steps);
   for (let step = 1; step <= steps; step++) {
     const batch: Pair[] = [];
     for (let i = 0; i < batchSize; i++) batch.push(splits.train[rng.int(splits.train.length)]);
     const { src, tgtIn, tgtOut } = encodeBatch(vocab, batch);
-    const lr = warmupCosineLearningRate(step, {
-      maxLr,
-      warmupSteps: Math.min(warmupSteps, steps - 1),
-      totalSteps: steps,
-      minLr: maxLr / 10,
-    });
+    const lr = trainingLearningRate(step, steps, maxLr, warmupSteps);
     opt.lr = lr;
     opt.zeroGrad();
     const { output } = model.forward(src, tgtIn, { needWeights: false }); // [B, T, V] log-probs
@@ -386,13 +406,7 @@ export function* trainSteps(
       if (best === tgtOut[r]) right++;
     }
     const value = loss.data[0];
-    sum += value;
-    count++;
-    if (count === every || step === steps) {
-      losses.push(Number((sum / count).toPrecision(6)));
-      sum = 0;
-      count = 0;
-    }
+    curve.add(step, value);
     snapSum += value;
     snapCount++;
     if (snap && (step % snap.every === 0 || step === steps)) takeSnapshot(step);
@@ -414,8 +428,8 @@ export function* trainSteps(
       maxLr,
       warmupSteps,
       labelSmoothing,
-      every,
-      loss: losses,
+      every: curve.every,
+      loss: curve.values,
       validationAccuracy: accuracy,
     },
   };

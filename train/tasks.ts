@@ -47,6 +47,16 @@ export interface TaskSpec {
   labelSmoothing: number;
 }
 
+/** A task's example splits as {@link Pair}s, each in the group `group` gives it. */
+function pairSplits<E extends { input: string; target: string }>(
+  s: { train: E[]; validation: E[]; test: E[] },
+  group: (e: E) => string,
+): { train: Pair[]; validation: Pair[]; test: Pair[] } {
+  const pairs = (list: E[]) =>
+    list.map((e) => ({ input: e.input, target: e.target, group: group(e) }));
+  return { train: pairs(s.train), validation: pairs(s.validation), test: pairs(s.test) };
+}
+
 // 16 symbols and the 15 spaces between them.
 const reverseChars = 2 * REVERSE_MAX_LENGTH - 1;
 
@@ -56,12 +66,7 @@ export const reverseTask: TaskSpec = {
   vocab: reverseVocab,
   maxInputChars: reverseChars,
   maxOutputChars: reverseChars,
-  splits() {
-    const s = reverseSplits();
-    const pairs = (list: typeof s.train) =>
-      list.map((e) => ({ input: e.input, target: e.target, group: String(e.length) }));
-    return { train: pairs(s.train), validation: pairs(s.validation), test: pairs(s.test) };
-  },
+  splits: () => pairSplits(reverseSplits(), (e) => String(e.length)),
   model: {
     srcVocab: reverseVocab.size,
     tgtVocab: reverseVocab.size,
@@ -94,12 +99,7 @@ export const datesTask: TaskSpec = {
   vocab: datesVocab,
   maxInputChars: datesInputChars,
   maxOutputChars: datesOutputChars,
-  splits() {
-    const s = datesSplits();
-    const pairs = (list: typeof s.train) =>
-      list.map((e) => ({ input: e.input, target: e.target, group: e.form }));
-    return { train: pairs(s.train), validation: pairs(s.validation), test: pairs(s.test) };
-  },
+  splits: () => pairSplits(datesSplits(), (e) => e.form),
   model: {
     srcVocab: datesVocab.size,
     tgtVocab: datesVocab.size,

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { _htmlPage } from "./_page.ts";
 import { _scriptJson, escapeHtml } from "./escape.ts";
 import type { Figure, PlotlyConfig } from "./figure.ts";
 import { _registeredPlotlyJs } from "./plotly_js.ts";
@@ -152,24 +153,10 @@ export function toHtml(
     parts.push(_figureFragment(s.figure, Boolean(plotlyJs)), "</section>");
     return parts.join("\n");
   });
-  return [
-    "<!doctype html>",
-    '<html lang="en">',
-    "<head>",
-    '<meta charset="utf-8">',
-    '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    `<title>${escapeHtml(title)}</title>`,
-    "<style>body{font-family:sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#222}" +
-    "section{margin:2rem 0}</style>",
-    plotlyJs ? plotlyScript(plotlyJs) : "",
-    "</head>",
-    "<body>",
-    `<h1>${escapeHtml(title)}</h1>`,
-    ...body,
-    "</body>",
-    "</html>",
-    "",
-  ].join("\n");
+  return _htmlPage(title, body, {
+    css: "section{margin:2rem 0}",
+    head: [plotlyJs ? plotlyScript(plotlyJs) : ""],
+  });
 }
 
 function isFigure(v: unknown): v is Figure {

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { _htmlPage } from "../_page.ts";
 import { _scriptJson, escapeHtml } from "../escape.ts";
 import { _DISPLAY_BUDGET, jupyterDisplay } from "../jupyter_display.ts";
 import { _RENDERER_JS } from "./_renderer.ts";
@@ -133,7 +134,7 @@ export class AttentionView {
   toHtml(options: ViewHtmlOptions = {}): string {
     const body = fragment(this.spec, this.toSvg(), true);
     if (!options.page) return body;
-    return _page(options.title ?? (this.spec.title || "Attention Lab view"), [body]);
+    return _htmlPage(options.title ?? (this.spec.title || "Attention Lab view"), [body]);
   }
 
   /** The spec, also what `JSON.stringify` writes. */
@@ -172,24 +173,4 @@ export class AttentionView {
     rendererShown = true;
     return { "text/html": html, "image/svg+xml": svg, "text/plain": this.toString() };
   }
-}
-
-/** A whole offline page around view fragments. */
-export function _page(title: string, bodies: string[]): string {
-  return [
-    "<!doctype html>",
-    '<html lang="en">',
-    "<head>",
-    '<meta charset="utf-8">',
-    '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    `<title>${escapeHtml(title)}</title>`,
-    "<style>body{font-family:sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#222}</style>",
-    "</head>",
-    "<body>",
-    `<h1>${escapeHtml(title)}</h1>`,
-    ...bodies,
-    "</body>",
-    "</html>",
-    "",
-  ].join("\n");
 }

@@ -20,6 +20,16 @@ function fail(message: string): never {
   Deno.exit(2);
 }
 
+/** The checkpoint at --checkpoint, else the task's shipped one, by `load`; exit 2 naming it when it will not load. */
+async function openCheckpoint<C>(taskName: string, load: (path: string) => Promise<C>): Promise<C> {
+  const path = parsed!.values.checkpoint ?? shippedCheckpoint(taskName);
+  try {
+    return await load(path);
+  } catch (e) {
+    fail(`cannot load checkpoint ${path}: ${(e as Error).message}`);
+  }
+}
+
 let parsed;
 try {
   parsed = parseArgs({
@@ -50,13 +60,7 @@ if ("kind" in task) {
   await predictLM(task, inputs);
   Deno.exit(0);
 }
-const path = parsed.values.checkpoint ?? shippedCheckpoint(task.name);
-let checkpoint;
-try {
-  checkpoint = await loadCheckpoint(path);
-} catch (e) {
-  fail(`cannot load checkpoint ${path}: ${(e as Error).message}`);
-}
+const checkpoint = await openCheckpoint(task.name, loadCheckpoint);
 const vocab = checkpoint.charVocab;
 for (const [i, input] of inputs.entries()) {
   const where = `input ${i + 1} (${JSON.stringify(input)})`;
@@ -86,13 +90,7 @@ for (const line of predictTexts(checkpoint.model, vocab, inputs, task.maxOutputC
  * one is generated.
  */
 async function predictLM(task: LMTaskSpec, inputs: string[]): Promise<void> {
-  const path = parsed!.values.checkpoint ?? shippedCheckpoint(task.name);
-  let checkpoint;
-  try {
-    checkpoint = await loadGPTCheckpoint(path);
-  } catch (e) {
-    fail(`cannot load checkpoint ${path}: ${(e as Error).message}`);
-  }
+  const checkpoint = await openCheckpoint(task.name, loadGPTCheckpoint);
   const vocab = checkpoint.vocabulary;
   const limit = checkpoint.model.config.blockSize - 2;
   const names = `${vocab.tokens[1]}..${vocab.tokens.at(-1)}`;

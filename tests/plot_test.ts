@@ -668,6 +668,98 @@ Deno.test("linePlot() draws named lines with optional log axes", async (t) => {
   });
 });
 
+Deno.test("linePlot() fixes an axis range (xRange, yRange) in plotly and in the SVG", async (t) => {
+  const grow = { name: "loss", x: [1, 25, 50], y: [3, 2, 1.5] };
+  const svgTicks = (svg: string, axis: "x" | "y") => {
+    // Tick labels: x ones centred below the panel, y ones right-aligned left of it.
+    const re = axis === "x"
+      ? /<text x="[\d.]+" y="[\d.]+" text-anchor="middle" font-size="11">([^<]+)<\/text>/g
+      : /<text x="[\d.]+" y="[\d.]+" text-anchor="end" font-size="11">([^<]+)<\/text>/g;
+    return [...svg.matchAll(re)].map((m) => Number(m[1]));
+  };
+  await t.step("the plotly JSON carries the range; without one, none is set", () => {
+    const fig = linePlot([grow], { xRange: [0, 500], yRange: [0, 4] });
+    const json = JSON.parse(JSON.stringify(fig));
+    assert.deepEqual(json.layout.xaxis.range, [0, 500]);
+    assert.deepEqual(json.layout.yaxis.range, [0, 4]);
+    assert.equal(linePlot([grow]).layout.xaxis?.range, undefined);
+  });
+  await t.step("SVG ticks span the range and stay inside it", () => {
+    const svg = figureToSvg(linePlot([grow], { xRange: [0, 500] }));
+    checkXml(svg);
+    const xs = svgTicks(svg, "x");
+    assert.ok(xs.length >= 3, `x ticks: ${xs}`);
+    assert.ok(xs.every((v) => v >= 0 && v <= 500), `x ticks inside [0, 500]: ${xs}`);
+    assert.equal(Math.min(...xs), 0);
+    assert.equal(Math.max(...xs), 500, "the axis reaches 500 though the data stop at 50");
+    // Without the range, the axis ends near the data.
+    const free = svgTicks(figureToSvg(linePlot([grow])), "x");
+    assert.ok(Math.max(...free) <= 50, `free x ticks: ${free}`);
+  });
+  await t.step("SVG scales within the range: x = 250 of [0, 500] is the panel's middle", () => {
+    const fig = linePlot([{ name: "a", x: [250, 500], y: [1, 2], marker: "none" }], {
+      xRange: [0, 500],
+    });
+    const { l, r } = fig.layout.margin;
+    const mid = l + (fig.layout.width - l - r) / 2;
+    const d = /<path d="M([\d.]+) /.exec(figureToSvg(fig));
+    assert.ok(d, "a line path");
+    assert.ok(Math.abs(Number(d[1]) - mid) < 0.01, `first point at ${d[1]}, middle ${mid}`);
+  });
+  await t.step("points outside the range are clipped to the panel", () => {
+    const fig = linePlot([{ name: "a", x: [0, 1000], y: [1, 2] }], { xRange: [0, 500] });
+    const svg = figureToSvg(fig);
+    checkXml(svg);
+    const { l, r, t: top, b } = fig.layout.margin;
+    const w = fig.layout.width - l - r;
+    const h = fig.layout.height - top - b;
+    assert.ok(
+      svg.includes(
+        `<svg x="${l}" y="${top}" width="${w}" height="${h}" viewBox="${l} ${top} ${w} ${h}"`,
+      ),
+      "a clipping viewport over the panel",
+    );
+    assert.ok(!figureToSvg(linePlot([grow])).includes("<svg x="), "no viewport without a range");
+  });
+  await t.step("a log axis range is in log10 units, as in plotly", () => {
+    const fig = linePlot([{ name: "t", x: [10, 100], y: [1, 2] }], {
+      logX: true,
+      xRange: [0, 3],
+    });
+    assert.deepEqual(fig.layout.xaxis?.range, [0, 3]);
+    assert.deepEqual(fig.layout.xaxis?.tickvals, [1, 10, 100, 1000], "ticks over 1..1000");
+    const xs = svgTicks(figureToSvg(fig), "x");
+    assert.deepEqual(xs, [1, 10, 100, 1000]);
+    const ys = svgTicks(figureToSvg(linePlot([grow], { logY: true, yRange: [-1, 1] })), "y");
+    assert.ok(ys.length >= 2 && ys.every((v) => v >= 0.1 && v <= 10), `y ticks: ${ys}`);
+  });
+  await t.step("errors name linePlot, the option and the rule", () => {
+    const bad: [string, unknown][] = [
+      ["xRange", [5, 5]],
+      ["xRange", [5, 1]],
+      ["yRange", [0, Infinity]],
+      ["yRange", [NaN, 1]],
+      ["xRange", [0]],
+      ["xRange", "0..1"],
+      ["yRange", ["0", "1"]],
+    ];
+    for (const [key, value] of bad) {
+      assert.throws(
+        () => linePlot([grow], { [key]: value }),
+        (e: unknown) =>
+          e instanceof RangeError &&
+          e.message.startsWith(`linePlot: options.${key} must be `) &&
+          /\[lo, hi\]|finite numbers with lo < hi/.test(e.message),
+        `${key} = ${JSON.stringify(value)}`,
+      );
+    }
+    assert.throws(
+      () => linePlot([grow], { logX: true, xRange: [3, 0] }),
+      /linePlot: options\.xRange must be two finite numbers with lo < hi \(log10 units on a log axis/,
+    );
+  });
+});
+
 Deno.test("linePlot() tells lines apart by dash and marker, not by colour alone", async (t) => {
   const x = [1, 2, 3, 4];
   const same = (name: string, extra = {}) => ({ name, x, y: [4, 3, 2, 1], ...extra });

@@ -50,6 +50,12 @@ export interface PlotlyAxis {
   autorange?: boolean | "reversed";
   /** Linear or logarithmic scale. */
   type?: "linear" | "log";
+  /**
+   * A fixed `[lo, hi]` shown whatever the data (plotly then does not autorange).
+   * In axis units, as in plotly: data units on a linear axis, log10 of them on a
+   * log axis (`[0, 3]` spans 1 to 1000). `figureToSvg()` draws the same window.
+   */
+  range?: [number, number];
   /** `"array"` when `tickvals`/`ticktext` are given. */
   tickmode?: "array" | "auto";
   /** Positions of the ticks (data coordinates; cell indices for heatmaps). */

@@ -58,6 +58,14 @@ export interface LinePlotOptions {
   logX?: boolean;
   /** Logarithmic y axis (non-positive y are not drawn). Default false. */
   logY?: boolean;
+  /**
+   * Fixed x axis range `[lo, hi]` (finite, lo < hi), e.g. `[0, steps]` for a curve
+   * redrawn while it grows. On a log axis (`logX`) in log10 units, as in plotly:
+   * `[0, 3]` spans x = 1 to 1000. Points outside are clipped. Default: fit the data.
+   */
+  xRange?: readonly [number, number];
+  /** Fixed y axis range `[lo, hi]`, as {@link LinePlotOptions.xRange} (log10 units with `logY`). */
+  yRange?: readonly [number, number];
   /** Width in pixels. Default 640. */
   width?: number;
   /** Height in pixels. Default 400. */
@@ -147,7 +155,8 @@ export const _LINE_COLORS: readonly string[] = [
  * @param series The lines: `{ name, x, y }` with `x.length === y.length`, and optional style.
  * @param options Titles and log axes.
  * @returns A {@link Figure} with one scatter (line) trace per series.
- * @throws {RangeError} When `series` is empty or a series' x and y lengths differ.
+ * @throws {RangeError} When `series` is empty, a series' x and y lengths differ, or
+ *   `xRange`/`yRange` is not two finite numbers with lo < hi.
  * @throws {TypeError} When a series is malformed or names an unknown dash, marker or colour.
  *
  * @example Time against sequence length, log-log
@@ -180,12 +189,34 @@ export const _LINE_COLORS: readonly string[] = [
  * assert.deepEqual([js.marker?.symbol, wasm.marker?.symbol], ["circle", "x"]);
  * assert.equal(wasm.line.color, "#000000");
  * ```
+ *
+ * @example A fixed x axis for a curve drawn while training runs
+ * ```ts
+ * import { linePlot } from "./line_plot.ts";
+ * import { figureToSvg } from "./svg.ts";
+ * import assert from "node:assert/strict";
+ * const steps = 500;
+ * // After 50 of 500 steps the axis already spans 0..500.
+ * const fig = linePlot([{ name: "loss", x: [10, 20, 30, 40, 50], y: [3, 2.5, 2, 1.8, 1.7] }], {
+ *   xRange: [0, steps],
+ * });
+ * assert.deepEqual(fig.layout.xaxis?.range, [0, 500]);
+ * assert.match(figureToSvg(fig), />500<\/text>/);
+ * // On a log axis the range is in log10 units, as in plotly: [0, 3] is 1..1000.
+ * assert.deepEqual(linePlot([{ name: "t", x: [1, 10], y: [1, 2] }], {
+ *   logX: true,
+ *   xRange: [0, 3],
+ * }).layout.xaxis?.range, [0, 3]);
+ * assert.throws(() => linePlot([{ name: "t", x: [1], y: [1] }], { xRange: [5, 5] }), RangeError);
+ * ```
  */
 export function linePlot(series: readonly LineSeries[], options: LinePlotOptions = {}): Figure {
   const fn = "linePlot";
   if (!Array.isArray(series) || series.length === 0) {
     throw new RangeError(`${fn}: series must be a non-empty array of { name, x, y }`);
   }
+  const xRange = checkRange(fn, "xRange", options.xRange, options.logX);
+  const yRange = checkRange(fn, "yRange", options.yRange, options.logY);
   const data: ScatterTrace[] = series.map((s, k) => {
     if (!s || typeof s !== "object" || !s.x || !s.y || typeof s.x.length !== "number") {
       throw new TypeError(`${fn}: series[${k}] must be { name, x, y } with array x and y`);
@@ -245,13 +276,18 @@ export function linePlot(series: readonly LineSeries[], options: LinePlotOptions
     title: string | undefined,
     log: boolean | undefined,
     values: (number | null)[],
+    range: [number, number] | undefined,
   ): PlotlyAxis => {
     const a: PlotlyAxis = { type: log ? "log" : "linear", showgrid: true, zeroline: false };
     if (title) a.title = { text: _markup(title) };
+    if (range) a.range = range;
     if (log) {
-      // plotly labels log ticks with SI prefixes (1T, 100µ): give it plain labels instead.
+      // plotly labels log ticks with SI prefixes (1T, 100µ): give it plain labels instead,
+      // over the fixed range when there is one (it is in log10 units), else over the data.
       const pos = values.filter((v): v is number => v !== null && v > 0);
-      const ticks = _logTicks(Math.min(...pos), Math.max(...pos));
+      const ticks = range
+        ? _logTicks(10 ** range[0], 10 ** range[1])
+        : _logTicks(Math.min(...pos), Math.max(...pos));
       if (ticks.tickvals.length) Object.assign(a, { tickmode: "array", ...ticks });
     } else a.exponentformat = "power";
     return a;
@@ -287,8 +323,8 @@ export function linePlot(series: readonly LineSeries[], options: LinePlotOptions
     plot_bgcolor: "#ffffff",
     paper_bgcolor: "#ffffff",
     showlegend: legend,
-    xaxis: axis(options.xTitle, options.logX, data.flatMap((t) => t.x)),
-    yaxis: axis(options.yTitle, options.logY, data.flatMap((t) => t.y)),
+    xaxis: axis(options.xTitle, options.logX, data.flatMap((t) => t.x), xRange),
+    yaxis: axis(options.yTitle, options.logY, data.flatMap((t) => t.y), yRange),
   }, {
     kind: fn,
     title: options.title ?? "",
@@ -296,4 +332,29 @@ export function linePlot(series: readonly LineSeries[], options: LinePlotOptions
   });
   if (title) fig.layout.title = title.title;
   return fig;
+}
+
+/** A copy of a fixed axis range, checked: two finite numbers, lo < hi (log10 units on a log axis). */
+function checkRange(
+  fn: string,
+  name: string,
+  range: readonly [number, number] | undefined,
+  log: boolean | undefined,
+): [number, number] | undefined {
+  if (range === undefined) return undefined;
+  const units = log ? " (log10 units on a log axis, e.g. [0, 3] for 1 to 1000)" : "";
+  if (!Array.isArray(range) || range.length !== 2) {
+    throw new RangeError(
+      `${fn}: options.${name} must be [lo, hi]${units}, got ${JSON.stringify(range)}`,
+    );
+  }
+  const [lo, hi] = range;
+  if (!Number.isFinite(lo) || !Number.isFinite(hi) || !(lo < hi)) {
+    throw new RangeError(
+      `${fn}: options.${name} must be two finite numbers with lo < hi${units}, got [${
+        range.map(String).join(", ")
+      }]`,
+    );
+  }
+  return [lo, hi];
 }

@@ -381,9 +381,10 @@ function colorbar(parts: string[], tr: HeatmapTrace, layout: PlotlyLayout) {
 }
 
 /**
- * The range of a line-plot axis (log10 of the data on log axes) and its
- * ticks: the axis's own `tickvals`/`ticktext` when it has them (as linePlot()
- * writes for log axes), else round values.
+ * The range of a line-plot axis (log10 of the data on log axes; the axis's
+ * `range` when it has one) and its ticks inside it: the axis's own
+ * `tickvals`/`ticktext` when it has them (as linePlot() writes for log axes),
+ * else round values.
  */
 function lineScale(
   values: number[],
@@ -396,6 +397,11 @@ function lineScale(
   let lo = vs.length ? Math.min(...vs) : 0;
   let hi = vs.length ? Math.max(...vs) : 1;
   if (hi === lo) [lo, hi] = [lo - 1, hi + 1];
+  // A fixed range is already in axis units (log10 on a log axis), as plotly reads it.
+  const fixed = axis.range;
+  if (fixed && Number.isFinite(fixed[0]) && Number.isFinite(fixed[1]) && fixed[0] < fixed[1]) {
+    [lo, hi] = fixed;
+  }
   const toAxis = (v: number) => (log ? Math.log10(v) : v);
   const inside = (at: number) => at >= lo - 1e-9 * (hi - lo) && at <= hi + 1e-9 * (hi - lo);
   if (axis.tickvals?.length) {
@@ -537,6 +543,11 @@ function linePanel(parts: string[], traces: ScatterTrace[], layout: PlotlyLayout
     });
   }
   const legend = legendLayout(traces, layout, box);
+  // With a fixed range, points may lie outside the panel: draw the traces in a nested <svg>
+  // (it clips to its viewport, and its viewBox keeps the coordinates), as plotly clips them.
+  const clip = xa.range !== undefined || ya.range !== undefined;
+  const traceParts: string[] = clip ? [] : parts;
+  const legendParts: string[] = clip ? [] : parts;
   traces.forEach((tr, k) => {
     let d = "";
     let pen = false;
@@ -560,27 +571,44 @@ function linePanel(parts: string[], traces: ScatterTrace[], layout: PlotlyLayout
       pen = true;
       if (marker) dots.push(_markerSvg(marker.symbol, X, Y, marker.size, markerColor, markerLine));
     }
-    if (d) parts.push(`<path d="${d}" fill="none" ${strokeAttrs(tr)}/>`);
-    parts.push(...dots);
+    if (d) traceParts.push(`<path d="${d}" fill="none" ${strokeAttrs(tr)}/>`);
+    traceParts.push(...dots);
     if (layout.showlegend) {
       const { x: lx, y: ly, fit, given } = legend[k];
-      parts.push(
+      legendParts.push(
         `<line x1="${r2(lx)}" x2="${r2(lx + 20)}" y1="${r2(ly)}" y2="${r2(ly)}" ${
           strokeAttrs(tr)
         }/>`,
       );
       if (marker) {
-        parts.push(_markerSvg(marker.symbol, lx + 10, ly, marker.size, markerColor, markerLine));
+        legendParts.push(
+          _markerSvg(marker.symbol, lx + 10, ly, marker.size, markerColor, markerLine),
+        );
       }
-      label(parts, fit.lines.map((line, i) => rich(given[i], line, fit.size)), lx + 26, ly + 4, {
-        size: fit.size,
-        lineHeight: _lineHeight(fit.size),
-        tooltip: fit.truncated
-          ? escapeHtml(_unescapeHtml(tr.meta?.name ?? tr.name).replace(/<br>/g, " "))
-          : undefined,
-      });
+      label(
+        legendParts,
+        fit.lines.map((line, i) => rich(given[i], line, fit.size)),
+        lx + 26,
+        ly + 4,
+        {
+          size: fit.size,
+          lineHeight: _lineHeight(fit.size),
+          tooltip: fit.truncated
+            ? escapeHtml(_unescapeHtml(tr.meta?.name ?? tr.name).replace(/<br>/g, " "))
+            : undefined,
+        },
+      );
     }
   });
+  if (clip) {
+    const [x, y, w, h] = [box.x0, box.y0, box.x1 - box.x0, box.y1 - box.y0].map(r2);
+    parts.push(
+      `<svg x="${x}" y="${y}" width="${w}" height="${h}" viewBox="${x} ${y} ${w} ${h}" overflow="hidden">`,
+      ...traceParts,
+      "</svg>",
+      ...legendParts,
+    );
+  }
 }
 
 /**

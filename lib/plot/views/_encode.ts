@@ -60,9 +60,9 @@ export function _checkRole(role: AttentionRole, fn: string, arg: string): _Role 
   });
   const tq = first[0].rows, tk = first[0].cols;
   const queryLabels = _viewLabels(role.queryLabels, tq, fn, `${arg}.queryLabels`, "query") ??
-    indexLabels(tq);
+    _indexLabels(tq);
   const keyLabels = _viewLabels(role.keyLabels, tk, fn, `${arg}.keyLabels`, "key") ??
-    (tq === tk && role.queryLabels ? queryLabels : indexLabels(tk));
+    (tq === tk && role.queryLabels ? queryLabels : _indexLabels(tk));
   return {
     name: String(role.name ?? "attention"),
     maps,
@@ -96,7 +96,8 @@ export function _viewLabels(
   return labels.map(String);
 }
 
-const indexLabels = (n: number) => Array.from({ length: n }, (_, i) => String(i));
+/** The default labels of an axis with `n` positions: "0", "1", ... */
+export const _indexLabels = (n: number): string[] => Array.from({ length: n }, (_, i) => String(i));
 
 /** Attention weights must be finite and in [0, 1]: a NaN is reported, never drawn as nothing. */
 export function _checkWeights(m: _Matrix, fn: string, arg: string, head: number): void {

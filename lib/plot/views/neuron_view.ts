@@ -11,7 +11,7 @@ import { divergingScale } from "../color_scale.ts";
 import { formatShape } from "../../tensor/shape.ts";
 import { _DISPLAY_BUDGET } from "../jupyter_display.ts";
 import { AttentionView } from "./attention_view.ts";
-import { _index, _roleIndex, _viewLabels } from "./_encode.ts";
+import { _index, _indexLabels, _roleIndex, _viewLabels } from "./_encode.ts";
 import { _float32Json, _neuronColumns, type NeuronColumns } from "./_neuron_math.ts";
 import type { AttentionTraceRecord, TracedAttention } from "./trace_attention.ts";
 import {
@@ -141,11 +141,10 @@ export function neuronView(
     const first = [...layers.values()][0];
     const { tq, tk } = dims(first, batch, fn);
     const [qs, ks] = LABELS[name] ?? ["tokens", "tokens"];
-    const index = (n: number) => Array.from({ length: n }, (_, i) => String(i));
     roles.push({
       name,
-      queryLabels: _viewLabels(tokens[qs], tq, fn, labelArg(qs), "query") ?? index(tq),
-      keyLabels: _viewLabels(tokens[ks], tk, fn, labelArg(ks), "key") ?? index(tk),
+      queryLabels: _viewLabels(tokens[qs], tq, fn, labelArg(qs), "query") ?? _indexLabels(tq),
+      keyLabels: _viewLabels(tokens[ks], tk, fn, labelArg(ks), "key") ?? _indexLabels(tk),
       bias: [...layers.values()].some((r) => r.bias !== undefined),
       layers: Array.from({ length: count }, (_, l) => {
         const r = layers.get(l);

@@ -16,7 +16,7 @@ import {
 } from "../_matrix.ts";
 import { formatShape } from "../../tensor/shape.ts";
 import { AttentionView } from "./attention_view.ts";
-import { _checkWeights, _index, _milli, _viewLabels } from "./_encode.ts";
+import { _checkWeights, _index, _indexLabels, _milli, _viewLabels } from "./_encode.ts";
 import { type ScrubberSpec, type SnapshotSpec, VIEW_SPEC_VERSION } from "./view_spec.ts";
 
 /**
@@ -190,21 +190,17 @@ export function trainingScrubber(
     return { step: s.step, loss: s.loss ?? null, cells: r.cells };
   });
   const m = first!;
-  const index = (n: number) => Array.from({ length: n }, (_, i) => String(i));
-  const queryLabels = _viewLabels(
-    options.queryLabels ?? options.labels,
-    m.rows,
-    fn,
-    options.queryLabels ? "options.queryLabels" : "options.labels",
-    "query",
-  ) ?? index(m.rows);
-  const keyLabels = _viewLabels(
-    options.keyLabels ?? options.labels,
-    m.cols,
-    fn,
-    options.keyLabels ? "options.keyLabels" : "options.labels",
-    "key",
-  ) ?? index(m.cols);
+  // A per-axis option wins over options.labels, and the error names the one that was given.
+  const axisLabels = (
+    own: readonly unknown[] | undefined,
+    ownArg: string,
+    n: number,
+    axis: "query" | "key",
+  ) =>
+    _viewLabels(own ?? options.labels, n, fn, own ? ownArg : "options.labels", axis) ??
+      _indexLabels(n);
+  const queryLabels = axisLabels(options.queryLabels, "options.queryLabels", m.rows, "query");
+  const keyLabels = axisLabels(options.keyLabels, "options.keyLabels", m.cols, "key");
   const initial = options.initial === undefined
     ? specs.length - 1
     : _index(options.initial, specs.length, fn, "options.initial", "a snapshot");

@@ -92,7 +92,24 @@ export function checkGradients(
   { seed = 1, skip = [] as number[] } = {},
 ): void {
   const xs = leaves(inputs, shapes);
-  const y = op(xs);
+  checkOutputGradients(name, op(xs), xs, reference, inputs, { seed, skip });
+}
+
+/**
+ * The comparison behind {@link checkGradients}, for an output `y` already
+ * computed from `xs` (tensors requiring grad that hold `inputs`, in order,
+ * e.g. a module's parameters): asserts the forward matches `reference`,
+ * backpropagates a random upstream (from `seed + 100`) and asserts each
+ * `xs[j].grad` matches the finite differences, with the same tolerances.
+ */
+export function checkOutputGradients(
+  name: string,
+  y: Tensor,
+  xs: readonly Tensor[],
+  reference: Reference,
+  inputs: Float64Array[],
+  { seed = 1, skip = [] as number[] } = {},
+): void {
   const expected = reference(inputs);
   const maxY = Math.max(1e-30, ...Array.from(expected, Math.abs));
   assertClose(y.data, Float32Array.from(expected), { rtol: 1e-3, atol: 1e-4 * maxY });

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { formatShape, sizeOf } from "../tensor/shape.ts";
+import { formatShape, sameShape, sizeOf } from "../tensor/shape.ts";
 import { checkTensor, Tensor } from "../tensor/tensor.ts";
 import { _describe, _oneOf, _options } from "./_validate.ts";
 
@@ -72,8 +72,7 @@ export function _classTargets(
   const n = sizeOf(lead);
   let values: ArrayLike<number>;
   if (target instanceof Tensor) {
-    const same = target.rank === lead.length && target.shape.every((d, i) => d === lead[i]);
-    if (!same) {
+    if (!sameShape(target.shape, lead)) {
       throw new RangeError(
         `${fn}: target has shape ${formatShape(target.shape)}, but input ${
           formatShape(input.shape)

@@ -11,7 +11,7 @@
  */
 
 import { recordOp } from "../tensor/op.ts";
-import { formatShape } from "../tensor/shape.ts";
+import { formatShape, sameShape } from "../tensor/shape.ts";
 import { checkTensor, Tensor } from "../tensor/tensor.ts";
 import { _describe, _options } from "./_validate.ts";
 import { erfc } from "./erf.ts";
@@ -240,8 +240,7 @@ export function tanh(x: Tensor): Tensor {
 export function swiglu(gate: Tensor, up: Tensor): Tensor {
   checkTensor(gate, "swiglu", "gate");
   checkTensor(up, "swiglu", "up");
-  const same = gate.rank === up.rank && gate.shape.every((d, i) => d === up.shape[i]);
-  if (!same) {
+  if (!sameShape(gate.shape, up.shape)) {
     throw new RangeError(
       `swiglu: gate and up must have the same shape, got gate=${formatShape(gate.shape)}, up=${
         formatShape(up.shape)

@@ -9,7 +9,7 @@
  */
 
 import { add } from "../tensor/elementwise.ts";
-import { formatShape } from "../tensor/shape.ts";
+import { formatShape, sameShape } from "../tensor/shape.ts";
 import { checkTensor, type Tensor } from "../tensor/tensor.ts";
 import {
   _boolean,
@@ -82,8 +82,7 @@ export function addNorm(
   const drop = o.dropout === undefined ? null : _checkTensorFn(o.dropout, fn, "dropout");
   const branch = (input: Tensor): Tensor => {
     const y = _call(sublayer, input, fn, "sublayer");
-    const same = y.rank === x.rank && y.shape.every((d, i) => d === x.shape[i]);
-    if (!same) {
+    if (!sameShape(y.shape, x.shape)) {
       throw new RangeError(
         `${fn}: the sublayer must keep the residual stream's shape: x=${
           formatShape(x.shape)

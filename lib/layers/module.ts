@@ -25,7 +25,7 @@
 
 import { hashKey } from "../kernels/random.ts";
 import { type CounterKey, RandomStream } from "../tensor/rng.ts";
-import { formatShape } from "../tensor/shape.ts";
+import { formatShape, sameShape } from "../tensor/shape.ts";
 import { Tensor } from "../tensor/tensor.ts";
 
 /** Options for {@link Module.registerModule}. */
@@ -432,8 +432,7 @@ export function copyInto(target: Tensor, source: Tensor, key: string, owner: str
   if (!(source instanceof Tensor)) {
     throw new TypeError(`${owner}.loadStateDict: ${key} must be a Tensor`);
   }
-  const same = source.rank === target.rank && source.shape.every((d, i) => d === target.shape[i]);
-  if (!same) {
+  if (!sameShape(source.shape, target.shape)) {
     throw new RangeError(
       `${owner}.loadStateDict: ${key} has shape ${formatShape(source.shape)}, expected ${
         formatShape(target.shape)

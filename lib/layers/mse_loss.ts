@@ -5,7 +5,7 @@
  */
 
 import { recordOp } from "../tensor/op.ts";
-import { formatShape } from "../tensor/shape.ts";
+import { formatShape, sameShape } from "../tensor/shape.ts";
 import { checkTensor, Tensor } from "../tensor/tensor.ts";
 import { _lossOptions, _reduction, type LossReduction } from "./_class_targets.ts";
 
@@ -41,8 +41,7 @@ export function mseLoss(input: Tensor, target: Tensor, options?: MseLossOptions)
   const fn = "mseLoss";
   checkTensor(input, fn, "input");
   checkTensor(target, fn, "target");
-  const same = input.rank === target.rank && input.shape.every((d, i) => d === target.shape[i]);
-  if (!same) {
+  if (!sameShape(input.shape, target.shape)) {
     throw new RangeError(
       `${fn}: input ${formatShape(input.shape)} and target ${
         formatShape(target.shape)

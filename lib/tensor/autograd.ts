@@ -20,7 +20,7 @@
  */
 
 import type { Tensor } from "./tensor.ts";
-import { formatShape } from "./shape.ts";
+import { formatShape, sameShape } from "./shape.ts";
 
 /**
  * How an op's output was made: the op's name, its inputs, and the vector-Jacobian
@@ -269,8 +269,4 @@ function addFresh(a: Tensor, b: Tensor): Tensor {
   // a's own class (Tensor) without importing it here (tensor.ts imports this file)
   const TensorClass = a.constructor as new (data: Float32Array, shape: readonly number[]) => Tensor;
   return new TensorClass(o, a.shape);
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }

@@ -38,6 +38,21 @@ export function sizeOf(shape: Shape): number {
 }
 
 /**
+ * True when two shapes are equal: same rank, same size on every axis.
+ *
+ * @example Compare shapes
+ * ```ts
+ * import { sameShape } from "./shape.ts";
+ * import assert from "node:assert/strict";
+ * assert.ok(sameShape([2, 3], [2, 3]));
+ * assert.ok(!sameShape([2, 3], [2, 3, 1]));
+ * ```
+ */
+export function sameShape(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/**
  * Checks that `shape` is an array of non-negative safe integers, throwing a
  * `TypeError`/`RangeError` that names `fn` and `arg` otherwise.
  *

@@ -25,7 +25,7 @@ import {
   splitStackedHeads,
 } from "../lib/models/_heads.ts";
 import { multiHeadAttention } from "../lib/models/multi_head_attention.ts";
-import { setAttentionScratchBytes } from "../lib/kernels/attention.ts";
+import { type AttentionKernelArgs, setAttentionScratchBytes } from "../lib/kernels/attention.ts";
 import { setParallelMinWork } from "../lib/kernels/kernel_table.ts";
 import { runKernel, traceKernels, withKernelPath } from "../lib/kernels/registry.ts";
 import {
@@ -824,9 +824,47 @@ Deno.test("additiveAttention gradients against float64 finite differences", asyn
   });
 });
 
+/** `values` as float32: raw kernel operands. */
+const f32 = (n: number, seed: number) => Float32Array.from(values(n, seed));
+
+/** The attention forward on the reference kernel (offsets 0), with its row log-sum-exp. */
+function referenceForward(
+  a: Omit<
+    AttentionKernelArgs,
+    | "qOffset"
+    | "kOffset"
+    | "vOffset"
+    | "out"
+    | "outOffset"
+    | "weights"
+    | "weightsOffset"
+    | "scores"
+    | "scoresOffset"
+    | "lse"
+    | "lseOffset"
+  >,
+): { out: Float32Array; lse: Float32Array } {
+  const out = new Float32Array(a.tq * a.dv), lse = new Float32Array(a.tq);
+  withKernelPath("reference", () =>
+    runKernel("attention", {
+      ...a,
+      qOffset: 0,
+      kOffset: 0,
+      vOffset: 0,
+      out,
+      outOffset: 0,
+      weights: null,
+      weightsOffset: 0,
+      scores: null,
+      scoresOffset: 0,
+      lse,
+      lseOffset: 0,
+    }));
+  return { out, lse };
+}
+
 Deno.test("attention backward kernel: odd blocks of the fast path equal the reference loops", () => {
   const tq = 23, tk = 19, dk = 6, dv = 5;
-  const f32 = (n: number, seed: number) => Float32Array.from(values(n, seed));
   const q = f32(tq * dk, 1), k = f32(tk * dk, 2), v = f32(tk * dv, 3);
   const maskData = Uint8Array.from({ length: tq * tk }, (_, e) => (e % 7 === 3 || e < tk ? 0 : 1));
   const mask = { data: maskData, offset: 0, rowStride: tk, colStride: 1 };
@@ -834,33 +872,20 @@ Deno.test("attention backward kernel: odd blocks of the fast path equal the refe
   const bias = { data: biasData, offset: 0, rowStride: 0, colStride: 1 };
   const scale = 0.4, dropout = 0.25, dropoutKey = { key: 9, call: 2, first: 0 };
   // the forward through the kernel, with its row log-sum-exp
-  const out = new Float32Array(tq * dv), lse = new Float32Array(tq);
-  withKernelPath("reference", () =>
-    runKernel("attention", {
-      q,
-      qOffset: 0,
-      k,
-      kOffset: 0,
-      v,
-      vOffset: 0,
-      tq,
-      tk,
-      dk,
-      dv,
-      scale,
-      mask,
-      bias,
-      out,
-      outOffset: 0,
-      weights: null,
-      weightsOffset: 0,
-      scores: null,
-      scoresOffset: 0,
-      dropout,
-      dropoutKey,
-      lse,
-      lseOffset: 0,
-    }));
+  const { out, lse } = referenceForward({
+    q,
+    k,
+    v,
+    tq,
+    tk,
+    dk,
+    dv,
+    scale,
+    mask,
+    bias,
+    dropout,
+    dropoutKey,
+  });
   assert.equal(lse[0], -Infinity); // row 0 is fully masked
   const gradOut = f32(tq * dv, 5);
   const run = (
@@ -929,7 +954,6 @@ Deno.test("attention backward batch kernel: every problem of a call at once equa
   // their gradients add up); masks in both layouts, with a fully masked query row, and a
   // NaN key / infinite value at a key that every query of a padded problem is denied
   const n = 5, tq = 23, tk = 19, dk = 6, dv = 5, scale = 0.4;
-  const f32 = (count: number, seed: number) => Float32Array.from(values(count, seed));
   for (const layout of ["rows", "padding"] as const) {
     const rows = layout === "rows" ? tk : 0;
     const problems = Array.from({ length: n }, (_, t) => {
@@ -942,33 +966,20 @@ Deno.test("attention backward batch kernel: every problem of a call at once equa
         v[4 * dv + 2] = Infinity;
       }
       const mask = { data, offset: 0, rowStride: rows, colStride: 1 };
-      const out = new Float32Array(tq * dv), lse = new Float32Array(tq);
-      withKernelPath("reference", () =>
-        runKernel("attention", {
-          q,
-          qOffset: 0,
-          k,
-          kOffset: 0,
-          v,
-          vOffset: 0,
-          tq,
-          tk,
-          dk,
-          dv,
-          scale,
-          mask,
-          bias: null,
-          out,
-          outOffset: 0,
-          weights: null,
-          weightsOffset: 0,
-          scores: null,
-          scoresOffset: 0,
-          dropout: 0,
-          dropoutKey: null,
-          lse,
-          lseOffset: 0,
-        }));
+      const { out, lse } = referenceForward({
+        q,
+        k,
+        v,
+        tq,
+        tk,
+        dk,
+        dv,
+        scale,
+        mask,
+        bias: null,
+        dropout: 0,
+        dropoutKey: null,
+      });
       if (layout === "rows") assert.equal(lse[0], -Infinity); // row 0 sees nothing
       return { q, k, v, mask, out, lse, gradOut: f32(tq * dv, 40 + t) };
     });

@@ -24,7 +24,8 @@
  * @module
  */
 
-import { KERNELS_WASM_BASE64, KERNELS_WASM_UNSHARED_BASE64 } from "./wasm/kernels_wasm.ts";
+import { KERNELS_WASM_BASE64 } from "./wasm/kernels_wasm.ts";
+import { unsharedMemoryModule } from "./wasm/unshared_memory.ts";
 import { CONTROL_BYTES, ensureWorkers, OPS, poolSize, runTasks, type Task } from "./threads.ts";
 import type { MatrixView, WasmAttentionInputs } from "./attention_inputs.ts";
 import { addHiddenValues } from "./hidden_values.ts";
@@ -104,9 +105,10 @@ function decode(b64: string): Uint8Array<ArrayBuffer> {
  */
 function load(): KernelExports | null {
   if (kernels !== undefined) return kernels;
+  const sharedModule = decode(KERNELS_WASM_BASE64);
   for (const shared of [true, false]) {
     try {
-      const bytes = decode(shared ? KERNELS_WASM_BASE64 : KERNELS_WASM_UNSHARED_BASE64);
+      const bytes = shared ? sharedModule : unsharedMemoryModule(sharedModule);
       memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared });
       const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
         env: { memory },

@@ -11,7 +11,7 @@
  */
 
 import { describeValue } from "../tensor/describe.ts";
-import { formatShape } from "../tensor/shape.ts";
+import { formatShape, sameShape } from "../tensor/shape.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { _nonNegative, _params, type OptimizerParams } from "./_params.ts";
 
@@ -135,9 +135,7 @@ export abstract class Optimizer<O extends object = object> {
     this.params.forEach((p, i) => {
       const g = p.grad;
       if (g === null) return;
-      const same = g instanceof Tensor && g.size === p.size &&
-        g.rank === p.rank && g.shape.every((d, a) => d === p.shape[a]);
-      if (!same) {
+      if (!(g instanceof Tensor && sameShape(g.shape, p.shape))) {
         throw new RangeError(
           `${fn}: the gradient of ${this.#names[i]} has shape ${
             g instanceof Tensor ? formatShape(g.shape) : describeValue(g)
@@ -245,9 +243,7 @@ export abstract class Optimizer<O extends object = object> {
       const buffers: Record<string, Float32Array> = {};
       for (const name of wanted) {
         const b = entry.buffers[name];
-        const same = b instanceof Tensor && b.rank === p.rank &&
-          b.shape.every((d, a) => d === p.shape[a]);
-        if (!same) {
+        if (!(b instanceof Tensor && sameShape(b.shape, p.shape))) {
           throw new RangeError(
             `${fn}: state ${i} buffer ${name} has shape ${
               b instanceof Tensor ? formatShape(b.shape) : describeValue(b)

@@ -40,6 +40,8 @@
  * @module
  */
 
+import { _scriptSafe } from "../../lib/plot/escape.ts";
+
 /** What the page is built from. */
 export interface PageParts {
   /** The bundled script (an IIFE, `build.ts`). */
@@ -137,11 +139,6 @@ browser: no server, no network. <span id="kernels"></span></p>
 </section>
 `;
 
-/** `</script` inside inline script text would end the element early. */
-function inlineScript(code: string): string {
-  return code.replace(/<\/(script)/gi, "<\\/$1");
-}
-
 /**
  * The whole page.
  *
@@ -172,7 +169,7 @@ export function playgroundHtml(parts: PageParts): string {
 <body>
 ${BODY}
 ${models.join("\n")}
-<script>${inlineScript(parts.script)}</script>
+<script>${_scriptSafe(parts.script)}</script>
 </body>
 </html>
 `;

@@ -76,3 +76,8 @@ export function _scriptJson(value: unknown): string {
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
 }
+
+/** `</script` inside inlined code would end the element early; `<\/` means the same to JavaScript. */
+export function _scriptSafe(source: string): string {
+  return source.replace(/<\/(script)/gi, "<\\/$1");
+}

@@ -7,7 +7,7 @@
  */
 
 import { _htmlPage } from "./_page.ts";
-import { _scriptJson, escapeHtml } from "./escape.ts";
+import { _scriptJson, _scriptSafe, escapeHtml } from "./escape.ts";
 import type { Figure, PlotlyConfig } from "./figure.ts";
 import { _registeredPlotlyJs } from "./plotly_js.ts";
 import { figureToSvg } from "./svg.ts";
@@ -50,15 +50,10 @@ export const _PLOTLY_CONFIG: Readonly<PlotlyConfig> = Object.freeze({
 const PAGE_PREFIX = `alf${Math.floor(Math.random() * 36 ** 6).toString(36)}`;
 let counter = 0;
 
-/** `</script` inside inlined code would end the element early; `<\/` means the same to JavaScript. */
-function scriptSafe(source: string): string {
-  return source.replace(/<\/(script)/gi, "<\\/$1");
-}
-
 /** plotly.js, run only if the page does not have it yet. */
 function plotlyScript(source: string): string {
   return `<script type="text/javascript">if (typeof window.Plotly === "undefined") {\n${
-    scriptSafe(source)
+    _scriptSafe(source)
   }\n}</script>`;
 }
 

@@ -25,6 +25,7 @@ import type { InductionVocab } from "../tasks/induction.ts";
 import { type GPTCheckpointInfo, gptCheckpointMetadata, type ProbeRecord } from "./checkpoint.ts";
 import type { LMSequence, LMTaskSpec } from "./tasks.ts";
 import { type StepProgress, trainingLearningRate } from "./trainer.ts";
+import { argmax } from "./argmax.ts";
 import { LossCurve } from "./loss_curve.ts";
 
 /** One probe of the held-out batch (a column of {@link ProbeRecord}). */
@@ -79,13 +80,6 @@ export interface LMTrainResult {
 
 /** Rounds a recorded number to 4 significant digits, so the record stays small. */
 const round = (x: number) => Number(x.toPrecision(4));
-
-/** Index of the largest of `row` (the first on ties). */
-function argmax(row: Float32Array): number {
-  let best = 0;
-  for (let j = 1; j < row.length; j++) if (row[j] > row[best]) best = j;
-  return best;
-}
 
 /** log softmax(row)[y], in float64. */
 function logProb(row: Float32Array, y: number): number {

@@ -21,6 +21,7 @@ import {
 import type { CharVocab } from "../tasks/_vocab.ts";
 import { type CheckpointInfo, checkpointMetadata } from "./checkpoint.ts";
 import type { Pair, TaskSpec } from "./tasks.ts";
+import { argmax } from "./argmax.ts";
 import { LossCurve } from "./loss_curve.ts";
 
 /** Progress of one training step, for a progress bar. */
@@ -260,9 +261,7 @@ export function attentionSnapshot(
       const predicted: string[] = [];
       tgtOut.forEach((y, t) => {
         nll -= lp[t * v + y];
-        let best = 0;
-        for (let c = 1; c < v; c++) if (lp[t * v + c] > lp[t * v + best]) best = c;
-        predicted.push(vocab.tokens[best]);
+        predicted.push(vocab.tokens[argmax(lp.subarray(t * v, (t + 1) * v))]);
       });
       const names = (ids: number[]) => ids.map((id) => vocab.tokens[id]);
       return {
@@ -401,9 +400,7 @@ export function* trainSteps(
     for (let r = 0; r < tgtOut.length; r++) {
       if (tgtOut[r] === vocab.pad) continue;
       tokens++;
-      let best = 0;
-      for (let c = 1; c < v; c++) if (d[r * v + c] > d[r * v + best]) best = c;
-      if (best === tgtOut[r]) right++;
+      if (argmax(d.subarray(r * v, (r + 1) * v)) === tgtOut[r]) right++;
     }
     const value = loss.data[0];
     curve.add(step, value);

@@ -35,7 +35,8 @@ import {
 } from "../lib/plot/mod.ts";
 import { noGrad } from "../lib/tensor/autograd.ts";
 import { Rng } from "../lib/tensor/rng.ts";
-import { Tensor } from "../lib/tensor/tensor.ts";
+import { select, slice } from "../lib/tensor/slice.ts";
+import type { Tensor } from "../lib/tensor/tensor.ts";
 import { MONTHS } from "../tasks/dates.ts";
 import { inductionExample } from "../tasks/induction.ts";
 import type { CharVocab } from "../tasks/_vocab.ts";
@@ -46,6 +47,7 @@ import {
   loadGPTCheckpoint,
   shippedCheckpoint,
 } from "../train/checkpoint.ts";
+import { encodeBatch } from "../train/trainer.ts";
 
 /** The shipped checkpoints the page shows. */
 export interface DemoModels {
@@ -138,13 +140,6 @@ const INTRO = "The models shipped in checkpoints/ (trained by `deno task train <
   "and sums to 1 over its keys (columns); masked cells are exactly 0. In the seq2seq maps a row " +
   "is one decoding step, labelled by the token that step produced.";
 
-/** `[B, H, T, S]` weights -> row `b` as `[H, T, S]`. */
-function batchRow(w: Tensor, b: number): Tensor {
-  const [, h, t, s] = w.shape;
-  const n = h * t * s;
-  return new Tensor(w.data.slice(b * n, (b + 1) * n), [h, t, s]);
-}
-
 /** Head `head` of `[H, T, S]` (or `[1, H, T, S]`) weights as `[T][S]`. */
 function headMap(w: Tensor, head: number): number[][] {
   const [t, s] = w.shape.slice(-2);
@@ -176,29 +171,18 @@ function translate(
   maxOutputChars: number,
   expected: (input: string, output: string) => ExpectedAlignment,
 ): Translation[] {
-  const rows = inputs.map((x) => [...vocab.encode(x), vocab.eos]);
-  const s = Math.max(...rows.map((r) => r.length));
-  const src = rows.map((r) => [...r, ...Array<number>(s - r.length).fill(vocab.pad)]);
-  const r = noGrad(() =>
-    model.greedyDecode(src, {
-      maxLen: maxOutputChars + 1,
-      startToken: vocab.bos,
-      endToken: vocab.eos,
-    })
-  );
+  const { src } = encodeBatch(vocab, inputs.map((input) => ({ input, target: "", group: "" })));
+  const r = model.greedyDecode(src, {
+    maxLen: maxOutputChars + 1,
+    startToken: vocab.bos,
+    endToken: vocab.eos,
+  });
   return inputs.map((input, b) => {
     const ids = r.tokens[b];
     const t = ids.length;
     // A row that ended early is padded with <eos> steps in the batch: keep its own steps only.
-    const cross = r.decoderCrossWeights.map((w) => {
-      const all = batchRow(w, b); // [H, T_batch, S]
-      const [h, tb] = all.shape;
-      const out = new Float32Array(h * t * s);
-      for (let k = 0; k < h; k++) {
-        out.set(all.data.subarray(k * tb * s, (k * tb + t) * s), k * t * s);
-      }
-      return new Tensor(out, [h, t, s]);
-    });
+    // [B, H, T_batch, S] -> [H, T_batch, S] -> [H, T, S]
+    const cross = r.decoderCrossWeights.map((w) => slice(select(w, 0, b), 1, 0, t));
     const text = vocab.decode(ids);
     const spec = expected(input, text);
     const alignment = cross.map((w) => Array.from(alignmentScore(w, spec).data));

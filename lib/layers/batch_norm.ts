@@ -9,7 +9,6 @@
 
 import { runKernel } from "../kernels/registry.ts";
 import "../kernels/kernel_table.ts";
-import { needsGrad } from "../tensor/autograd.ts";
 import { Mask } from "../tensor/mask.ts";
 import { recordOp } from "../tensor/op.ts";
 import { formatShape } from "../tensor/shape.ts";
@@ -198,8 +197,6 @@ export function batchNorm(x: Tensor, options: BatchNormOptions = {}): Tensor {
     }
   }
   const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
-  // the mean and rstd are kept for backward only when something requires grad
-  const saved = needsGrad(inputs) ? { mean, inv } : null;
   return recordOp("batchNorm", inputs, new Tensor(out, x.shape), (dy) => {
     // norm = (x − μ)·rstd, dnorm = γ·dy, per channel over the M counted positions:
     //   training: dx_m = rstd·(dnorm_m − [m counted]·(Σ dnorm + norm_m·Σ dnorm·norm) / M)
@@ -211,8 +208,8 @@ export function batchNorm(x: Tensor, options: BatchNormOptions = {}): Tensor {
     runKernel("batchNormBackward", {
       dy: dy.data,
       x: src,
-      mean: saved!.mean,
-      rstd: saved!.inv,
+      mean,
+      rstd: inv,
       keep,
       count,
       batchStatistics: training,

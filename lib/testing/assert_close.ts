@@ -7,7 +7,7 @@
  * @module
  */
 
-import { formatShape } from "../tensor/shape.ts";
+import { formatShape, sameShape } from "../tensor/shape.ts";
 import { flattenNested, type NestedArray, Tensor } from "../tensor/tensor.ts";
 import { Mask, type NestedBool } from "../tensor/mask.ts";
 
@@ -261,9 +261,7 @@ function _commonShape(a: _Values, e: _Values): readonly number[] | null {
     if (a.values.length !== e.values.length) return null;
     return a.flat ? e.shape : a.shape;
   }
-  if (a.shape.length !== e.shape.length) return null;
-  for (let i = 0; i < a.shape.length; i++) if (a.shape[i] !== e.shape[i]) return null;
-  return a.shape;
+  return sameShape(a.shape, e.shape) ? a.shape : null;
 }
 
 function _describeShape(v: _Values): string {

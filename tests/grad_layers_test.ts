@@ -9,7 +9,13 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { checkGradients, checkOutputGradients, type Reference, values } from "./_gradcheck.ts";
+import {
+  checkGradients,
+  checkOutputGradients,
+  leaves,
+  type Reference,
+  values,
+} from "./_gradcheck.ts";
 import { assertClose } from "../lib/testing/assert_close.ts";
 import { setParallelMinWork } from "../lib/kernels/kernel_table.ts";
 import { traceKernels, withKernelPath } from "../lib/kernels/registry.ts";
@@ -229,13 +235,7 @@ Deno.test("linear at a WebAssembly size: every kernel path gives the float64 gra
     }
   }
   const runs = onEveryPath(() => {
-    const [x, w, b] = [[x64, [2, 48, inF]], [w64, [outF, inF]], [b64, [outF]]].map(
-      ([v, s]) => {
-        const t = new Tensor(Float32Array.from(v as Float64Array), s as number[]);
-        t.requiresGrad = true;
-        return t;
-      },
-    );
+    const [x, w, b] = leaves([x64, w64, b64], [[2, 48, inF], [outF, inF], [outF]]);
     linear(x, w, b).backward(new Tensor(Float32Array.from(dy64), [2, 48, outF]));
     return [x.grad!, w.grad!, b.grad!];
   });
@@ -280,11 +280,7 @@ Deno.test("layerNorm at a large size: the kernel gives the float64 gradients on 
     }
   }
   const runs = onEveryPath(() => {
-    const [x, w, b] = [[x64, [4, 64, d]], [w64, [d]], [b64, [d]]].map(([v, sh]) => {
-      const t = new Tensor(Float32Array.from(v as Float64Array), sh as number[]);
-      t.requiresGrad = true;
-      return t;
-    });
+    const [x, w, b] = leaves([x64, w64, b64], [[4, 64, d], [d], [d]]);
     layerNorm(x, { weight: w, bias: b }).backward(new Tensor(Float32Array.from(dy64), x.shape));
     return [x.grad!, w.grad!, b.grad!];
   });
@@ -308,10 +304,10 @@ Deno.test("layerNorm and rmsNorm backward: the WebAssembly kernel agrees with th
     await t.step(`${kind}Norm, affine ${affine}`, () => {
       const rows = 12, d = 37;
       const run = (path: string) => {
-        const x = new Tensor(Float32Array.from(values(rows * d, 81, -2, 2)), [rows, d]);
-        const w = new Tensor(Float32Array.from(values(d, 82, 0.5, 1.5)), [d]);
-        const b = new Tensor(Float32Array.from(values(d, 83)), [d]);
-        for (const p of [x, w, b]) p.requiresGrad = true;
+        const [x, w, b] = leaves(
+          [values(rows * d, 81, -2, 2), values(d, 82, 0.5, 1.5), values(d, 83)],
+          [[rows, d], [d], [d]],
+        );
         const dy = new Tensor(Float32Array.from(values(rows * d, 84)), x.shape);
         const { calls } = traceKernels(() =>
           withKernelPath(path, () => {
@@ -446,8 +442,7 @@ function checkModuleGradients(
   reference: Reference,
 ): void {
   for (const p of params) p.requiresGrad = true;
-  const xt = x ? new Tensor(Float32Array.from(x.values), x.shape) : null;
-  if (xt) xt.requiresGrad = true;
+  const xt = x ? leaves([x.values], [x.shape])[0] : null;
   const inputs = [...(x ? [x.values] : []), ...params.map((p) => Float64Array.from(p.data))];
   const got = [...(xt ? [xt] : []), ...params];
   checkOutputGradients(name, forward(xt), got, reference, inputs);

@@ -1397,6 +1397,8 @@ function attentionBackwardArena(a: AttentionBackwardArgs): void {
   const dropping = a.dropout > 0 && a.dropoutKey !== null;
   if (dropping && backwardRow.length < tk) backwardRow = new Float32Array(tk);
   const M = backwardRow;
+  // D_i = Σ_c dO_ic·O_ic, rounded to float32 like dP' (a row of one key has dS = 0 exactly)
+  const Drow = rowDots(a.gradOut, a.gradOutOffset, a.out, a.outOffset, tq, dv);
   for (let i = 0; i < tq; i++) {
     const L = a.lse[a.lseOffset + i], row = i * lds;
     if (L === -Infinity) {
@@ -1410,11 +1412,7 @@ function attentionBackwardArena(a: AttentionBackwardArgs): void {
       M.fill(1, 0, tk);
       dropoutAt(M, 0, M, 0, tk, a.dropout, key, call, first + i * tk);
     }
-    // D_i = Σ_c dO_ic·O_ic, rounded to float32 like dP' (a row of one key has dS = 0 exactly)
-    let D = 0;
-    const doi = a.gradOutOffset + i * dv, oi = a.outOffset + i * dv;
-    for (let c = 0; c < dv; c++) D += a.gradOut[doi + c] * a.out[oi + c];
-    D = Math.fround(D);
+    const D = Drow[i];
     const mAt = mask ? mask.offset + i * mask.rowStride : 0;
     const bAt = bias ? bias.offset + i * bias.rowStride : 0;
     const gAt = gradBias ? gradBias.offset + i * gradBias.rowStride : 0;

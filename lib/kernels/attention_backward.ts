@@ -126,7 +126,6 @@ function dropoutRow(
   }
 }
 
-/** True when key j is hidden from query i by the mask. */
 /**
  * The readable reference, one query row at a time in float64: the oracle of
  * the blocked path.

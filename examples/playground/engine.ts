@@ -112,15 +112,7 @@ export interface DecodeView {
 
 /** `[1, H, R, C]` weights (batch of one) as `[head][row][col]` arrays. */
 function headMaps(w: Tensor): HeadMaps {
-  const [, h, r, c] = w.shape;
-  return Array.from(
-    { length: h },
-    (_, head) =>
-      Array.from(
-        { length: r },
-        (_, i) => Array.from(w.data.subarray((head * r + i) * c, (head * r + i + 1) * c)),
-      ),
-  );
+  return (w.toArray() as HeadMaps[])[0];
 }
 
 /**

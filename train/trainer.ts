@@ -169,18 +169,16 @@ export function predictTexts(
   maxOutputChars: number,
 ): string[] {
   const out: string[] = [];
-  noGrad(() => {
-    for (let i = 0; i < inputs.length; i += 64) {
-      const chunk = inputs.slice(i, i + 64);
-      const { src } = encodeBatch(vocab, chunk.map((input) => ({ input, target: "", group: "" })));
-      const { tokens } = model.greedyDecode(src, {
-        maxLen: maxOutputChars + 1,
-        startToken: vocab.bos,
-        endToken: vocab.eos,
-      });
-      for (const t of tokens) out.push(vocab.decode(t));
-    }
-  });
+  for (let i = 0; i < inputs.length; i += 64) {
+    const chunk = inputs.slice(i, i + 64);
+    const { src } = encodeBatch(vocab, chunk.map((input) => ({ input, target: "", group: "" })));
+    const { tokens } = model.greedyDecode(src, {
+      maxLen: maxOutputChars + 1,
+      startToken: vocab.bos,
+      endToken: vocab.eos,
+    });
+    for (const t of tokens) out.push(vocab.decode(t));
+  }
   return out;
 }
 

@@ -12,7 +12,7 @@
 import { parseArgs } from "node:util";
 import { loadCheckpoint, loadGPTCheckpoint, shippedCheckpoint } from "./checkpoint.ts";
 import { continueTexts } from "./lm_trainer.ts";
-import { getLMTask, getTask, isLMTask, type LMTaskSpec } from "./tasks.ts";
+import { getAnyTask, type LMTaskSpec } from "./tasks.ts";
 import { predictTexts } from "./trainer.ts";
 
 function fail(message: string): never {
@@ -45,8 +45,7 @@ if (parsed.positionals.length < 1) {
 }
 let task;
 try {
-  const name = parsed.positionals[0];
-  task = isLMTask(name) ? getLMTask(name) : getTask(name);
+  task = getAnyTask(parsed.positionals[0]);
 } catch (e) {
   fail((e as Error).message);
 }

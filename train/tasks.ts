@@ -273,3 +273,8 @@ export function getLMTask(name: string | undefined): LMTaskSpec {
 export function isLMTask(name: string | undefined): boolean {
   return name !== undefined && Object.hasOwn(LM_TASKS, name);
 }
+
+/** The task called `name`, sequence-to-sequence or decoder-only (`"kind" in task` for the latter). */
+export function getAnyTask(name: string | undefined): TaskSpec | LMTaskSpec {
+  return isLMTask(name) ? getLMTask(name) : getTask(name);
+}

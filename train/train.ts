@@ -8,7 +8,7 @@
 
 import { parseArgs } from "node:util";
 import { trainLMTask } from "./lm_trainer.ts";
-import { getLMTask, getTask, isLMTask } from "./tasks.ts";
+import { getAnyTask } from "./tasks.ts";
 import { type StepProgress, trainTask } from "./trainer.ts";
 
 function fail(message: string): never {
@@ -38,8 +38,7 @@ if (parsed.positionals.length !== 1) {
 }
 let task;
 try {
-  const name = parsed.positionals[0];
-  task = isLMTask(name) ? getLMTask(name) : getTask(name);
+  task = getAnyTask(parsed.positionals[0]);
 } catch (e) {
   fail((e as Error).message);
 }

@@ -53,7 +53,8 @@ interface TorchMemory {
 
 const PYTHON = "/usr/bin/python3";
 
-async function command(cmd: string, args: string[]): Promise<string> {
+/** Runs `cmd` with `args` (stderr shown) and returns its stdout; throws when it fails. */
+export async function command(cmd: string, args: string[]): Promise<string> {
   const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "inherit" }).output();
   if (!out.success) throw new Error(`${cmd} ${args.join(" ")} failed with code ${out.code}`);
   return new TextDecoder().decode(out.stdout);

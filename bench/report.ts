@@ -14,7 +14,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { trainingSection } from "./_train_report.ts";
+import { command, trainingSection } from "./_train_report.ts";
 
 interface BenchStats {
   n: number;
@@ -42,13 +42,6 @@ const { values } = parseArgs({
 
 const PERMS = ["--allow-read", "--allow-env", "--allow-ffi", "--allow-sys"];
 
-async function run(args: string[]): Promise<string> {
-  const out = await new Deno.Command("deno", { args, stdout: "piped", stderr: "inherit" })
-    .output();
-  if (!out.success) throw new Error(`deno ${args.join(" ")} failed with code ${out.code}`);
-  return new TextDecoder().decode(out.stdout);
-}
-
 /** Floating-point operations of one run of a group, from its name. */
 function flops(group: string): number {
   const n = Number(/n=(\d+)/.exec(group)?.[1] ?? 0);
@@ -75,12 +68,12 @@ if (values["train-only"]) {
 
 const raw = values.input
   ? await Deno.readTextFile(values.input)
-  : await run(["bench", "--json", ...PERMS, "bench/attention_bench.ts"]);
+  : await command("deno", ["bench", "--json", ...PERMS, "bench/attention_bench.ts"]);
 const json = JSON.parse(raw.slice(raw.indexOf("{")));
 const entries: BenchEntry[] = json.benches;
 const memory = values.input
   ? null
-  : JSON.parse((await run(["run", "--allow-read", "bench/w4_memory.ts"])).trim());
+  : JSON.parse((await command("deno", ["run", "--allow-read", "bench/w4_memory.ts"])).trim());
 
 // Deno 2.9 lets only --allow-all read /proc/cpuinfo and /proc/loadavg (with the task's
 // --allow-read the read fails: round 1 printed "AMD EPYC (0 logical cores)"). So: the model

@@ -154,13 +154,14 @@ export function _toHeads(input: unknown, fn: string, arg: string): _Matrix[] {
   return out;
 }
 
-/** Checks optional labels: `n` entries, converted to strings. */
+/** Checks optional labels: `n` entries, one per `axis` (`plural` of it), converted to strings. */
 export function _labels(
   labels: readonly unknown[] | undefined,
   n: number,
   fn: string,
   arg: string,
   axis: string,
+  plural = `${axis}s`,
 ): string[] | undefined {
   if (labels === undefined) return undefined;
   if (!Array.isArray(labels)) {
@@ -168,7 +169,7 @@ export function _labels(
   }
   if (labels.length !== n) {
     throw new RangeError(
-      `${fn}: ${arg} must have one label per ${axis}: got ${labels.length} labels for ${n} ${axis}s`,
+      `${fn}: ${arg} must have one label per ${axis}: got ${labels.length} labels for ${n} ${plural}`,
     );
   }
   return labels.map(String);

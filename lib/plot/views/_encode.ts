@@ -6,7 +6,7 @@
  */
 
 import { formatShape } from "../../tensor/shape.ts";
-import { type _Matrix, _toHeads, type HeadsInput } from "../_matrix.ts";
+import { _labels, type _Matrix, _toHeads, type HeadsInput } from "../_matrix.ts";
 import type { KeptSpec, RoleSpec, SparseMapSpec } from "./view_spec.ts";
 
 /** One kind of attention of a model, for {@link headView} and {@link modelView}. */
@@ -82,18 +82,7 @@ export function _viewLabels(
   arg: string,
   axis: "query" | "key",
 ): string[] | undefined {
-  if (labels === undefined) return undefined;
-  if (!Array.isArray(labels)) {
-    throw new TypeError(`${fn}: ${arg} must be an array of strings, got ${typeof labels}`);
-  }
-  if (labels.length !== n) {
-    throw new RangeError(
-      `${fn}: ${arg} must have one label per ${axis}: got ${labels.length} labels for ${n} ${
-        axis === "query" ? "queries" : "keys"
-      }`,
-    );
-  }
-  return labels.map(String);
+  return _labels(labels, n, fn, arg, axis, axis === "query" ? "queries" : "keys");
 }
 
 /** The default labels of an axis with `n` positions: "0", "1", ... */

@@ -370,23 +370,17 @@ function neuronSvg(spec: NeuronViewSpec): string {
       "font-size": size,
       "font-family": MONO,
     }, clip(role.keyLabels[j], cap))];
+    const vectors = [[X.k, c.keys[j], kMax], [X.qk, c.products[j], pMax]] as const;
     for (let d = 0; d < dh; d++) {
-      parts.push(
-        el("rect", {
-          x: X.k + d * cw,
+      for (const [x0, v, max] of vectors) {
+        parts.push(el("rect", {
+          x: x0 + d * cw,
           y: y + 2,
           width: cw,
           height: rowH - 4,
-          fill: cell(c.keys[j][d], kMax),
-        }),
-        el("rect", {
-          x: X.qk + d * cw,
-          y: y + 2,
-          width: cw,
-          height: rowH - 4,
-          fill: cell(c.products[j][d], pMax),
-        }),
-      );
+          fill: cell(v[d], max),
+        }));
+      }
     }
     for (
       const [k, v] of [["dot", c.dot[j]], ["scaled", c.scaled[j]], ["masked", c.masked[j]]] as const

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { CharVocab } from "../tasks/_vocab.ts";
+import { getAnyTask, getTask } from "../train/tasks.ts";
 import { drawSplits } from "../tasks/_splits.ts";
 import {
   REVERSE_MAX_LENGTH,
@@ -281,4 +282,13 @@ Deno.test("induction: determinism, disjoint splits, options, errors", () => {
   );
   assert.throws(() => new InductionVocab(3).encode("t0 t3"), /unknown token "t3" at position 1/);
   assert.throws(() => new InductionVocab(3).decode([4]), /unknown id 4 at position 0/);
+});
+
+Deno.test("getTask / getAnyTask: a name of an Object.prototype member is an unknown task", () => {
+  for (const name of ["toString", "constructor", "__proto__", "hasOwnProperty"]) {
+    assert.throws(() => getTask(name), new RegExp(`unknown task "${name}"; the tasks are: `));
+    assert.throws(() => getAnyTask(name), /unknown task/);
+  }
+  assert.throws(() => getTask("induction"), /decoder-only \(language-model\) task: use getLMTask/);
+  assert.equal(getTask("dates").name, "dates");
 });

@@ -128,9 +128,10 @@ export const TASKS: Readonly<Record<string, TaskSpec>> = {
 
 /** The task called `name`, or a RangeError listing the known ones. */
 export function getTask(name: string | undefined): TaskSpec {
-  const task = name === undefined ? undefined : TASKS[name];
+  // Own properties only: "toString" or "constructor" is no task.
+  const task = name !== undefined && Object.hasOwn(TASKS, name) ? TASKS[name] : undefined;
   if (!task) {
-    const lm = name !== undefined && LM_TASKS[name] !== undefined;
+    const lm = isLMTask(name);
     throw new RangeError(
       lm
         ? `task ${JSON.stringify(name)} is a decoder-only (language-model) task: use getLMTask`

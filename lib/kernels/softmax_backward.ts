@@ -92,9 +92,9 @@ export function softmaxBackwardReference(
 
 /**
  * The fast JavaScript path of {@link softmaxBackwardRows}: the same formulas with
- * the dot product in four float64 accumulators (the masked-row test folded into
- * the sum pass for logSoftmax). Agrees with the reference to float64 rounding
- * of the sums.
+ * the dot product in four float64 accumulators (for logSoftmax, a second pass
+ * over the row finds a fully masked one: no entry above -Infinity). Agrees with
+ * the reference to float64 rounding of the sums.
  *
  * @example Agrees with the reference
  * ```ts
